@@ -1,0 +1,449 @@
+"""Result files in the layouts users load (protocol.md section 4). No Django here.
+
+Per perspective ``d`` (1-based, in the study's perspective order):
+
+- ``DATA/MOS/mosz{d}.mat`` (variable ``MOSz``) and ``DATA/STD/SD{d}.mat`` (variable ``SD``, the
+  raw-score SD): N x 1 double column vectors in stimulus position order, as released with
+  AIGCIQA2023 (``scipy.io.loadmat(path)['MOSz'][item][0]``);
+- ``moz{d}.txt``: one value per line (the Hugging Face layout), ``nan`` where there is no MOS.
+
+Plus ``mos.csv`` (one row per stimulus, every perspective), ``raters.csv`` (one row per rater
+and perspective), ``raw_ratings.csv`` (streamed from any iterator of rows) and
+``analysis.json`` (provenance).
+
+Stimulus index ``k`` of the :class:`~analysis.stats.Ratings` given to the core must be the
+stimulus at position ``k``; the ``stimuli`` metadata lists them in that same order.
+
+Every CSV cell holding text that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage
+return is prefixed with a single quote (CSV/formula injection); numbers are written as numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+import numbers
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+import scipy.io
+
+from analysis.stats import AnalysisResult
+from analysis.stats.reliability import SplitHalf
+
+__all__ = [
+    "MOS_FIXED_COLUMNS",
+    "RATER_COLUMNS",
+    "RAW_COLUMNS",
+    "iter_raw_ratings_csv",
+    "neutralise",
+    "write_analysis_json",
+    "write_mat_files",
+    "write_mos_csv",
+    "write_moz_txt",
+    "write_raters_csv",
+    "write_raw_ratings",
+    "write_results",
+    "zip_directory",
+]
+
+RAW_COLUMNS = (
+    "rater",
+    "session",
+    "stimulus",
+    "perspective",
+    "score",
+    "trial_kind",
+    "viewing_ms",
+    "response_ms",
+    "client_time",
+    "server_time",
+)
+MOS_FIXED_COLUMNS = ("position", "stimulus", "file", "model", "prompt")
+MOS_PER_PERSPECTIVE = ("mos", "sd_raw", "sd", "n", "ci_low", "ci_high")
+RATER_COLUMNS = (
+    "rater",
+    "perspective",
+    "n",
+    "t",
+    "mean",
+    "sd",
+    "p",
+    "q",
+    "ratio1",
+    "ratio2",
+    "rejected",
+    "reason",
+    "bias",
+    "inconsistency",
+)
+_INJECTION_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+PathLike = str | Path
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def neutralise(text: str) -> str:
+    """Prefix a text cell with ``'`` if a spreadsheet would read it as a formula.
+
+    >>> neutralise("=HYPERLINK(1)"), neutralise("-1"), neutralise("ok")
+    ("'=HYPERLINK(1)", "'-1", 'ok')
+    """
+    return "'" + text if text.startswith(_INJECTION_PREFIXES) else text
+
+
+def _cell(value: Any) -> Any:
+    """One CSV cell: numbers as numbers, NaN/None empty, text neutralised."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        x = float(value)
+        return "" if math.isnan(x) else repr(x)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    return neutralise(str(value))
+
+
+def _neutralise_column(col: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col
+    return col.map(_cell)
+
+
+def _float_text(x: float) -> str:
+    return "nan" if math.isnan(x) else repr(float(x))
+
+
+def _ordered(results: Mapping[str, AnalysisResult], perspectives: Sequence[str]) -> list[AnalysisResult]:
+    missing = [k for k in perspectives if k not in results]
+    if missing:
+        raise ValueError(f"no result for perspective(s) {', '.join(missing)}")
+    return [results[k] for k in perspectives]
+
+
+# --------------------------------------------------------------------------- MATLAB / txt
+
+
+def write_mat_files(
+    out_dir: PathLike, results: Mapping[str, AnalysisResult], perspectives: Sequence[str]
+) -> list[Path]:
+    """Write ``DATA/MOS/mosz{d}.mat`` (``MOSz``) and ``DATA/STD/SD{d}.mat`` (``SD``)."""
+    out = Path(out_dir)
+    (out / "DATA" / "MOS").mkdir(parents=True, exist_ok=True)
+    (out / "DATA" / "STD").mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for d, res in enumerate(_ordered(results, perspectives), start=1):
+        mos_path = out / "DATA" / "MOS" / f"mosz{d}.mat"
+        sd_path = out / "DATA" / "STD" / f"SD{d}.mat"
+        column = np.asarray(res.stimuli.mos, dtype=np.float64).reshape(-1, 1)
+        scipy.io.savemat(mos_path, {"MOSz": column})
+        sd_column = np.asarray(res.stimuli.sd_raw, dtype=np.float64).reshape(-1, 1)
+        scipy.io.savemat(sd_path, {"SD": sd_column})
+        paths += [mos_path, sd_path]
+    return paths
+
+
+def write_moz_txt(
+    out_dir: PathLike, results: Mapping[str, AnalysisResult], perspectives: Sequence[str]
+) -> list[Path]:
+    """Write ``moz{d}.txt``: one MOS per line, full precision, ``nan`` where missing."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for d, res in enumerate(_ordered(results, perspectives), start=1):
+        path = out / f"moz{d}.txt"
+        with path.open("w", encoding="utf-8", newline="\n") as fh:
+            fh.write("".join(_float_text(x) + "\n" for x in res.stimuli.mos.tolist()))
+        paths.append(path)
+    return paths
+
+
+# --------------------------------------------------------------------------- CSVs
+
+
+def _to_csv(frame: pd.DataFrame, path: PathLike) -> Path:
+    for name in frame.columns:
+        frame[name] = _neutralise_column(frame[name])
+    frame.to_csv(path, index=False, na_rep="", lineterminator="\n", encoding="utf-8")
+    return Path(path)
+
+
+def write_mos_csv(
+    path: PathLike,
+    results: Mapping[str, AnalysisResult],
+    perspectives: Sequence[str],
+    stimuli: Sequence[Mapping[str, Any]],
+) -> Path:
+    """Write ``mos.csv``: one row per stimulus, in the order of ``stimuli``.
+
+    Each ``stimuli`` entry may have ``position``, ``name`` (or ``stimulus``), ``file``,
+    ``model``, ``prompt`` and ``categories`` (a mapping; its keys become columns in order of
+    first appearance). Entry ``k`` describes stimulus index ``k`` of the results. Columns:
+    ``position, stimulus, file, model, prompt, <categories...>`` then, per perspective,
+    ``<key>_mos, <key>_sd_raw, <key>_sd, <key>_n, <key>_ci_low, <key>_ci_high``.
+    """
+    ordered = _ordered(results, perspectives)
+    n = len(stimuli)
+    for key, res in zip(perspectives, ordered):
+        if res.stimuli.mos.shape[0] != n:
+            raise ValueError(
+                f"perspective {key!r} has {res.stimuli.mos.shape[0]} stimuli, metadata has {n}"
+            )
+    categories: dict[str, None] = {}
+    for s in stimuli:
+        categories.update(dict.fromkeys(s.get("categories") or {}))
+    columns: dict[str, Any] = {
+        "position": [s.get("position", k) for k, s in enumerate(stimuli)],
+        "stimulus": [s.get("name", s.get("stimulus", "")) for s in stimuli],
+        "file": [s.get("file", "") for s in stimuli],
+        "model": [s.get("model", "") for s in stimuli],
+        "prompt": [s.get("prompt", "") for s in stimuli],
+    }
+    for cat in categories:
+        columns[cat if cat not in columns else f"category_{cat}"] = [
+            (s.get("categories") or {}).get(cat, "") for s in stimuli
+        ]
+    frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()})
+    for key, res in zip(perspectives, ordered):
+        st = res.stimuli
+        for field in MOS_PER_PERSPECTIVE:
+            frame[f"{key}_{field}"] = np.asarray(getattr(st, field))
+    return _to_csv(frame, path)
+
+
+def write_raters_csv(
+    path: PathLike,
+    results: Mapping[str, AnalysisResult],
+    perspectives: Sequence[str],
+    rater_ids: Sequence[Any] | Mapping[str, Sequence[Any]],
+) -> Path:
+    """Write ``raters.csv``: one row per rater and perspective (columns :data:`RATER_COLUMNS`).
+
+    ``rater_ids[k]`` is the id of rater index ``k``; pass a mapping perspective -> ids if the
+    perspectives use different rater index spaces.
+    """
+    frames = []
+    for key, res in zip(perspectives, _ordered(results, perspectives)):
+        ids = rater_ids[key] if isinstance(rater_ids, Mapping) else rater_ids
+        rs = res.raters
+        if len(ids) != rs.n.shape[0]:
+            raise ValueError(f"perspective {key!r} has {rs.n.shape[0]} raters, {len(ids)} ids given")
+        cols: dict[str, Any] = {
+            "rater": pd.Series(list(ids), dtype=object),
+            "perspective": pd.Series([key] * len(ids), dtype=object),
+        }
+        for field in RATER_COLUMNS[2:]:
+            values = getattr(rs, field)
+            cols[field] = pd.Series(list(values), dtype=object) if values.dtype == object else values
+        frames.append(pd.DataFrame(cols))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RATER_COLUMNS)
+    return _to_csv(frame, path)
+
+
+def iter_raw_ratings_csv(rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> Iterator[str]:
+    """Yield ``raw_ratings.csv`` line by line: the header, then one line per row.
+
+    Rows are mappings (missing keys are empty cells, extra keys ignored) or sequences in the
+    order of :data:`RAW_COLUMNS`. Constant memory: suits a DB cursor and a streaming response.
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+
+    def line(cells: Sequence[Any]) -> str:
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(cells)
+        return buf.getvalue()
+
+    width = len(RAW_COLUMNS)
+    yield line(RAW_COLUMNS)
+    for k, row in enumerate(rows):
+        if isinstance(row, Mapping):
+            cells = [row.get(c) for c in RAW_COLUMNS]
+        else:
+            cells = list(row)
+            if len(cells) != width:
+                raise ValueError(f"raw rating row {k} has {len(cells)} values, expected {width}")
+        yield line([_cell(c) for c in cells])
+
+
+def write_raw_ratings(dest: PathLike | IO[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> int:
+    """Stream ``rows`` to ``raw_ratings.csv`` (a path or an open text file); return the row count."""
+    count = -1
+    if isinstance(dest, (str, Path)):
+        with open(dest, "w", encoding="utf-8", newline="") as fh:
+            for count, text in enumerate(iter_raw_ratings_csv(rows)):
+                fh.write(text)
+    else:
+        for count, text in enumerate(iter_raw_ratings_csv(rows)):
+            dest.write(text)
+    return count
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, SplitHalf):
+        return _jsonable(value.__dict__)
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        x = float(value)
+        return None if not math.isfinite(x) else x
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def perspective_summary(key: str, res: AnalysisResult, rater_ids: Sequence[Any]) -> dict[str, Any]:
+    """Counts, rejected raters and notes of one perspective, for ``analysis.json``."""
+    rs, st = res.raters, res.stimuli
+    rejected = np.flatnonzero(rs.rejected)
+    return {
+        "key": key,
+        "method": res.method,
+        "version": res.version,
+        "parameters": dict(res.params),
+        "counts": {
+            "ratings": int(rs.n.sum()),
+            "ratings_used": int(st.n.sum()),
+            "raters": int((rs.n > 0).sum()),
+            "raters_rejected": int(rejected.size),
+            "stimuli": int(st.n.shape[0]),
+            "stimuli_with_score": int((st.n > 0).sum()),
+        },
+        "rejected_raters": [{"rater": rater_ids[k], "reason": rs.reason[k]} for k in rejected],
+        "notes": list(res.notes),
+    }
+
+
+def write_analysis_json(
+    path: PathLike,
+    *,
+    results: Mapping[str, AnalysisResult],
+    perspectives: Sequence[str],
+    rater_ids: Sequence[Any] | Mapping[str, Sequence[Any]],
+    code_version: str,
+    input_fingerprint: str,
+    timings: Mapping[str, float],
+    reliability: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``analysis.json``: method, version, parameters, counts, rejected raters, notes,
+    code version, input fingerprint, timings (seconds) and reliability, per perspective.
+
+    NaN and infinities become ``null``.
+    """
+    ordered = _ordered(results, perspectives)
+    per = []
+    for key, res in zip(perspectives, ordered):
+        ids = rater_ids[key] if isinstance(rater_ids, Mapping) else rater_ids
+        item = perspective_summary(key, res, ids)
+        if reliability and key in reliability:
+            item["reliability"] = reliability[key]
+        per.append(item)
+    first = ordered[0] if ordered else None
+    doc: dict[str, Any] = {
+        "format": "analysis-json-1",
+        "method": first.method if first else None,
+        "version": first.version if first else None,
+        "parameters": dict(first.params) if first else {},
+        "code_version": code_version,
+        "input_fingerprint": input_fingerprint,
+        "counts": {
+            "perspectives": len(per),
+            "stimuli": int(first.stimuli.n.shape[0]) if first else 0,
+            "ratings": sum(p["counts"]["ratings"] for p in per),
+        },
+        "rejected_raters": {p["key"]: p["rejected_raters"] for p in per},
+        "reliability": {p["key"]: p.get("reliability") for p in per},
+        "timings": dict(timings),
+        "perspectives": per,
+    }
+    if extra:
+        doc.update(extra)
+    Path(path).write_text(
+        json.dumps(_jsonable(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+        encoding="utf-8",
+    )
+    return Path(path)
+
+
+# --------------------------------------------------------------------------- bundles
+
+
+def write_results(
+    out_dir: PathLike,
+    *,
+    results: Mapping[str, AnalysisResult],
+    perspectives: Sequence[str],
+    stimuli: Sequence[Mapping[str, Any]],
+    rater_ids: Sequence[Any] | Mapping[str, Sequence[Any]],
+    code_version: str,
+    input_fingerprint: str,
+    timings: Mapping[str, float],
+    reliability: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Write every result file except plots and raw ratings; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = write_mat_files(out, results, perspectives)
+    paths += write_moz_txt(out, results, perspectives)
+    paths.append(write_mos_csv(out / "mos.csv", results, perspectives, stimuli))
+    paths.append(write_raters_csv(out / "raters.csv", results, perspectives, rater_ids))
+    paths.append(
+        write_analysis_json(
+            out / "analysis.json",
+            results=results,
+            perspectives=perspectives,
+            rater_ids=rater_ids,
+            code_version=code_version,
+            input_fingerprint=input_fingerprint,
+            timings=timings,
+            reliability=reliability,
+            extra=extra,
+        )
+    )
+    return paths
+
+
+def zip_directory(src: PathLike, dest_zip: PathLike) -> Path:
+    """Zip every file under ``src`` (paths relative to ``src``, sorted, deflated).
+
+    ``dest_zip`` may lie inside ``src``; it is not added to itself.
+    """
+    src_path, dest = Path(src), Path(dest_zip)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for file in sorted(p for p in src_path.rglob("*") if p.is_file()):
+            if file.resolve() in (dest.resolve(), tmp.resolve()):
+                continue
+            zf.write(file, file.relative_to(src_path).as_posix())
+    tmp.replace(dest)
+    return dest

@@ -1,0 +1,28 @@
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+
+from experiments.demo import demo_study_create
+from experiments.models import Study
+
+
+class Command(BaseCommand):
+    help = "Create the demo researcher and the demo study if they are missing (safe to run again)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--username", default="demo")
+        parser.add_argument("--password", required=True)
+
+    def handle(self, *args: Any, username: str, password: str, **options: Any) -> None:
+        User = get_user_model()
+        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": False})
+        user.set_password(password)
+        user.save()
+        if not Study.objects.filter(slug="demo").exists():
+            study = demo_study_create(owner=user)
+            self.stdout.write(f"created the demo study with {study.stimuli.count()} stimuli")
+        else:
+            self.stdout.write("the demo study exists already")
+        if created:
+            self.stdout.write(f"created researcher {username}")

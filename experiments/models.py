@@ -1,0 +1,194 @@
+"""What is studied: studies, their perspectives and scale, and the stimuli."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Open")
+        PAUSED = "paused", _("Paused")
+        CLOSED = "closed", _("Closed")
+
+    class AllocationMode(models.TextChoices):
+        BALANCED = "balanced", _("Balanced subsets")
+        FULL = "full", _("Every participant rates everything")
+
+    class ScaleKind(models.TextChoices):
+        INTEGER = "integer", _("Integer levels")
+        CONTINUOUS = "continuous", _("Continuous slider")
+
+    class Panel(models.TextChoices):
+        PROLIFIC = "prolific", _("Prolific")
+        MTURK = "mturk", _("Amazon Mechanical Turk")
+        GENERIC = "generic", _("Generic panel (?pid=)")
+        LAB = "lab", _("Lab invite links")
+
+    class QcAction(models.TextChoices):
+        RECORD = "record", _("Record failures for the analysis only")
+        SCREEN_OUT = "screen_out", _("End the session with the screen-out code")
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    instructions = models.TextField(blank=True)
+    consent_text = models.TextField(blank=True)
+    consent_version = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_studies"
+    )
+    collaborators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="shared_studies"
+    )
+
+    # Trial design: refused once ratings exist (see experiments.services.study_update).
+    target_ratings = models.PositiveIntegerField(default=20)
+    stimuli_per_session = models.PositiveIntegerField(default=20)
+    break_every = models.PositiveIntegerField(default=25, help_text=_("0 = no breaks"))
+    min_viewing_ms = models.PositiveIntegerField(default=2000)
+    allocation_mode = models.CharField(
+        max_length=10, choices=AllocationMode.choices, default=AllocationMode.BALANCED
+    )
+    session_expiry_minutes = models.PositiveIntegerField(default=60)
+    training_count = models.PositiveIntegerField(default=3)
+    scale_kind = models.CharField(max_length=10, choices=ScaleKind.choices, default=ScaleKind.INTEGER)
+    scale_min = models.IntegerField(default=1)
+    scale_max = models.IntegerField(default=5)
+    scale_labels = models.JSONField(default=list, blank=True)  # one per level, or [low, high]
+
+    # Quality control.
+    gold_per_session = models.PositiveIntegerField(default=0)
+    repeats_per_session = models.PositiveIntegerField(default=0)
+    traps_per_session = models.PositiveIntegerField(default=0)
+    check_straightlining = models.BooleanField(default=True)
+    qc_action = models.CharField(max_length=12, choices=QcAction.choices, default=QcAction.RECORD)
+    questionnaire = models.JSONField(default=list, blank=True)
+
+    # Recruitment.
+    panel = models.CharField(max_length=10, choices=Panel.choices, default=Panel.GENERIC)
+    completion_code = models.CharField(max_length=64, blank=True)
+    screenout_code = models.CharField(max_length=64, blank=True)
+    completion_url = models.URLField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(scale_max__gt=models.F("scale_min")), name="scale_range_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("experiments:study-detail", kwargs={"slug": self.slug})
+
+
+class Perspective(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="perspectives")
+    order = models.PositiveIntegerField()
+    key = models.SlugField(max_length=40)
+    label = models.CharField(max_length=80)
+    question = models.CharField(max_length=300)
+    level_descriptions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["study", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "key"], name="perspective_key_unique_per_study"),
+            models.UniqueConstraint(fields=["study", "order"], name="perspective_order_unique_per_study"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}:{self.key}"
+
+
+def stimulus_upload_to(instance: "Stimulus", filename: str) -> str:
+    # Content-addressed: the URL tells a rater nothing about model, prompt or position.
+    ext = (instance.format or "png").lower().replace("jpeg", "jpg")
+    return f"stimuli/{instance.sha256[:2]}/{instance.sha256}.{ext}"
+
+
+class Stimulus(models.Model):
+    class Role(models.TextChoices):
+        TEST = "test", _("Test")
+        TRAINING = "training", _("Training")
+        GOLD = "gold", _("Gold")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="stimuli")
+    position = models.PositiveIntegerField(help_text=_("Row in exported MOS files"))
+    name = models.CharField(max_length=255, help_text=_("File name in the import"))
+    image = models.FileField(upload_to=stimulus_upload_to, max_length=255)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=10)
+    prompt = models.TextField()
+    generator = models.CharField(max_length=100, blank=True, help_text=_("Generating model"))
+    categories = models.JSONField(default=dict, blank=True)  # e.g. {"challenge": ..., "scene": ...}
+    metadata = models.JSONField(default=dict, blank=True)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.TEST)
+    reference_scores = models.JSONField(default=dict, blank=True)  # {perspective key: score}
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "stimuli"
+        ordering = ["study", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "position"], name="stimulus_position_unique_per_study"),
+        ]
+        indexes = [models.Index(fields=["study", "role"], name="stimulus_study_role")]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}#{self.position} {self.name}"
+
+
+class StimulusImport(models.Model):
+    """One upload of stimuli, validated and imported as a whole by a background job."""
+
+    class Kind(models.TextChoices):
+        MANIFEST = "manifest", _("Archive or folder with a CSV manifest")
+        AIGCIQA2023 = "aigciqa2023", _("AIGCIQA2023 layout")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="imports")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.MANIFEST)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    source = models.CharField(max_length=500, help_text=_("Uploaded archive path in storage, or a folder"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    progress = models.FloatField(default=0.0)  # 0..1
+    message = models.CharField(max_length=300, blank=True)
+    problems = models.JSONField(default=list, blank=True)
+    imported_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.study.slug} ({self.status})"
+
+
+def stimulus_image_url(stimulus: Stimulus) -> str:
+    """Participant-facing URL: the content hash only, so raters stay blind."""
+    ext = stimulus.image.name.rsplit(".", 1)[-1] if stimulus.image.name else "png"
+    return reverse("stimulus-image", kwargs={"sha256": stimulus.sha256, "ext": ext})
+
+
+Stimulus.image_url = property(stimulus_image_url)  # type: ignore[attr-defined]

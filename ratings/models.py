@@ -1,0 +1,142 @@
+"""Who rated what: participants, their sessions and assigned trials, and the scores."""
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from experiments.models import Perspective, Stimulus, Study
+
+
+def new_code() -> str:
+    return secrets.token_hex(6).upper()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Participant(models.Model):
+    """A person in one study. `code` is ours; `external_id` is the panel's id for them."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    code = models.CharField(max_length=32, unique=True, default=new_code)
+    panel = models.CharField(max_length=10, choices=Study.Panel.choices)
+    external_id = models.CharField(max_length=128, null=True, blank=True)
+    panel_data = models.JSONField(default=dict, blank=True)
+    is_pilot = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "panel", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="one_participant_per_panel_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class RatingSession(models.Model):
+    class Status(models.TextChoices):
+        CONSENT = "consent", _("Consent")
+        QUESTIONNAIRE = "questionnaire", _("Questionnaire")
+        DISPLAY_CHECK = "display_check", _("Display check")
+        INSTRUCTIONS = "instructions", _("Instructions")
+        TRAINING = "training", _("Training")
+        RATING = "rating", _("Rating")
+        COMPLETED = "completed", _("Completed")
+        SCREENED_OUT = "screened_out", _("Screened out")
+        DECLINED = "declined", _("Declined consent")
+        EXPIRED = "expired", _("Expired")
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="sessions")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sessions")
+    number = models.PositiveIntegerField(default=1, help_text=_("Session number of this participant"))
+    token = models.CharField(max_length=64, unique=True, default=new_token)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CONSENT)
+    consent_version = models.PositiveIntegerField(null=True, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    questionnaire = models.JSONField(default=dict, blank=True)
+    device = models.JSONField(default=dict, blank=True)  # screen, dpr, viewport, user agent, zoom
+    current_index = models.PositiveIntegerField(default=0)
+    trial_count = models.PositiveIntegerField(default=0)
+    qc_failures = models.JSONField(default=list, blank=True)
+    is_pilot = models.BooleanField(default=False)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "number"], name="session_number_unique"),
+        ]
+        indexes = [models.Index(fields=["study", "status"], name="session_study_status")]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of {self.participant_id}"
+
+
+class Trial(models.Model):
+    """One presentation assigned to a session, in the session's fixed order."""
+
+    class Kind(models.TextChoices):
+        TRAINING = "training", _("Training")
+        TEST = "test", _("Test")
+        GOLD = "gold", _("Gold")
+        REPEAT = "repeat", _("Repeat")
+        TRAP = "trap", _("Correspondence trap")
+
+    session = models.ForeignKey(RatingSession, on_delete=models.CASCADE, related_name="trials")
+    index = models.PositiveIntegerField()
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="trials")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEST)
+    repetition = models.PositiveSmallIntegerField(default=0)
+    prompt_shown = models.TextField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "index"], name="trial_index_unique_per_session"),
+        ]
+        indexes = [models.Index(fields=["stimulus", "kind"], name="trial_stimulus_kind")]
+
+    def __str__(self) -> str:
+        return f"trial {self.index} of session {self.session_id}"
+
+
+class Rating(models.Model):
+    session = models.ForeignKey(RatingSession, on_delete=models.CASCADE, related_name="ratings")
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="ratings")
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="ratings")
+    perspective = models.ForeignKey(Perspective, on_delete=models.CASCADE, related_name="ratings")
+    score = models.FloatField()
+    repetition = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=10, choices=Trial.Kind.choices)
+    prompt_shown = models.TextField()
+    trial_index = models.PositiveIntegerField()
+    viewing_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    client_time = models.DateTimeField(null=True, blank=True)
+    server_time = models.DateTimeField(auto_now_add=True)
+    idempotency_key = models.UUIDField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "stimulus", "perspective", "repetition"],
+                name="one_score_per_presentation",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["stimulus", "perspective"], name="rating_stimulus_perspective"),
+            models.Index(fields=["idempotency_key"], name="rating_idempotency_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}/{self.stimulus_id}/{self.perspective_id}={self.score}"

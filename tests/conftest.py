@@ -1,0 +1,133 @@
+"""Shared fixtures: the real Celery worker, headless Chromium, and common objects."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+# --- Browser (pytest-playwright with Debian's Chromium; never `playwright install`) ----------
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS],
+    }
+
+
+# --- The real Celery worker on the real Redis broker -----------------------------------------
+class WorkerProcess:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the worker
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker",
+                "--concurrency=1", "--without-mingle", "--without-gossip", "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        from config.celery import app
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
+            try:
+                if app.control.ping(timeout=0.5):
+                    return
+            except Exception:  # broker not ready yet
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("Celery worker did not answer a ping:\n" + self.log_tail())
+
+    def stop(self, sig: int = 15) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_env(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
+    """Environment for a worker process that uses the test database."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        settings_dict = connection.settings_dict
+    url = (
+        f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD']}@{settings_dict['HOST']}:"
+        f"{settings_dict['PORT']}/{settings_dict['NAME']}"
+    )
+    env = dict(os.environ)
+    env.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test", "TEST_DATABASE_NAME": ""})
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker(celery_worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """A real `celery worker` subprocess on the real Redis broker, sharing the test database.
+
+    Tests that use it need committed data: mark them `django_db(transaction=True)`.
+    """
+    from config.celery import app
+
+    app.control.purge()
+    worker = WorkerProcess(celery_worker_env, tmp_path_factory.mktemp("celery") / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+# --- Common objects --------------------------------------------------------------------------
+@pytest.fixture
+def researcher(db: None) -> Any:
+    from tests.factories import UserFactory
+
+    return UserFactory(username="researcher")
+
+
+@pytest.fixture
+def demo_study(db: None, researcher: Any) -> Any:
+    from experiments.demo import demo_study_create
+
+    return demo_study_create(owner=researcher)

@@ -1,0 +1,29 @@
+import pytest
+from django.core.files.storage import default_storage
+
+from experiments.models import Stimulus, Study
+
+
+@pytest.mark.django_db
+def test_demo_study_is_open_with_three_perspectives_and_decodable_varied_images(demo_study: Study) -> None:
+    assert demo_study.status == Study.Status.OPEN
+    assert [p.key for p in demo_study.perspectives.all()] == ["quality", "authenticity", "correspondence"]
+    test = demo_study.stimuli.filter(role=Stimulus.Role.TEST)
+    assert test.count() == 25
+    assert demo_study.stimuli.filter(role=Stimulus.Role.TRAINING).count() == 3
+    # every variant of a prompt is a different image, and every file is stored
+    assert len(set(test.values_list("sha256", flat=True))) == 25
+    for stimulus in test:
+        assert default_storage.exists(stimulus.image.name)
+        assert (stimulus.width, stimulus.height) == (512, 512)
+
+
+@pytest.mark.django_db
+def test_demo_setup_command_is_idempotent(researcher) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    call_command("demo_setup", "--password", "pw-abcdef-123")
+    call_command("demo_setup", "--password", "pw-abcdef-123")
+
+    assert Study.objects.filter(slug="demo").count() == 1
+    assert Study.objects.get(slug="demo").stimuli.count() == 28
