@@ -26,6 +26,9 @@ class Participant(models.Model):
     external_id = models.CharField(max_length=128, null=True, blank=True)
     panel_data = models.JSONField(default=dict, blank=True)
     is_pilot = models.BooleanField(default=False)
+    # Set by the latest analysis (screening, zero variance, quality control); their ratings do not
+    # count as valid, so balanced allocation tops their stimuli up.
+    excluded_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
