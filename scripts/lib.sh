@@ -49,11 +49,11 @@ ensure_venv() {
     say "creating virtualenv in .venv"
     python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install python3-venv?)"
   fi
-  stamp="$VENV/.installed-$(cat "$ROOT/requirements.txt" "$ROOT/$reqs" | sha256sum | cut -c1-16)"
+  stamp="$VENV/.installed-$reqs-$(cat "$ROOT/requirements.txt" "$ROOT/$reqs" | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
     say "installing $reqs"
     "$PY" -m pip install -q --disable-pip-version-check -r "$ROOT/$reqs" || die "pip install failed"
-    rm -f "$VENV"/.installed-*
+    rm -f "$VENV/.installed-$reqs"-*
     touch "$stamp"
   fi
 }

@@ -15,7 +15,7 @@ import numpy as np
 
 from .types import BoolArray, FloatArray, IntArray
 
-__all__ = ["GroupMoments", "counts", "means", "moments", "sums"]
+__all__ = ["GroupMoments", "constant", "counts", "divide", "means", "moments", "sums"]
 
 
 def counts(index: IntArray, n_groups: int, where: BoolArray | None = None) -> IntArray:
@@ -71,6 +71,24 @@ def means(index: IntArray, values: FloatArray, n_groups: int) -> FloatArray:
     return divide(sums(index, values, n_groups), counts(index, n_groups))
 
 
+def constant(index: IntArray, values: FloatArray, n_groups: int) -> BoolArray:
+    """True for groups whose values are all equal (and for empty groups), exactly.
+
+    Floating-point means of equal values need not equal the value (``(0.1 + 0.1 + 0.1) / 3``
+    is not ``0.1``), so a zero variance is detected by comparing every value with one member
+    of its group rather than by testing the computed variance.
+
+    Examples
+    --------
+    >>> constant(np.array([0, 0, 0, 1, 1]), np.array([0.1, 0.1, 0.1, 1.0, 2.0]), 3).tolist()
+    [True, False, True]
+    """
+    member = np.zeros(n_groups)
+    member[index] = values  # any one value of each group
+    differs = np.bincount(index, weights=(values != member[index]), minlength=n_groups)
+    return np.asarray(differs == 0)
+
+
 @dataclass(frozen=True, eq=False)
 class GroupMoments:
     """Count, mean and variance of each group.
@@ -96,9 +114,8 @@ def moments(index: IntArray, values: FloatArray, n_groups: int, *, ddof: int = 1
     .. math:: \bar x_g = \frac{1}{n_g}\sum_{k \in g} x_k, \qquad
               s^2_g = \frac{1}{n_g - \mathrm{ddof}} \sum_{k \in g} (x_k - \bar x_g)^2
 
-    The deviations are taken from the group mean (two passes), which keeps the variance exact
-    for a constant group (``s = 0`` exactly) and avoids the cancellation of
-    ``E[x^2] - E[x]^2``.
+    The deviations are taken from the group mean (two passes), which avoids the cancellation
+    of ``E[x^2] - E[x]^2``; a constant group gets its value as mean and ``s = 0`` exactly.
 
     Examples
     --------
@@ -108,6 +125,12 @@ def moments(index: IntArray, values: FloatArray, n_groups: int, *, ddof: int = 1
     """
     count = counts(index, n_groups)
     mean = divide(sums(index, values, n_groups), count)
+    flat = constant(index, values, n_groups) & (count > 0)
+    if flat.any():
+        # exact mean and zero spread for constant groups (see constant())
+        member = np.zeros(n_groups)
+        member[index] = values
+        mean[flat] = member[flat]
     dev = values - mean[index]
     sq_dev = sums(index, dev * dev, n_groups)
     var = divide(sq_dev, count - ddof)

@@ -116,11 +116,11 @@ def bt500_screening(
     :math:`N \le 5` and below :math:`\sqrt{20}` for :math:`N \le 21`. Screening needs
     panels of at least 6 ratings per stimulus to count anything.
     """
-    count = groupby.counts(stimulus, n_stimuli)
-    mean = groupby.divide(groupby.sums(stimulus, score, n_stimuli), count)
+    mom = groupby.moments(stimulus, score, n_stimuli, ddof=1)
+    count, mean = mom.count, mom.mean
     dev = score - mean[stimulus]
     dev2 = dev * dev
-    sum2 = groupby.sums(stimulus, dev2, n_stimuli)
+    sum2 = mom.sq_dev
     sum4 = groupby.sums(stimulus, dev2 * dev2, n_stimuli)
     m2 = groupby.divide(sum2, count)
     m4 = groupby.divide(sum4, count)
