@@ -1,0 +1,43 @@
+"""Researcher log-in with a lock-out after repeated failures."""
+
+from typing import Any
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+from config import ratelimit
+
+MAX_FAILURES = 5
+LOCKOUT_SECONDS = 15 * 60
+
+
+def _ident(request: HttpRequest, username: str) -> str:
+    return f"{username.strip().lower()}|{ratelimit.client_ip(request)}"
+
+
+class LockoutAuthenticationForm(AuthenticationForm):
+    def clean(self) -> dict[str, Any]:
+        username = self.data.get("username", "")
+        ident = _ident(self.request, username)
+        if ratelimit.count("login-fail", ident, window=LOCKOUT_SECONDS) >= MAX_FAILURES:
+            raise ValidationError(
+                _("Too many failed log-ins for this account from your address. Try again in 15 minutes."),
+                code="locked_out",
+            )
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            ratelimit.hit("login-fail", ident, limit=MAX_FAILURES, window=LOCKOUT_SECONDS)
+            raise
+        ratelimit.reset("login-fail", ident, window=LOCKOUT_SECONDS)
+        return cleaned
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LockoutAuthenticationForm
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().post(request, *args, **kwargs)
