@@ -103,6 +103,11 @@ def neutralise(text: str) -> str:
 
 def _cell(value: Any) -> Any:
     """One CSV cell: numbers as numbers, NaN/None empty, text neutralised."""
+    kind = type(value)
+    if kind is str:
+        return "'" + value if value.startswith(_INJECTION_PREFIXES) else value
+    if kind is int:
+        return value
     if value is None:
         return ""
     if isinstance(value, (bool, np.bool_)):
@@ -127,7 +132,9 @@ def _float_text(x: float) -> str:
     return "nan" if math.isnan(x) else repr(float(x))
 
 
-def _ordered(results: Mapping[str, AnalysisResult], perspectives: Sequence[str]) -> list[AnalysisResult]:
+def _ordered(
+    results: Mapping[str, AnalysisResult], perspectives: Sequence[str]
+) -> list[AnalysisResult]:
     missing = [k for k in perspectives if k not in results]
     if missing:
         raise ValueError(f"no result for perspective(s) {', '.join(missing)}")
@@ -197,7 +204,7 @@ def write_mos_csv(
     """
     ordered = _ordered(results, perspectives)
     n = len(stimuli)
-    for key, res in zip(perspectives, ordered):
+    for key, res in zip(perspectives, ordered, strict=True):
         if res.stimuli.mos.shape[0] != n:
             raise ValueError(
                 f"perspective {key!r} has {res.stimuli.mos.shape[0]} stimuli, metadata has {n}"
@@ -217,7 +224,7 @@ def write_mos_csv(
             (s.get("categories") or {}).get(cat, "") for s in stimuli
         ]
     frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()})
-    for key, res in zip(perspectives, ordered):
+    for key, res in zip(perspectives, ordered, strict=True):
         st = res.stimuli
         for field in MOS_PER_PERSPECTIVE:
             frame[f"{key}_{field}"] = np.asarray(getattr(st, field))
@@ -236,21 +243,38 @@ def write_raters_csv(
     perspectives use different rater index spaces.
     """
     frames = []
-    for key, res in zip(perspectives, _ordered(results, perspectives)):
+    for key, res in zip(perspectives, _ordered(results, perspectives), strict=True):
         ids = rater_ids[key] if isinstance(rater_ids, Mapping) else rater_ids
         rs = res.raters
         if len(ids) != rs.n.shape[0]:
-            raise ValueError(f"perspective {key!r} has {rs.n.shape[0]} raters, {len(ids)} ids given")
+            raise ValueError(
+                f"perspective {key!r} has {rs.n.shape[0]} raters, {len(ids)} ids given"
+            )
         cols: dict[str, Any] = {
             "rater": pd.Series(list(ids), dtype=object),
             "perspective": pd.Series([key] * len(ids), dtype=object),
         }
         for field in RATER_COLUMNS[2:]:
             values = getattr(rs, field)
-            cols[field] = pd.Series(list(values), dtype=object) if values.dtype == object else values
+            cols[field] = (
+                pd.Series(list(values), dtype=object) if values.dtype == object else values
+            )
         frames.append(pd.DataFrame(cols))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RATER_COLUMNS)
     return _to_csv(frame, path)
+
+
+def _raw_cells(rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> Iterator[list[Any]]:
+    width = len(RAW_COLUMNS)
+    cell = _cell
+    for k, row in enumerate(rows):
+        if isinstance(row, Mapping):
+            values: Sequence[Any] = [row.get(c) for c in RAW_COLUMNS]
+        else:
+            values = row
+            if len(values) != width:
+                raise ValueError(f"raw rating row {k} has {len(values)} values, expected {width}")
+        yield [cell(v) for v in values]
 
 
 def iter_raw_ratings_csv(rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> Iterator[str]:
@@ -261,35 +285,36 @@ def iter_raw_ratings_csv(rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> I
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-
-    def line(cells: Sequence[Any]) -> str:
-        buf.seek(0)
-        buf.truncate()
+    writer.writerow(RAW_COLUMNS)
+    for cells in _raw_cells(rows):
         writer.writerow(cells)
-        return buf.getvalue()
-
-    width = len(RAW_COLUMNS)
-    yield line(RAW_COLUMNS)
-    for k, row in enumerate(rows):
-        if isinstance(row, Mapping):
-            cells = [row.get(c) for c in RAW_COLUMNS]
-        else:
-            cells = list(row)
-            if len(cells) != width:
-                raise ValueError(f"raw rating row {k} has {len(cells)} values, expected {width}")
-        yield line([_cell(c) for c in cells])
+        if buf.tell() > 1 << 16:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
 
 
-def write_raw_ratings(dest: PathLike | IO[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> int:
-    """Stream ``rows`` to ``raw_ratings.csv`` (a path or an open text file); return the row count."""
-    count = -1
+def write_raw_ratings(
+    dest: PathLike | IO[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]
+) -> int:
+    """Stream ``rows`` to ``raw_ratings.csv`` (a path or an open text file); return the row count.
+
+    Rows as in :func:`iter_raw_ratings_csv`; each is written as it arrives (constant memory).
+    """
     if isinstance(dest, (str, Path)):
         with open(dest, "w", encoding="utf-8", newline="") as fh:
-            for count, text in enumerate(iter_raw_ratings_csv(rows)):
-                fh.write(text)
-    else:
-        for count, text in enumerate(iter_raw_ratings_csv(rows)):
-            dest.write(text)
+            return _write_raw(fh, rows)
+    return _write_raw(dest, rows)
+
+
+def _write_raw(fh: IO[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> int:
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(RAW_COLUMNS)
+    count = 0
+    for cells in _raw_cells(rows):
+        writer.writerow(cells)
+        count += 1
     return count
 
 
@@ -336,7 +361,7 @@ def perspective_summary(key: str, res: AnalysisResult, rater_ids: Sequence[Any])
             "stimuli": int(st.n.shape[0]),
             "stimuli_with_score": int((st.n > 0).sum()),
         },
-        "rejected_raters": [{"rater": rater_ids[k], "reason": rs.reason[k]} for k in rejected],
+        "rejected_raters": [{"rater": rater_ids[int(k)], "reason": rs.reason[k]} for k in rejected],
         "notes": list(res.notes),
     }
 
@@ -360,7 +385,7 @@ def write_analysis_json(
     """
     ordered = _ordered(results, perspectives)
     per = []
-    for key, res in zip(perspectives, ordered):
+    for key, res in zip(perspectives, ordered, strict=True):
         ids = rater_ids[key] if isinstance(rater_ids, Mapping) else rater_ids
         item = perspective_summary(key, res, ids)
         if reliability and key in reliability:

@@ -221,7 +221,7 @@ def read_ratings_csv(path: str | Path) -> pd.DataFrame:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise NonNumericScoreError(
-            f"line {_line(row)}: score {frame['score'].iloc[row]!r} is not a finite number"
+            f"line {_line(row)}: score {float(frame['score'].iloc[row])!r} is not a finite number"
         )
     for col in REQUIRED_COLUMNS[:3]:
         frame[col] = frame[col].str.strip()

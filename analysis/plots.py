@@ -7,11 +7,10 @@ state, so plotting is safe in worker threads and processes. No Django here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import re
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -57,8 +56,12 @@ def plot_mos_histogram(res: AnalysisResult, key: str, path: PathLike) -> Path:
     fig = _figure()
     ax = fig.add_subplot()
     if mos.size:
-        ax.hist(mos, bins=min(40, max(5, int(np.sqrt(mos.size)))), color="#4C72B0", edgecolor="white")
-        ax.axvline(float(mos.mean()), color="#C44E52", linestyle="--", label=f"mean {mos.mean():.2f}")
+        ax.hist(
+            mos, bins=min(40, max(5, int(np.sqrt(mos.size)))), color="#4C72B0", edgecolor="white"
+        )
+        ax.axvline(
+            float(mos.mean()), color="#C44E52", linestyle="--", label=f"mean {mos.mean():.2f}"
+        )
         ax.legend(frameon=False)
     ax.set_xlabel(_scale_label(res))
     ax.set_ylabel("stimuli")
@@ -66,9 +69,7 @@ def plot_mos_histogram(res: AnalysisResult, key: str, path: PathLike) -> Path:
     return _save(fig, path)
 
 
-def plot_mos_by_model(
-    res: AnalysisResult, key: str, models: Sequence[str], path: PathLike
-) -> Path:
+def plot_mos_by_model(res: AnalysisResult, key: str, models: Sequence[str], path: PathLike) -> Path:
     """Box plot of the MOS per generating model (``models[k]`` is stimulus ``k``'s model)."""
     mos = res.stimuli.mos
     labels = list(dict.fromkeys(str(m) for m in models))
@@ -102,11 +103,21 @@ def plot_screening(res: AnalysisResult, key: str, path: PathLike) -> Path:
     fig = _figure()
     ax = fig.add_subplot()
     xmax = max(0.2, float(np.nanmax(r1)) * 1.1) if r1.size else 0.2
-    ax.axvspan(RATIO1_LIMIT, xmax, ymin=0, ymax=RATIO2_LIMIT / 1.05, color="#C44E52", alpha=0.08)
+    ax.fill_between(
+        [RATIO1_LIMIT, xmax],
+        -0.03,
+        RATIO2_LIMIT,
+        color="#C44E52",
+        alpha=0.08,
+        linewidth=0,
+        label="rejection region",
+    )
     ax.axvline(RATIO1_LIMIT, color="grey", linestyle="--", linewidth=1)
     ax.axhline(RATIO2_LIMIT, color="grey", linestyle="--", linewidth=1)
     ax.scatter(r1[~rej], r2[~rej], s=16, color="#4C72B0", label=f"kept ({int((~rej).sum())})")
-    ax.scatter(r1[rej], r2[rej], s=30, marker="x", color="#C44E52", label=f"rejected ({int(rej.sum())})")
+    ax.scatter(
+        r1[rej], r2[rej], s=30, marker="x", color="#C44E52", label=f"rejected ({int(rej.sum())})"
+    )
     ax.set_xlim(0, xmax)
     ax.set_ylim(-0.03, 1.05)
     ax.set_xlabel("ratio1 = (P + Q) / T   (reject if > 0.05)")

@@ -15,7 +15,13 @@ import numpy as np
 
 from .types import BoolArray, FloatArray, IntArray
 
-__all__ = ["GroupMoments", "constant", "counts", "divide", "means", "moments", "sums"]
+#: A group whose population SD is at most this fraction of the root mean square of its values
+#: is treated as constant (zero spread). Equal scores that went through arithmetic (z-scores,
+#: rescaling, ``(0.1 + 0.1 + 0.1) / 3``) differ by rounding, about 1e-16 relative; any real
+#: difference between ratings is many orders of magnitude larger.
+FLAT_TOLERANCE = 1e-12
+
+__all__ = ["FLAT_TOLERANCE", "GroupMoments", "counts", "divide", "means", "moments", "sums"]
 
 
 def counts(index: IntArray, n_groups: int, where: BoolArray | None = None) -> IntArray:
@@ -71,36 +77,21 @@ def means(index: IntArray, values: FloatArray, n_groups: int) -> FloatArray:
     return divide(sums(index, values, n_groups), counts(index, n_groups))
 
 
-def constant(index: IntArray, values: FloatArray, n_groups: int) -> BoolArray:
-    """True for groups whose values are all equal (and for empty groups), exactly.
-
-    Floating-point means of equal values need not equal the value (``(0.1 + 0.1 + 0.1) / 3``
-    is not ``0.1``), so a zero variance is detected by comparing every value with one member
-    of its group rather than by testing the computed variance.
-
-    Examples
-    --------
-    >>> constant(np.array([0, 0, 0, 1, 1]), np.array([0.1, 0.1, 0.1, 1.0, 2.0]), 3).tolist()
-    [True, False, True]
-    """
-    member = np.zeros(n_groups)
-    member[index] = values  # any one value of each group
-    differs = np.bincount(index, weights=(values != member[index]), minlength=n_groups)
-    return np.asarray(differs == 0)
-
-
 @dataclass(frozen=True, eq=False)
 class GroupMoments:
     """Count, mean and variance of each group.
 
     ``var`` uses the divisor ``count - ddof`` and is NaN when that is not positive.
     ``sq_dev`` is the sum of squared deviations from the group mean (0 for an empty group).
+    ``flat`` marks groups with ratings whose spread is within rounding of zero
+    (:data:`FLAT_TOLERANCE`); their ``sq_dev`` and ``var`` are exactly 0.
     """
 
     count: IntArray
     mean: FloatArray
     sq_dev: FloatArray
     var: FloatArray
+    flat: BoolArray
 
     @property
     def sd(self) -> FloatArray:
@@ -115,23 +106,23 @@ def moments(index: IntArray, values: FloatArray, n_groups: int, *, ddof: int = 1
               s^2_g = \frac{1}{n_g - \mathrm{ddof}} \sum_{k \in g} (x_k - \bar x_g)^2
 
     The deviations are taken from the group mean (two passes), which avoids the cancellation
-    of ``E[x^2] - E[x]^2``; a constant group gets its value as mean and ``s = 0`` exactly.
+    of ``E[x^2] - E[x]^2``. A group whose values are equal up to rounding has ``s = 0``
+    exactly (``flat``): :math:`\sum (x - \bar x)^2 \le \tau^2 \sum x^2` with
+    :math:`\tau` = :data:`FLAT_TOLERANCE`.
 
     Examples
     --------
     >>> m = moments(np.array([0, 0, 0, 1]), np.array([1.0, 2.0, 3.0, 5.0]), 3)
     >>> m.count.tolist(), m.mean.tolist(), m.var.tolist()
     ([3, 1, 0], [2.0, 5.0, nan], [1.0, nan, nan])
+    >>> moments(np.zeros(3, dtype=np.intp), np.array([0.1, 0.1, 0.1]), 1).var.tolist()
+    [0.0]
     """
     count = counts(index, n_groups)
     mean = divide(sums(index, values, n_groups), count)
-    flat = constant(index, values, n_groups) & (count > 0)
-    if flat.any():
-        # exact mean and zero spread for constant groups (see constant())
-        member = np.zeros(n_groups)
-        member[index] = values
-        mean[flat] = member[flat]
     dev = values - mean[index]
     sq_dev = sums(index, dev * dev, n_groups)
+    flat = (count > 0) & (sq_dev <= FLAT_TOLERANCE**2 * sums(index, values * values, n_groups))
+    sq_dev[flat] = 0.0
     var = divide(sq_dev, count - ddof)
-    return GroupMoments(count=count, mean=mean, sq_dev=sq_dev, var=var)
+    return GroupMoments(count=count, mean=mean, sq_dev=sq_dev, var=var, flat=flat)

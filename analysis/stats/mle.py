@@ -48,7 +48,7 @@ def solve(
     tol: float,
     max_iter: int,
 ) -> tuple[FloatArray, FloatArray, FloatArray, int, float]:
-    r"""Alternating projection for :math:`u_{ij} = x_j + b_i + e_{ij}`, :math:`e_{ij} \sim N(0, v_i^2)`.
+    r"""Fit :math:`u_{ij} = x_j + b_i + e_{ij}`, :math:`e_{ij} \sim N(0, v_i^2)`.
 
     Start from :math:`x_j = \mathrm{mean}_i\, u_{ij}`, :math:`b_i = \mathrm{mean}_j (u_{ij} - x_j)`,
     then repeat
@@ -111,7 +111,10 @@ def run(r: Ratings, **p: Any) -> AnalysisResult:
     :math:`\mathrm{se}_j = 1/\sqrt{\sum_{i \to j} 1/v_i^2}` (1.96 se at ``ci=0.95``).
 
     If the design is disconnected (groups of raters who share no stimuli), only differences
-    within a group are identified; the solver still converges.
+    within a group are identified; the solver still converges. A rater whose scores the model
+    fits exactly (e.g. the only rater of a few stimuli) gets :math:`v_i \to 0` and a weight
+    near :math:`10^8`, so :math:`x_j` follows that rater; sureal behaves the same. This needs
+    many ratings per rater to be harmless.
 
     Examples
     --------
@@ -136,9 +139,7 @@ def run(r: Ratings, **p: Any) -> AnalysisResult:
             rater, stim_idx, score, n_r, n_s, tol=p["tol"], max_iter=p["max_iter"]
         )
         if step >= p["tol"]:
-            notes.append(
-                f"MLE did not converge in {it} iterations (last max |dx| = {step:.3g})"
-            )
+            notes.append(f"MLE did not converge in {it} iterations (last max |dx| = {step:.3g})")
         else:
             notes.append(f"MLE converged in {it} iterations")
     else:

@@ -12,7 +12,9 @@ import numpy as np
 __all__ = ["check_bool", "check_choice", "check_int", "check_known", "check_number"]
 
 
-def check_known(method: str, params: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+def check_known(
+    method: str, params: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> dict[str, Any]:
     """Reject unknown names; return ``defaults`` updated with ``params``."""
     unknown = sorted(set(params) - set(defaults))
     if unknown:
@@ -38,7 +40,13 @@ def check_bool(name: str, value: Any) -> bool:
 
 
 def check_number(
-    name: str, value: Any, *, low: float, high: float, low_open: bool = False, high_open: bool = False
+    name: str,
+    value: Any,
+    *,
+    low: float,
+    high: float,
+    low_open: bool = False,
+    high_open: bool = False,
 ) -> float:
     """``value`` must be a real number in the given range."""
     if (

@@ -139,6 +139,11 @@ def bt500_screening(
     lower = (mean - margin)[stimulus]
     high = score >= upper
     low = score <= lower
+    if degenerate == "count":
+        # equal votes (up to rounding) all sit at the mean: each is both >= and <= it
+        tie = mom.flat[stimulus]
+        high |= tie
+        low |= tie
 
     p = groupby.counts(rater, n_raters, where=high)
     q = groupby.counts(rater, n_raters, where=low)

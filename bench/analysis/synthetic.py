@@ -51,5 +51,13 @@ def make_study(
     score = np.clip(np.rint(truth[stimulus] + bias[rater] + noise), 1, levels)
     rand = random_rater[rater]
     score[rand] = rng.integers(1, levels + 1, int(rand.sum()))
-    return Study(rater, stimulus.astype(np.intp), score.astype(np.float64), n_raters, n_stimuli,
-                 truth, bias, random_rater)
+    return Study(
+        rater,
+        stimulus.astype(np.intp),
+        score.astype(np.float64),
+        n_raters,
+        n_stimuli,
+        truth,
+        bias,
+        random_rater,
+    )

@@ -1,0 +1,218 @@
+"""Benchmark of the analysis core; prints a table. Not a test.
+
+    .venv/bin/python bench/analysis/run.py            # every case, one subprocess each
+    .venv/bin/python bench/analysis/run.py --case bt500_1m   # one case, JSON on stdout
+
+Each case runs in a fresh subprocess so that its peak memory (ru_maxrss, whole process, data
+generation included) is its own; ``alloc`` is the tracemalloc peak of one call (numpy
+allocations included, data excluded). Times are the best of ``--repeat`` calls. The baseline
+is a plain ``np.bincount`` mean over the same arrays, timed in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+from synthetic import Study, make_study  # noqa: E402
+
+from analysis.stats import Ratings, analyse, reliability  # noqa: E402
+
+STUDIES = {
+    "67k": (2_400, 28, 1.0),
+    "100k": (10_000, 100, 0.10),
+    "1m": (100_000, 1_000, 0.01),
+}
+TARGETS = {
+    "bt500_1m": 2.0,
+    "mle_1m": 10.0,
+    "three_perspectives_67k": 0.3,
+}
+
+
+def ratings(st: Study) -> Ratings:
+    return Ratings.from_arrays(
+        rater=st.rater,
+        stimulus=st.stimulus,
+        score=st.score,
+        n_raters=st.n_raters,
+        n_stimuli=st.n_stimuli,
+    )
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def alloc_peak(fn: Callable[[], Any]) -> int:
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def baseline(r: Ratings) -> Callable[[], Any]:
+    def fn() -> Any:
+        c = np.bincount(r.stimulus, minlength=r.n_stimuli)
+        s = np.bincount(r.stimulus, weights=r.score, minlength=r.n_stimuli)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return s / c
+
+    return fn
+
+
+def case_method(study: str, method: str, repeat: int) -> dict[str, Any]:
+    r = ratings(make_study(*STUDIES[study], seed=1))
+    fn = lambda: analyse(r, method)  # noqa: E731
+    res = analyse(r, method)
+    out = {
+        "ratings": r.n_ratings,
+        "seconds": best_of(fn, repeat),
+        "alloc_mb": alloc_peak(fn) / 2**20,
+        "baseline_s": best_of(baseline(r), max(repeat, 5)),
+        "rejected": res.n_rejected,
+        "notes": list(res.notes),
+    }
+    return out
+
+
+def case_three_perspectives(repeat: int) -> dict[str, Any]:
+    rs = [ratings(make_study(*STUDIES["67k"], seed=s)) for s in (1, 2, 3)]
+    fn = lambda: [analyse(r) for r in rs]  # noqa: E731
+    fn()
+    base = [baseline(r) for r in rs]
+    return {
+        "ratings": sum(r.n_ratings for r in rs),
+        "seconds": best_of(fn, repeat),
+        "alloc_mb": alloc_peak(fn) / 2**20,
+        "baseline_s": best_of(lambda: [b() for b in base], max(repeat, 5)),
+    }
+
+
+def case_reliability_1m(repeat: int) -> dict[str, Any]:
+    r = ratings(make_study(*STUDIES["1m"], seed=1))
+    fn = lambda: reliability.split_half(r, rng=np.random.default_rng(0), n_splits=100)  # noqa: E731
+    return {
+        "ratings": r.n_ratings,
+        "seconds": best_of(fn, 1),
+        "alloc_mb": alloc_peak(
+            lambda: reliability.split_half(r, rng=np.random.default_rng(0), n_splits=5)
+        )
+        / 2**20,
+        "baseline_s": best_of(baseline(r), 5),
+    }
+
+
+def case_offline_1m(repeat: int, splits: int) -> dict[str, Any]:
+    import pandas as pd
+
+    from analysis import offline
+
+    st = make_study(*STUDIES["1m"], seed=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "raw.csv"
+        pd.DataFrame(
+            {
+                "rater": st.rater,
+                "stimulus": st.stimulus,
+                "perspective": "quality",
+                "score": st.score.astype(np.int64),
+            }
+        ).to_csv(path, index=False)
+        size = path.stat().st_size
+        seconds = best_of(
+            lambda: offline.run(path, Path(tmp) / "out", reliability_splits=splits), repeat
+        )
+        summary = offline.run(path, Path(tmp) / "out", reliability_splits=splits)
+    return {
+        "ratings": int(st.score.size),
+        "seconds": seconds,
+        "csv_mb": size / 2**20,
+        "phases": {k: round(v, 3) for k, v in summary.timings.items()},
+    }
+
+
+CASES: dict[str, Callable[[int], dict[str, Any]]] = {
+    "bt500_67k": lambda n: case_method("67k", "bt500_zscore", n),
+    "three_perspectives_67k": case_three_perspectives,
+    "bt500_100k": lambda n: case_method("100k", "bt500_zscore", n),
+    "mle_100k": lambda n: case_method("100k", "mle", n),
+    "bt500_1m": lambda n: case_method("1m", "bt500_zscore", n),
+    "mos_1m": lambda n: case_method("1m", "mos", n),
+    "vote_outliers_1m": lambda n: case_method("1m", "vote_outliers", n),
+    "mle_1m": lambda n: case_method("1m", "mle", n),
+    "split_half_100_1m": case_reliability_1m,
+    "offline_1m_no_reliability": lambda n: case_offline_1m(n, 0),
+    "offline_1m_reliability100": lambda n: case_offline_1m(1, 100),
+}
+
+
+def run_case(name: str, repeat: int) -> dict[str, Any]:
+    out = CASES[name](repeat)
+    out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=sorted(CASES))
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(args.case, args.repeat)))
+        return
+
+    header = (
+        f"{'case':28} {'ratings':>9} {'seconds':>8} {'target':>7} {'x bincount':>10} "
+        f"{'alloc MB':>9} {'maxrss MB':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    details = {}
+    for name in CASES:
+        done = subprocess.run(
+            [sys.executable, __file__, "--case", name, "--repeat", str(args.repeat)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        res = json.loads(done.stdout.strip().splitlines()[-1])
+        details[name] = res
+        ratio = res["seconds"] / res["baseline_s"] if res.get("baseline_s") else float("nan")
+        target = TARGETS.get(name)
+        target_text = f"{target:.1f}" if target else "-"
+        flag = "" if target is None else (" ok" if res["seconds"] <= target else " SLOW")
+        alloc = f"{res['alloc_mb']:.0f}" if "alloc_mb" in res else "-"
+        print(
+            f"{name:28} {res['ratings']:>9} {res['seconds']:>8.3f} {target_text:>7} "
+            f"{ratio:>10.0f} {alloc:>9} {res['maxrss_mb']:>9.0f}{flag}"
+        )
+    print()
+    for name, res in details.items():
+        extra = {k: v for k, v in res.items() if k in ("notes", "phases", "csv_mb", "rejected")}
+        if extra:
+            print(f"{name}: {json.dumps(extra)}")
+
+
+if __name__ == "__main__":
+    main()

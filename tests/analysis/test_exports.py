@@ -1,0 +1,272 @@
+"""Result files: MATLAB columns as the public loaders read them, CSVs, JSON, streaming, zip."""
+
+import csv
+import io
+import json
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+
+from analysis import exports
+from analysis.stats import Ratings, analyse
+
+KEYS = ["quality", "authenticity"]
+
+
+@pytest.fixture
+def results():
+    rng = np.random.default_rng(0)
+    rater, stim = np.divmod(np.arange(6 * 5), 5)
+    out = {}
+    for k, key in enumerate(KEYS):
+        score = rng.integers(1, 6, rater.size).astype(float)
+        r = Ratings.from_arrays(rater=rater, stimulus=stim, score=score, n_stimuli=6)
+        out[key] = analyse(r, "mos" if k else "bt500_zscore")
+    return out
+
+
+@pytest.fixture
+def stimuli():
+    return [
+        {
+            "position": k,
+            "name": f"{k}.png" if k != 2 else "=cmd|' /C calc'!A0",
+            "file": f"Image/allimg/{k}.png",
+            "model": ["DALLE", "Glide"][k % 2],
+            "prompt": "-a cat" if k == 1 else "a dog",
+            "categories": {"challenge": "Basic", "scene": "@Arts" if k == 3 else "Indoor"},
+        }
+        for k in range(6)
+    ]
+
+
+def test_mat_files_load_like_the_public_loaders(tmp_path, results):
+    exports.write_mat_files(tmp_path, results, KEYS)
+
+    for d, key in enumerate(KEYS, start=1):
+        labels = scipy.io.loadmat(tmp_path / "DATA" / "MOS" / f"mosz{d}.mat")["MOSz"]
+        sd = scipy.io.loadmat(tmp_path / "DATA" / "STD" / f"SD{d}.mat")["SD"]
+        assert labels.shape == (6, 1)
+        assert labels.dtype == np.float64
+        assert sd.shape == (6, 1)
+        assert sd.dtype == np.float64
+        for item in range(5):
+            assert labels[item][0] == results[key].stimuli.mos[item]
+            assert sd[item][0] == results[key].stimuli.sd_raw[item]
+        assert np.isnan(labels[5][0])  # stimulus without ratings
+        np.testing.assert_array_equal(labels.squeeze(-1), results[key].stimuli.mos)
+
+
+def test_moz_txt_has_one_full_precision_value_per_line(tmp_path, results):
+    exports.write_moz_txt(tmp_path, results, KEYS)
+
+    lines = (tmp_path / "moz1.txt").read_text().splitlines()
+    assert len(lines) == 6
+    assert [float(x) for x in lines[:5]] == results["quality"].stimuli.mos[:5].tolist()
+    assert lines[5] == "nan"
+    np.testing.assert_array_equal(
+        np.loadtxt(tmp_path / "moz2.txt"), results["authenticity"].stimuli.mos
+    )
+
+
+def test_mos_csv_columns_and_values(tmp_path, results, stimuli):
+    path = exports.write_mos_csv(tmp_path / "mos.csv", results, KEYS, stimuli)
+
+    frame = pd.read_csv(path)
+    assert list(frame.columns[:7]) == [
+        "position",
+        "stimulus",
+        "file",
+        "model",
+        "prompt",
+        "challenge",
+        "scene",
+    ]
+    assert list(frame.columns[7:13]) == [
+        "quality_mos",
+        "quality_sd_raw",
+        "quality_sd",
+        "quality_n",
+        "quality_ci_low",
+        "quality_ci_high",
+    ]
+    assert frame.columns[13] == "authenticity_mos"
+    np.testing.assert_array_equal(frame["quality_mos"].to_numpy(), results["quality"].stimuli.mos)
+    assert frame["quality_n"].tolist() == [6, 6, 6, 6, 6, 0]
+    assert frame["model"].tolist()[:2] == ["DALLE", "Glide"]
+
+
+def test_csv_injection_is_neutralised_but_negative_numbers_are_not(tmp_path, results, stimuli):
+    path = exports.write_mos_csv(tmp_path / "mos.csv", results, KEYS, stimuli)
+
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert rows[2]["stimulus"] == "'=cmd|' /C calc'!A0"
+    assert rows[1]["prompt"] == "'-a cat"
+    assert rows[3]["scene"] == "'@Arts"
+    assert rows[0]["prompt"] == "a dog"
+    # rescaled z-score CIs of the mos perspective are numbers; make one negative and check it
+    lows = [float(r["quality_ci_low"]) for r in rows if r["quality_ci_low"]]
+    assert lows
+    assert all(isinstance(x, float) for x in lows)
+
+
+def test_negative_numbers_stay_numbers_in_raters_csv(tmp_path):
+    r = Ratings.from_arrays(
+        rater=[0, 0, 1, 1], stimulus=[0, 1, 0, 1], score=[-5.0, -1.0, -4.0, 0.0]
+    )
+    res = {"q": analyse(r, "mle")}
+
+    path = exports.write_raters_csv(tmp_path / "raters.csv", res, ["q"], ["-r1", "r2"])
+
+    text = path.read_text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows[0]["rater"] == "'-r1"
+    assert float(rows[0]["mean"]) == -3.0
+    assert rows[0]["mean"] == "-3.0"
+    assert float(rows[0]["bias"]) < 0
+
+
+def test_raters_csv_has_one_row_per_rater_and_perspective(tmp_path, results):
+    path = exports.write_raters_csv(
+        tmp_path / "raters.csv", results, KEYS, [f"p{i}" for i in range(6)]
+    )
+
+    frame = pd.read_csv(path, keep_default_na=False)
+    assert list(frame.columns) == list(exports.RATER_COLUMNS)
+    assert len(frame) == 12
+    assert frame["perspective"].tolist() == ["quality"] * 6 + ["authenticity"] * 6
+    assert frame["rejected"].dtype == bool
+    assert set(frame["reason"]) <= {
+        "",
+        "screening",
+        "zero_variance",
+        "too_few_ratings",
+        "no_ratings",
+    }
+
+
+def test_raw_ratings_writer_accepts_dicts_and_tuples(tmp_path):
+    rows = [
+        {"rater": "p1", "session": 7, "stimulus": "0.png", "perspective": "quality", "score": 4,
+         "response_ms": 1200, "server_time": "2024-01-01T00:00:00Z", "extra": "ignored"},
+        ("p2", 8, "=1+1", "quality", -1.5, "test", 500, 900, None, "2024-01-01T00:00:01Z"),
+    ]  # fmt: skip
+
+    count = exports.write_raw_ratings(tmp_path / "raw.csv", iter(rows))
+
+    assert count == 2
+    out = list(csv.reader((tmp_path / "raw.csv").open(encoding="utf-8")))
+    assert out[0] == list(exports.RAW_COLUMNS)
+    assert out[1] == [
+        "p1",
+        "7",
+        "0.png",
+        "quality",
+        "4",
+        "",
+        "",
+        "1200",
+        "",
+        "2024-01-01T00:00:00Z",
+    ]
+    assert out[2][2] == "'=1+1"
+    assert out[2][4] == "-1.5"
+
+
+def test_raw_ratings_writer_rejects_short_tuples(tmp_path):
+    with pytest.raises(ValueError, match="row 0 has 2 values, expected 10"):
+        exports.write_raw_ratings(tmp_path / "raw.csv", [("a", "b")])
+
+
+def test_raw_ratings_writer_streams_in_constant_memory(tmp_path):
+    def rows(n):
+        for k in range(n):
+            yield (k % 97, k // 10, f"{k % 2400}.png", "quality", k % 5 + 1, "test", 3000, 1500,
+                   "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z")  # fmt: skip
+
+    tracemalloc.start()
+    count = exports.write_raw_ratings(tmp_path / "raw.csv", rows(100_000))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    assert count == 100_000
+    assert peak < 2_000_000  # 100k rows are ~8 MB of CSV; a list of them would be far more
+    with (tmp_path / "raw.csv").open() as fh:
+        assert sum(1 for _ in fh) == 100_001
+
+
+def test_analysis_json_records_provenance(tmp_path, results):
+    path = exports.write_analysis_json(
+        tmp_path / "analysis.json",
+        results=results,
+        perspectives=KEYS,
+        rater_ids=[f"p{i}" for i in range(6)],
+        code_version="abc123",
+        input_fingerprint="sha256:00",
+        timings={"analyse": 0.01},
+        reliability={"quality": {"mean_r": float("nan")}},
+    )
+
+    doc = json.loads(path.read_text())
+    assert doc["method"] == "bt500_zscore"
+    assert doc["parameters"]["screen_on"] == "raw"
+    assert doc["code_version"] == "abc123"
+    assert doc["input_fingerprint"] == "sha256:00"
+    assert doc["timings"] == {"analyse": 0.01}
+    assert doc["reliability"]["quality"] == {"mean_r": None}
+    assert [p["key"] for p in doc["perspectives"]] == KEYS
+    assert doc["perspectives"][1]["method"] == "mos"
+    assert doc["perspectives"][0]["counts"]["ratings"] == 30
+    assert doc["perspectives"][0]["counts"]["stimuli_with_score"] == 5
+
+
+def test_write_results_and_zip(tmp_path, results, stimuli):
+    out = tmp_path / "out"
+    paths = exports.write_results(
+        out,
+        results=results,
+        perspectives=KEYS,
+        stimuli=stimuli,
+        rater_ids=list(range(6)),
+        code_version="x",
+        input_fingerprint="y",
+        timings={},
+    )
+
+    names = sorted(p.relative_to(out).as_posix() for p in paths)
+    assert names == sorted([
+        "DATA/MOS/mosz1.mat", "DATA/MOS/mosz2.mat", "DATA/STD/SD1.mat", "DATA/STD/SD2.mat",
+        "moz1.txt", "moz2.txt", "mos.csv", "raters.csv", "analysis.json",
+    ])  # fmt: skip
+    zpath = exports.zip_directory(out, out / "results.zip")
+    with zipfile.ZipFile(zpath) as zf:
+        assert sorted(zf.namelist()) == names
+
+
+def test_metadata_length_must_match_results(tmp_path, results, stimuli):
+    with pytest.raises(ValueError, match="has 6 stimuli, metadata has 5"):
+        exports.write_mos_csv(tmp_path / "mos.csv", results, KEYS, stimuli[:5])
+
+
+def test_plots_are_written_as_png(tmp_path, results, stimuli):
+    from analysis import plots
+
+    paths = plots.write_plots(tmp_path, results, KEYS, stimuli)
+
+    assert len(paths) == 8
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_streaming_iterator_yields_the_same_bytes_in_chunks(tmp_path):
+    rows = [(k, 1, f"{k}.png", "quality", k * 0.5, "", "", "", "", "") for k in range(5000)]
+    exports.write_raw_ratings(tmp_path / "raw.csv", rows)
+
+    chunks = list(exports.iter_raw_ratings_csv(iter(rows)))
+
+    assert len(chunks) > 1
+    assert "".join(chunks) == (tmp_path / "raw.csv").read_text()
