@@ -19,6 +19,13 @@ class AnalysisRun(models.Model):
     method_version = models.CharField(max_length=20, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     include_pilot = models.BooleanField(default=False)
+    # Raters whose sessions failed quality-control checks are listed and left out of the MOS.
+    exclude_qc_failures = models.BooleanField(default=True)
+    # raw_ratings.csv names raters by their panel id instead of our pseudonymous code.
+    include_panel_ids = models.BooleanField(default=False)
+    # The input snapshot: ratings with a larger id (submitted after the start) are not read, so a
+    # re-execution after a crash sees the same ratings and writes the same files.
+    rating_id_max = models.BigIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     progress = models.FloatField(default=0.0)  # 0..1
     progress_message = models.CharField(max_length=200, blank=True)
@@ -26,6 +33,15 @@ class AnalysisRun(models.Model):
     error = models.TextField(blank=True)
     summary = models.JSONField(default=dict, blank=True)  # counts, rejected raters, reliability
     files = models.JSONField(default=list, blank=True)  # storage-relative paths of the result files
+    timings = models.JSONField(default=dict, blank=True)  # seconds per step
+    # Claim bookkeeping (see analysis.services.analysis_run_execute): the worker holding the run
+    # writes only while `claim_token` is its own, and refreshes `heartbeat_at` as it goes; a run
+    # "running" with an old heartbeat belongs to a dead worker and may be claimed again.
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    enqueued_at = models.DateTimeField(null=True, blank=True)  # last successful publish to the broker
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -39,3 +55,16 @@ class AnalysisRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} run {self.pk} of {self.study.slug} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def storage_dir(self) -> str:
+        """Folder of the run's files in the default storage."""
+        return f"analysis/{self.study.slug}/run-{self.pk}"
+
+    @property
+    def zip_name(self) -> str:
+        return f"{self.study.slug}-run-{self.pk}.zip"

@@ -1,3 +1,5 @@
+from typing import Any
+
 from config.errors import ConflictError, DomainError
 
 
@@ -11,11 +13,17 @@ class TrialDesignLocked(ConflictError):
     code = "trial_design_locked"
 
 
+class StudyStatusError(ConflictError):
+    """A launch, pause or close that the study's current status does not allow."""
+
+    code = "study_status"
+
+
 class ImportRejected(DomainError):
     """A stimulus import with problems; `problems` lists every one of them."""
 
     code = "import_rejected"
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[Any]) -> None:
         super().__init__(f"{len(problems)} problem(s) found; nothing was imported")
         self.problems = problems

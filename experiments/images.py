@@ -5,7 +5,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
 MAX_PIXELS = 40_000_000  # 40 MP: far above any generated image, far below a bomb
@@ -42,6 +42,8 @@ def inspect_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> ImageInfo:
                 img.load()
     except ImageProblem:
         raise
+    except UnidentifiedImageError:
+        raise ImageProblem("not a readable image (not a PNG, JPEG or WebP file)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageProblem(f"decompression bomb refused: {exc}") from None
     except Exception as exc:  # Pillow raises many types for broken files

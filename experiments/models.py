@@ -175,7 +175,9 @@ class StimulusImport(models.Model):
     message = models.CharField(max_length=300, blank=True)
     problems = models.JSONField(default=list, blank=True)
     imported_count = models.PositiveIntegerField(default=0)
+    original_name = models.CharField(max_length=255, blank=True, help_text=_("Uploaded file name"))
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,21 +1,41 @@
 """Writes on studies and stimuli."""
 
+import os
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import Max
+from django.db import models, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
+from experiments import selectors
+from experiments.exceptions import ImportRejected, StudyError, StudyStatusError, TrialDesignLocked
 from experiments.images import inspect_image
-from experiments.models import Perspective, Stimulus, Study, stimulus_upload_to
+from experiments.imports.aigciqa2023 import plan_aigciqa2023
+from experiments.imports.manifest import plan_manifest
+from experiments.imports.problems import Problem
+from experiments.imports.sources import Source, open_source
+from experiments.imports.validate import Built, assign_positions, build_stimuli, check_duplicates, check_images
+from experiments.models import Perspective, Stimulus, StimulusImport, Study, stimulus_upload_to
 from experiments.presets import ACR_LABELS, AIGCIQA2023_PERSPECTIVES
+
+
+RESERVED_SLUGS = {"new"}  # taken by researcher URLs under /studies/
 
 
 def _unique_slug(title: str) -> str:
     base = slugify(title)[:60] or "study"
+    if base in RESERVED_SLUGS:
+        base = f"{base}-study"
     slug, n = base, 1
     while Study.objects.filter(slug=slug).exists():
         n += 1
@@ -94,3 +114,319 @@ def stimulus_create(
     stimulus.full_clean()
     stimulus.save()
     return stimulus
+
+
+# --- Study configuration ---------------------------------------------------------------------
+# Changing these once ratings exist would mix incompatible ratings in one analysis.
+TRIAL_DESIGN_FIELDS = (
+    "stimuli_per_session",
+    "break_every",
+    "min_viewing_ms",
+    "allocation_mode",
+    "training_count",
+    "scale_kind",
+    "scale_min",
+    "scale_max",
+    "gold_per_session",
+    "repeats_per_session",
+    "traps_per_session",
+    "check_straightlining",
+    "qc_action",
+    "questionnaire",
+)
+# Wording, recruitment and targets stay editable at any time.
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "instructions",
+    "consent_text",
+    "target_ratings",
+    "session_expiry_minutes",
+    "scale_labels",
+    "panel",
+    "completion_code",
+    "screenout_code",
+    "completion_url",
+)
+
+
+def _check_scale(study: Study, perspectives: list[dict[str, Any]]) -> None:
+    if study.scale_kind == Study.ScaleKind.CONTINUOUS:
+        if len(study.scale_labels) not in (0, 2):
+            raise StudyError(_("A continuous slider takes two end labels (low, high)."))
+        return
+    levels = study.scale_max - study.scale_min + 1
+    if study.scale_max <= study.scale_min:
+        raise StudyError(_("The scale maximum must be above the minimum."))
+    if levels > 101:
+        raise StudyError(_("An integer scale has at most 101 levels; use the continuous slider."))
+    if study.scale_labels and len(study.scale_labels) != levels:
+        raise StudyError(
+            _("The scale has %(levels)d levels but %(labels)d labels: give one label per level.")
+            % {"levels": levels, "labels": len(study.scale_labels)}
+        )
+    for p in perspectives:
+        descriptions = p.get("level_descriptions") or []
+        if descriptions and len(descriptions) != levels:
+            raise StudyError(
+                _("Perspective %(key)s describes %(n)d levels; the scale has %(levels)d.")
+                % {"key": p["key"], "n": len(descriptions), "levels": levels}
+            )
+
+
+def _perspective_dicts(study: Study) -> list[dict[str, Any]]:
+    return [
+        {"key": p.key, "label": p.label, "question": p.question, "level_descriptions": p.level_descriptions}
+        for p in study.perspectives.order_by("order")
+    ]
+
+
+def _perspectives_replace(study: Study, perspectives: list[dict[str, Any]]) -> None:
+    keys = [p["key"] for p in perspectives]
+    if not keys:
+        raise StudyError(_("A study needs at least one perspective."))
+    if len(set(keys)) != len(keys):
+        raise StudyError(_("Perspective keys must be unique."))
+    study.perspectives.exclude(key__in=keys).delete()
+    existing = {p.key: p for p in study.perspectives.all()}
+    # Move every order out of the way first: the (study, order) constraint is not deferred.
+    study.perspectives.update(order=models.F("order") + 10_000)
+    for order, data in enumerate(perspectives, start=1):
+        perspective = existing.get(data["key"]) or Perspective(study=study, key=data["key"])
+        perspective.order = order
+        perspective.label = data["label"]
+        perspective.question = data["question"]
+        perspective.level_descriptions = list(data.get("level_descriptions") or [])
+        perspective.full_clean(exclude=["study"])
+        perspective.save()
+
+
+@transaction.atomic
+def study_update(
+    *, study: Study, fields: dict[str, Any], perspectives: list[dict[str, Any]] | None = None
+) -> Study:
+    """Change settings and perspectives; refuse trial-design changes once ratings exist.
+
+    Wording (title, texts, scale labels, perspective labels, questions and level descriptions)
+    may change at any time; a changed consent text gets a new consent version.
+    """
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    unknown = set(fields) - set(TRIAL_DESIGN_FIELDS) - set(EDITABLE_FIELDS) - {"slug"}
+    if unknown:
+        raise StudyError(_("Unknown study field(s): %s") % ", ".join(sorted(unknown)))
+    changed = {k for k, v in fields.items() if getattr(study, k) != v}
+    current = _perspective_dicts(study)
+    if perspectives is None:
+        perspectives = current
+    design_changes = sorted(changed & set(TRIAL_DESIGN_FIELDS))
+    if [p["key"] for p in perspectives] != [p["key"] for p in current]:
+        design_changes.append("perspectives")
+    if "scale_labels" in changed and len(fields["scale_labels"]) != len(study.scale_labels):
+        design_changes.append("scale_labels")
+    if design_changes and selectors.study_has_ratings(study=study):
+        raise TrialDesignLocked(
+            _(
+                "This study already has ratings, so its trial design cannot change (%(fields)s). "
+                "Wording may still change; for a different design, create a new study."
+            )
+            % {"fields": ", ".join(design_changes)}
+        )
+    if "consent_text" in changed:
+        study.consent_version += 1
+    for name, value in fields.items():
+        setattr(study, name, value)
+    _check_scale(study, perspectives)
+    study.full_clean()
+    study.save()
+    _perspectives_replace(study, perspectives)
+    return study
+
+
+def _study_set_status(study: Study, new: str, allowed_from: tuple[str, ...], verb: str) -> Study:
+    updated = Study.objects.filter(pk=study.pk, status__in=allowed_from).update(status=new, updated_at=timezone.now())
+    if not updated:
+        study.refresh_from_db(fields=["status"])
+        raise StudyStatusError(
+            _("A study that is %(status)s cannot be %(verb)s.") % {"status": study.get_status_display().lower(), "verb": verb}
+        )
+    study.refresh_from_db()
+    return study
+
+
+@transaction.atomic
+def study_launch(*, study: Study) -> Study:
+    """Open a draft or paused study to participants; it needs test stimuli and perspectives."""
+    if not study.stimuli.filter(role=Stimulus.Role.TEST).exists():
+        raise StudyError(_("Import test stimuli before launching the study."))
+    if not study.perspectives.exists():
+        raise StudyError(_("A study needs at least one perspective."))
+    return _study_set_status(study, Study.Status.OPEN, (Study.Status.DRAFT, Study.Status.PAUSED), str(_("launched")))
+
+
+@transaction.atomic
+def study_pause(*, study: Study) -> Study:
+    """Stop new sessions for a while; sessions in progress may finish."""
+    return _study_set_status(study, Study.Status.PAUSED, (Study.Status.OPEN,), str(_("paused")))
+
+
+@transaction.atomic
+def study_close(*, study: Study) -> Study:
+    """Close the study for good: no new sessions."""
+    return _study_set_status(study, Study.Status.CLOSED, (Study.Status.OPEN, Study.Status.PAUSED), str(_("closed")))
+
+
+# --- Stimulus imports ------------------------------------------------------------------------
+@transaction.atomic
+def stimulus_import_create(
+    *, study: Study, user: AbstractBaseUser | None, upload: File, kind: str = StimulusImport.Kind.MANIFEST
+) -> StimulusImport:
+    """Store an uploaded archive and queue its validation and import (after commit)."""
+    if kind not in StimulusImport.Kind.values:
+        raise StudyError(_("Unknown import kind %s.") % kind)
+    size = getattr(upload, "size", 0) or 0
+    if size > settings.STIMULUS_UPLOAD_MAX_BYTES:
+        raise StudyError(
+            _("The upload is %(size)s bytes; the limit is %(limit)s bytes.")
+            % {"size": f"{size:,}", "limit": f"{settings.STIMULUS_UPLOAD_MAX_BYTES:,}"}
+        )
+    # The stored name is ours: nothing of the uploaded file name reaches a path.
+    source = default_storage.save(f"imports/{study.pk}/{uuid.uuid4().hex}.zip", upload)
+    stimulus_import = StimulusImport(
+        study=study,
+        kind=kind,
+        source=source,
+        created_by=user,
+        original_name=(getattr(upload, "name", "") or "")[-255:],
+        message=str(_("Waiting for a worker")),
+    )
+    stimulus_import.full_clean()
+    stimulus_import.save()
+    transaction.on_commit(lambda: _enqueue_import(stimulus_import.pk))
+    return stimulus_import
+
+
+def _enqueue_import(import_id: int) -> None:
+    from experiments.tasks import stimulus_import_execute_task
+
+    stimulus_import_execute_task.delay(import_id)
+
+
+def stimulus_import_claim(*, import_id: int) -> bool:
+    """Mark the import running unless another worker has it (a stale run may be taken over)."""
+    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    claimable = Q(status=StimulusImport.Status.PENDING) | Q(status=StimulusImport.Status.RUNNING, started_at__lt=stale)
+    return bool(
+        StimulusImport.objects.filter(claimable, pk=import_id).update(
+            status=StimulusImport.Status.RUNNING, started_at=timezone.now(), progress=0.0,
+            message=str(_("Reading the upload")),
+        )
+    )
+
+
+def _progress(stimulus_import: StimulusImport, share: float, start: float, message: str) -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        if done == total or done % 25 == 0:
+            StimulusImport.objects.filter(pk=stimulus_import.pk).update(
+                progress=start + share * done / max(total, 1), message=f"{message} {done:,}/{total:,}"
+            )
+
+    return report
+
+
+def stimulus_import_execute(*, stimulus_import: StimulusImport, manifest: bytes | None = None) -> StimulusImport:
+    """Validate everything, then import all stimuli in one transaction, or none with every problem.
+
+    Long, so not one transaction: validation and file storage run first (files are stored under
+    their content hash, so a refused import leaves only unreferenced, reusable files behind).
+    """
+    built: list[Built] = []
+    with open_source(stimulus_import.source) as (source, problems):
+        if source is not None and not problems:
+            problems, built = _validate(stimulus_import, source, manifest)
+            if not problems:
+                _store_files(stimulus_import, source, built)
+                try:
+                    _create_rows(stimulus_import.study, built)
+                except ImportRejected as exc:
+                    problems = exc.problems
+    return _import_finish(stimulus_import, problems=problems, count=0 if problems else len(built))
+
+
+def _validate(
+    stimulus_import: StimulusImport, source: Source, manifest: bytes | None
+) -> tuple[list[Problem], list[Built]]:
+    study = stimulus_import.study
+    if stimulus_import.kind == StimulusImport.Kind.AIGCIQA2023:
+        planned, problems = plan_aigciqa2023(source)
+    else:
+        keys = list(study.perspectives.values_list("key", flat=True))
+        planned, problems = plan_manifest(source, perspective_keys=keys, manifest=manifest)
+    checked, image_problems = check_images(source, planned, _progress(stimulus_import, 0.6, 0.0, str(_("Checking images"))))
+    problems += image_problems
+    problems += check_duplicates(study, checked)
+    problems += assign_positions(study, [c.planned for c in checked])
+    stimuli, field_problems = build_stimuli(study, checked)
+    problems += field_problems
+    return problems, stimuli
+
+
+def _store_files(stimulus_import: StimulusImport, source: Source, built: list[Built]) -> None:
+    report = _progress(stimulus_import, 0.35, 0.6, str(_("Storing images")))
+    for i, item in enumerate(built):
+        stimulus = item.stimulus
+        stimulus_file_store(data=source.read(item.member), sha256=stimulus.sha256, fmt=stimulus.format)
+        report(i + 1, len(built))
+
+
+@transaction.atomic
+def _create_rows(study: Study, built: list[Built]) -> None:
+    # The study row lock serialises imports into one study, so the position check below holds.
+    Study.objects.select_for_update().get(pk=study.pk)
+    stimuli = [b.stimulus for b in built]
+    clash = list(study.stimuli.filter(position__in=[s.position for s in stimuli]).values_list("position", flat=True))
+    if clash:
+        raise ImportRejected([Problem(f"another import took position {p} meanwhile") for p in sorted(clash)[:50]])
+    Stimulus.objects.bulk_create(stimuli, batch_size=1000)
+
+
+def _import_finish(stimulus_import: StimulusImport, *, problems: list[Problem], count: int) -> StimulusImport:
+    if problems:
+        # Archive-wide problems first, then by manifest row, then files without a row.
+        problems = sorted(problems, key=lambda p: (p.row is None and p.file != "", p.row or 0, p.file))
+        stimulus_import.status = StimulusImport.Status.FAILED
+        stimulus_import.problems = [p.as_dict() for p in problems]
+        stimulus_import.message = str(_("%d problem(s) found; nothing was imported") % len(problems))
+        stimulus_import.imported_count = 0
+    else:
+        stimulus_import.status = StimulusImport.Status.DONE
+        stimulus_import.problems = []
+        stimulus_import.message = str(_("%d stimuli imported") % count)
+        stimulus_import.imported_count = count
+    stimulus_import.progress = 1.0
+    stimulus_import.finished_at = timezone.now()
+    stimulus_import.save(
+        update_fields=["status", "problems", "message", "imported_count", "progress", "finished_at"]
+    )
+    if not os.path.isabs(stimulus_import.source) and default_storage.exists(stimulus_import.source):
+        default_storage.delete(stimulus_import.source)  # the stimuli are stored; the archive is spent
+    return stimulus_import
+
+
+def stimulus_import_fail(*, import_id: int, message: str) -> None:
+    """Mark an import failed after an unexpected error (nothing was imported: rows are all-or-nothing)."""
+    StimulusImport.objects.filter(pk=import_id).exclude(status=StimulusImport.Status.DONE).update(
+        status=StimulusImport.Status.FAILED, message=message[:300], progress=1.0, finished_at=timezone.now(),
+        problems=[Problem(message).as_dict()],
+    )
+
+
+def stimulus_import_run_local(
+    *, study: Study, path: str, kind: str, manifest: bytes | None = None, user: AbstractBaseUser | None = None
+) -> StimulusImport:
+    """Import a folder or zip on the server's disk now, in this process (the management commands)."""
+    stimulus_import = StimulusImport.objects.create(
+        study=study, kind=kind, source=os.path.abspath(path), created_by=user, original_name=os.path.basename(path)
+    )
+    stimulus_import_claim(import_id=stimulus_import.pk)
+    stimulus_import.refresh_from_db()
+    return stimulus_import_execute(stimulus_import=stimulus_import, manifest=manifest)

@@ -1,17 +1,284 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The researcher's pages: thin views over experiments.selectors and experiments.services."""
 
-from experiments.selectors import study_get_for_user, study_list_for_user
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from config.errors import DomainError
+from experiments import selectors, services
+from experiments.dashboard import study_dashboard
+from experiments.forms import PerspectiveFormSet, StimulusUploadForm, StudyCreateForm, StudyForm
+from experiments.imports.problems import problem_text
+from experiments.models import Stimulus, StimulusImport, Study
+
+TRIAL_TEMPLATE = "ratings/_trial.html"
+ANALYSIS_TEMPLATE = "analysis/_latest_run.html"
+
+
+def template_exists(name: str) -> bool:
+    # Other apps' partials are optional: each page shows them only once they exist.
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return False
+    return True
+
+
+def analysis_url(study: Study) -> str:
+    """The analysis app's run list, once that app provides it."""
+    try:
+        return reverse("analysis:run-list", kwargs={"slug": study.slug})
+    except NoReverseMatch:
+        return ""
 
 
 @login_required
+@require_GET
 def study_list(request: HttpRequest) -> HttpResponse:
-    studies = study_list_for_user(user=request.user).order_by("-created_at")
+    studies = (
+        selectors.study_list_for_user(user=request.user)
+        .annotate(stimulus_count=Count("stimuli", filter=Q(stimuli__role=Stimulus.Role.TEST)))
+        .select_related("owner")
+        .order_by("-created_at")
+    )
     return render(request, "experiments/study_list.html", {"studies": studies})
 
 
 @login_required
+def study_create(request: HttpRequest) -> HttpResponse:
+    form = StudyCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        study = services.study_create(owner=request.user, **form.cleaned_data)
+        messages.success(request, _("Study created with the AIGCIQA2023 perspectives. Adjust the settings, then upload stimuli."))
+        return redirect("experiments:study-edit", slug=study.slug)
+    return render(request, "experiments/study_create.html", {"form": form})
+
+
+@login_required
+@require_GET
 def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    study = study_get_for_user(user=request.user, slug=slug)
-    return render(request, "experiments/study_detail.html", {"study": study})
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    counts = dict(study.stimuli.values_list("role").annotate(n=Count("id")).values_list("role", "n"))
+    context = {
+        "study": study,
+        "counts": {role: counts.get(role, 0) for role in Stimulus.Role.values},
+        "perspectives": study.perspectives.order_by("order"),
+        "imports": study.imports.select_related("created_by")[:10],
+        "has_ratings": selectors.study_has_ratings(study=study),
+        "participant_url": request.build_absolute_uri(reverse("ratings:study-entry", args=[study.slug])),
+        "analysis_url": analysis_url(study),
+    }
+    return render(request, "experiments/study_detail.html", context)
+
+
+@login_required
+def study_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    initial = [
+        {"key": p.key, "label": p.label, "question": p.question, "level_descriptions": p.level_descriptions, "ORDER": i}
+        for i, p in enumerate(study.perspectives.order_by("order"), start=1)
+    ]
+    form = StudyForm(request.POST or None, instance=Study.objects.get(pk=study.pk))
+    formset = PerspectiveFormSet(request.POST or None, initial=initial, prefix="p")
+    if request.method == "POST" and form.is_valid() and formset.is_valid():
+        try:
+            services.study_update(study=study, fields=form.service_fields(), perspectives=formset.perspectives())
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("experiments:study-detail", slug=study.slug)
+    context = {"study": study, "form": form, "formset": formset, "has_ratings": selectors.study_has_ratings(study=study)}
+    return render(request, "experiments/study_edit.html", context, status=400 if request.method == "POST" else 200)
+
+
+def _status_action(request: HttpRequest, slug: str, action: Any, done: str) -> HttpResponse:
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    try:
+        action(study=study)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("experiments:study-detail", slug=study.slug)
+
+
+@login_required
+@require_POST
+def study_launch(request: HttpRequest, slug: str) -> HttpResponse:
+    return _status_action(request, slug, services.study_launch, _("The study is open to participants."))
+
+
+@login_required
+@require_POST
+def study_pause(request: HttpRequest, slug: str) -> HttpResponse:
+    return _status_action(request, slug, services.study_pause, _("The study is paused: no new sessions start."))
+
+
+@login_required
+@require_POST
+def study_close(request: HttpRequest, slug: str) -> HttpResponse:
+    return _status_action(request, slug, services.study_close, _("The study is closed."))
+
+
+@login_required
+@require_GET
+def stimulus_list(request: HttpRequest, slug: str) -> HttpResponse:
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    role = request.GET.get("role", "") if request.GET.get("role", "") in Stimulus.Role.values else ""
+    generator = request.GET.get("generator", "")[:100]
+    q = request.GET.get("q", "")[:200]
+    page = Paginator(selectors.stimulus_list(study=study, role=role, generator=generator, q=q), 48).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "study": study, "page": page, "role": role, "generator": generator, "q": q,
+        "roles": Stimulus.Role.choices, "generators": selectors.study_generators(study=study),
+    }
+    return render(request, "experiments/stimulus_list.html", context)
+
+
+@login_required
+@require_GET
+def study_preview(request: HttpRequest, slug: str) -> HttpResponse:
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    stimuli = study.stimuli.order_by("position")
+    stimulus = None
+    if request.GET.get("stimulus", "").isdigit():
+        stimulus = stimuli.filter(pk=int(request.GET["stimulus"])).first()
+    if stimulus is None:
+        stimulus = stimuli.filter(role=Stimulus.Role.TEST).first() or stimuli.first()
+    neighbours = {}
+    if stimulus is not None:
+        neighbours = {
+            "previous": stimuli.filter(position__lt=stimulus.position).order_by("-position").first(),
+            "next": stimuli.filter(position__gt=stimulus.position).first(),
+        }
+    context = {
+        "study": study,
+        "stimulus": stimulus,
+        # The shape ratings/_trial.html takes: [{key, label, question, levels}].
+        "perspectives": [
+            {"key": p.key, "label": p.label, "question": p.question, "levels": list(p.level_descriptions)}
+            for p in study.perspectives.order_by("order")
+        ],
+        "scale_levels": _scale_levels(study),
+        "trial_template": template_exists(TRIAL_TEMPLATE),
+        **neighbours,
+    }
+    return render(request, "experiments/study_preview.html", context)
+
+
+def _scale_levels(study: Study) -> list[tuple[int, str]]:
+    if study.scale_kind == Study.ScaleKind.CONTINUOUS:
+        return []
+    labels = study.scale_labels
+    values = range(study.scale_min, study.scale_max + 1)
+    return [(v, labels[i] if i < len(labels) else str(v)) for i, v in enumerate(values)]
+
+
+@login_required
+def stimulus_import_create(request: HttpRequest, slug: str) -> HttpResponse:
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    form = StimulusUploadForm(request.POST or None, request.FILES or None)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                stimulus_import = services.stimulus_import_create(
+                    study=study, user=request.user, upload=form.cleaned_data["archive"], kind=form.cleaned_data["kind"]
+                )
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                detail = reverse("experiments:import-detail", args=[study.slug, stimulus_import.pk])
+                if wants_json:
+                    status_url = reverse("experiments:import-status", args=[study.slug, stimulus_import.pk])
+                    return JsonResponse({"id": stimulus_import.pk, "status_url": status_url, "detail_url": detail}, status=202)
+                return redirect(detail)
+        if wants_json:
+            return JsonResponse({"errors": [str(e) for errors in form.errors.values() for e in errors]}, status=400)
+    return render(request, "experiments/import_create.html", {"study": study, "form": form}, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@require_GET
+def stimulus_import_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    stimulus_import = selectors.stimulus_import_get(study=study, pk=pk)
+    context = {
+        "study": study,
+        "import": stimulus_import,
+        "problems": [problem_text(p) for p in stimulus_import.problems],
+        "status": import_status_dict(study, stimulus_import),
+    }
+    return render(request, "experiments/import_detail.html", context)
+
+
+def import_status_dict(study: Study, stimulus_import: StimulusImport) -> dict[str, Any]:
+    return {
+        "id": stimulus_import.pk,
+        "status": stimulus_import.status,
+        "status_display": stimulus_import.get_status_display(),
+        "progress": stimulus_import.progress,
+        "message": stimulus_import.message,
+        "imported_count": stimulus_import.imported_count,
+        "problems": [problem_text(p) for p in stimulus_import.problems],
+        "finished": stimulus_import.status in (StimulusImport.Status.DONE, StimulusImport.Status.FAILED),
+        "gallery_url": reverse("experiments:stimulus-list", args=[study.slug]),
+    }
+
+
+@login_required
+@require_GET
+def stimulus_import_status(request: HttpRequest, slug: str, pk: int) -> JsonResponse:
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    return JsonResponse(import_status_dict(study, selectors.stimulus_import_get(study=study, pk=pk)))
+
+
+@login_required
+@require_GET
+def study_dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    dashboard = study_dashboard(study=study)
+    context = {
+        "study": study,
+        "dashboard": dashboard,
+        "bars": histogram_bars(dashboard.as_dict()["histogram"]),
+        "analysis_partial": template_exists(ANALYSIS_TEMPLATE),
+        "analysis_url": analysis_url(study),
+    }
+    return render(request, "experiments/study_dashboard.html", context)
+
+
+def histogram_bars(bins: list[dict[str, Any]], *, height: int = 160, width: int = 640) -> list[dict[str, Any]]:
+    """SVG geometry of the ratings-per-stimulus histogram (server-side: no inline styles needed)."""
+    top = max([b["stimuli"] for b in bins] + [1])
+    step = width / max(len(bins), 1)
+    bars = []
+    for i, b in enumerate(bins):
+        h = round(height * b["stimuli"] / top, 1)
+        bars.append({**b, "x": round(i * step + 2, 1), "w": round(step - 4, 1), "y": round(height - h, 1), "h": h, "ty": round(height - h - 4, 1),
+                     "cx": round(i * step + step / 2, 1)})
+    return bars
+
+
+@login_required
+@require_GET
+def study_dashboard_json(request: HttpRequest, slug: str) -> JsonResponse:
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    data = study_dashboard(study=study).as_dict()
+    data["bars"] = histogram_bars(data["histogram"])
+    return JsonResponse(data)
+
+

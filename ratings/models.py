@@ -1,5 +1,6 @@
 """Who rated what: participants, their sessions and assigned trials, and the scores."""
 
+import random
 import secrets
 
 from django.db import models
@@ -15,6 +16,10 @@ def new_code() -> str:
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def random_key() -> float:
+    return random.random()
 
 
 class Participant(models.Model):
@@ -73,6 +78,13 @@ class RatingSession(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The stage a session was in when it expired, so that a returning participant resumes there.
+    expired_from = models.CharField(max_length=16, blank=True)
+
+    LIVE_STATUSES = (
+        Status.CONSENT, Status.QUESTIONNAIRE, Status.DISPLAY_CHECK, Status.INSTRUCTIONS,
+        Status.TRAINING, Status.RATING,
+    )
 
     class Meta:
         constraints = [
@@ -135,6 +147,10 @@ class Rating(models.Model):
                 fields=["session", "stimulus", "perspective", "repetition"],
                 name="one_score_per_presentation",
             ),
+            # A client's idempotency key names one answer: reusing it for another trial fails here.
+            models.UniqueConstraint(
+                fields=["idempotency_key", "perspective"], name="one_score_per_key_and_perspective"
+            ),
         ]
         indexes = [
             models.Index(fields=["stimulus", "perspective"], name="rating_stimulus_perspective"),
@@ -143,3 +159,25 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}/{self.stimulus_id}/{self.perspective_id}={self.score}"
+
+
+class StimulusLoad(models.Model):
+    """Allocation counter of one test stimulus.
+
+    `load` = test trials of live sessions not yet answered + answered test trials of participants
+    who are not excluded (sessions not screened out). Balanced allocation takes the lowest loads;
+    `shuffle` is re-drawn on every pick so that ties are broken at random by an index scan.
+    """
+
+    stimulus = models.OneToOneField(
+        Stimulus, primary_key=True, on_delete=models.CASCADE, related_name="load"
+    )
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    load = models.IntegerField(default=0)
+    shuffle = models.FloatField(default=random_key)
+
+    class Meta:
+        indexes = [models.Index(fields=["study", "load", "shuffle"], name="stimulusload_pick")]
+
+    def __str__(self) -> str:
+        return f"load {self.load} of stimulus {self.stimulus_id}"

@@ -79,3 +79,94 @@ class RatingSessionFactory(factory.django.DjangoModelFactory):
 
     participant = factory.SubFactory(ParticipantFactory)
     study = factory.SelfAttribute("participant.study")
+
+
+# --- Rated studies for the analysis tests (appended by the analysis helper) -------------------
+def ratings_add(
+    session: RatingSession,
+    scores: dict[Any, dict[str, float]],
+    *,
+    kind: str = "test",
+    start_index: int = 0,
+    repetition: int = 0,
+) -> list[Any]:
+    """Store one trial per stimulus of `scores` ({stimulus: {perspective key: score}}) and its ratings."""
+    import uuid
+
+    from experiments.models import Perspective
+    from ratings.models import Rating, Trial
+
+    perspectives = {p.key: p for p in Perspective.objects.filter(study=session.study)}
+    trials = Trial.objects.bulk_create(
+        Trial(
+            session=session, index=start_index + k, stimulus=s, kind=kind, prompt_shown=s.prompt,
+            repetition=repetition,
+        )
+        for k, s in enumerate(scores)
+    )
+    rows = [
+        Rating(
+            session=session,
+            trial=trial,
+            stimulus=trial.stimulus,
+            perspective=perspectives[key],
+            score=value,
+            kind=kind,
+            repetition=repetition,
+            prompt_shown=trial.prompt_shown,
+            trial_index=trial.index,
+            viewing_ms=2500,
+            response_ms=1800,
+            idempotency_key=uuid.uuid4(),
+        )
+        for trial, per in zip(trials, scores.values(), strict=True)
+        for key, value in per.items()
+    ]
+    return Rating.objects.bulk_create(rows)
+
+
+def rated_study_create(
+    *,
+    owner: Any = None,
+    stimuli: int = 8,
+    raters: int = 10,
+    spammers: int = 0,
+    seed: int = 0,
+    positions: list[int] | None = None,
+    **study_fields: Any,
+) -> tuple[Study, list[Stimulus], list[Participant]]:
+    """A study with `stimuli` test stimuli rated by every one of `raters` participants.
+
+    Honest raters score round(truth + noise) on 1..5 for every perspective (truth rises with the
+    stimulus index, so MOS order = index order); the last `spammers` raters answer at random.
+    `positions` sets the stimulus positions (e.g. sparse ones).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    study = StudyFactory(owner=owner or UserFactory(), **study_fields)
+    items = [
+        StimulusFactory(
+            study=study,
+            position=positions[k] if positions else k,
+            generator=f"model-{'ab'[k % 2]}",
+            categories={"challenge": "Basic", "scene": f"scene-{k % 3}"},
+        )
+        for k in range(stimuli)
+    ]
+    truth = np.linspace(1.5, 4.5, stimuli)
+    keys = list(study.perspectives.order_by("order").values_list("key", flat=True))
+    people = []
+    for i in range(raters):
+        session = RatingSessionFactory(participant__study=study)
+        spam = i >= raters - spammers
+        scores = {}
+        for j, s in enumerate(items):
+            scores[s] = {
+                key: float(rng.integers(1, 6)) if spam
+                else float(np.clip(np.round(truth[j] + d * 0.1 + rng.normal(0, 0.5)), 1, 5))
+                for d, key in enumerate(keys)
+            }
+        ratings_add(session, scores)
+        people.append(session.participant)
+    return study, items, people

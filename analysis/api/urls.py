@@ -1,3 +1,11 @@
+from django.urls import path
+
+from analysis.api import views
+
 app_name = "analysis-api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("studies/<slug:slug>/analysis-runs/", views.StudyAnalysisRunsApi.as_view(), name="study-runs"),
+    path("analysis-runs/<int:pk>/", views.AnalysisRunDetailApi.as_view(), name="run-detail"),
+    path("analysis-runs/<int:pk>/files/<path:path>", views.AnalysisRunFileApi.as_view(), name="run-file"),
+]

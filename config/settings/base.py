@@ -7,6 +7,7 @@ development `.env` on first start.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -120,6 +121,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Largest stimulus archive accepted, in bytes (uploads stream to a temporary file above 5 MiB).
 STIMULUS_UPLOAD_MAX_BYTES = env.int("STIMULUS_UPLOAD_MAX_BYTES", default=2 * 1024**3)
+# Stimulus imports: caps against zip bombs and runaway archives (checked before anything is read).
+STIMULUS_IMPORT_MAX_UNPACKED_BYTES = env.int("STIMULUS_IMPORT_MAX_UNPACKED_BYTES", default=4 * 1024**3)
+STIMULUS_IMPORT_MAX_MEMBERS = env.int("STIMULUS_IMPORT_MAX_MEMBERS", default=200_000)
+STIMULUS_IMPORT_MAX_RATIO = env.int("STIMULUS_IMPORT_MAX_RATIO", default=100)  # unpacked / packed per member
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
@@ -199,3 +204,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Analysis runs ----------------------------------------------------------------------------
+# A running run whose heartbeat is older than this belongs to a dead worker and is claimed again;
+# keep it above the longest step between heartbeats. Pending runs not published for
+# ANALYSIS_RUN_PENDING_SECONDS (broker down, message lost) are enqueued again by the sweep.
+ANALYSIS_RUN_STALE_SECONDS = env.int("ANALYSIS_RUN_STALE_SECONDS", default=10 * 60)
+ANALYSIS_RUN_PENDING_SECONDS = env.int("ANALYSIS_RUN_PENDING_SECONDS", default=2 * 60)
+# Every two minutes: https://crontab.guru/#*/2_*_*_*_*  (run `celery -A config beat` next to the worker)
+CELERY_BEAT_SCHEDULE["analysis-runs-sweep"] = {
+    "task": "analysis.tasks.analysis_runs_sweep_task",
+    "schedule": crontab(minute="*/2"),
+}
+# Analysis runs and stimulus imports share one job-status choice set: name its enum once.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["JobStatusEnum"] = "analysis.models.AnalysisRun.Status"

@@ -1,3 +1,10 @@
+from django.urls import path
+
+from ratings.api import views
+
 app_name = "ratings-api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("participant/<str:token>/ratings/", views.rating_submit_api, name="rating-submit"),
+    path("participant/<str:token>/device/", views.device_change_api, name="device-change"),
+]

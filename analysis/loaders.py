@@ -1,0 +1,267 @@
+"""ORM rows -> long-format arrays for the pure core: the only module that knows both worlds.
+
+Ratings are streamed from PostgreSQL with a server-side cursor (``QuerySet.iterator``) into
+compact arrays, so memory grows with the number of ratings (32 bytes each), never with
+stimuli x raters.
+
+Index spaces, shared by every perspective of a study:
+
+- stimulus ``k`` is the k-th *test* stimulus of the study by ``Stimulus.position``; the rows of
+  ``mosz{d}.mat`` follow this order. Positions may be sparse (training or gold stimuli between
+  test ones, or an imported subset): row ``k`` then belongs to the k-th smallest test position,
+  and ``mos.csv``'s ``position`` column gives the real position;
+- rater ``i`` is the i-th participant (by id) with at least one counted rating. One participant
+  may have several sessions; all count as one rater.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.db.models import Q, QuerySet
+
+from analysis.stats import Ratings
+from experiments.models import Perspective, Stimulus, Study
+from ratings.models import Participant, Rating, RatingSession, Trial
+
+CHUNK_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class PerspectiveInfo:
+    id: int
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class QcExclusion:
+    participant_id: int
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StudyRatings:
+    """The counted test ratings of a study, per perspective, with the metadata for exports."""
+
+    perspectives: tuple[PerspectiveInfo, ...]
+    stimuli: tuple[dict[str, Any], ...]  # metadata of stimulus index k (position order)
+    participant_ids: tuple[int, ...]  # participant id of rater index i
+    rater_codes: tuple[str, ...]  # pseudonymous Participant.code of rater index i
+    ratings: dict[str, Ratings]  # perspective key -> that perspective's ratings
+    qc_excluded: tuple[QcExclusion, ...]
+    n_ratings: int
+    fingerprint: str
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def keys(self) -> list[str]:
+        return [p.key for p in self.perspectives]
+
+
+def _counted_ratings(
+    study: Study, *, include_pilot: bool, rating_id_max: int | None
+) -> QuerySet[Rating]:
+    """Ratings that may enter the MOS: test trials on test stimuli, pilot data unless asked."""
+    qs = Rating.objects.filter(
+        session__study=study, kind=Trial.Kind.TEST, stimulus__role=Stimulus.Role.TEST
+    )
+    if rating_id_max is not None:
+        qs = qs.filter(id__lte=rating_id_max)
+    if not include_pilot:
+        qs = qs.exclude(Q(session__is_pilot=True) | Q(session__participant__is_pilot=True))
+    return qs.order_by()
+
+
+def _describe_failure(failure: Any) -> str:
+    """One failure entry of RatingSession.qc_failures as text (entries are str or dict)."""
+    if isinstance(failure, dict):
+        kind = failure.get("kind") or failure.get("check") or failure.get("type") or "check"
+        detail = failure.get("detail") or failure.get("message") or ""
+        return f"{kind}: {detail}" if detail else str(kind)
+    return str(failure)
+
+
+def qc_failures_by_participant(study: Study) -> dict[int, str]:
+    """Participant id -> the reasons of their sessions' quality-control failures."""
+    out: dict[int, list[str]] = {}
+    sessions = (
+        RatingSession.objects.filter(study=study)
+        .exclude(qc_failures=[])
+        .order_by("participant_id", "number")
+        .values_list("participant_id", "qc_failures")
+    )
+    for participant_id, failures in sessions.iterator(chunk_size=CHUNK_SIZE):
+        if failures:
+            out.setdefault(participant_id, []).extend(_describe_failure(f) for f in failures)
+    return {pid: "quality control: " + "; ".join(reasons) for pid, reasons in out.items()}
+
+
+def test_stimuli(study: Study) -> list[dict[str, Any]]:
+    """Metadata of the study's test stimuli in position order (stimulus index k = entry k)."""
+    rows = study.stimuli.filter(role=Stimulus.Role.TEST).order_by("position")
+    return [
+        {
+            "id": s.id,
+            "position": s.position,
+            "name": s.name,
+            "file": s.name,
+            "model": s.generator,
+            "prompt": s.prompt,
+            "categories": dict(s.categories or {}),
+        }
+        for s in rows.iterator(chunk_size=CHUNK_SIZE)
+    ]
+
+
+def _fingerprint(
+    participant: np.ndarray, stimulus: np.ndarray, perspective: np.ndarray, score: np.ndarray,
+    stimulus_ids: Sequence[int],
+) -> str:
+    """SHA-256 over the rating rows sorted, and the stimulus order they are indexed by."""
+    order = np.lexsort((score, perspective, stimulus, participant))
+    h = hashlib.sha256(f"study-ratings-v1:{len(score)}".encode())
+    h.update(np.asarray(stimulus_ids, dtype="<i8").tobytes())
+    for arr, dtype in ((participant, "<i8"), (stimulus, "<i8"), (perspective, "<i8"), (score, "<f8")):
+        h.update(np.ascontiguousarray(arr[order], dtype=dtype).tobytes())
+    return h.hexdigest()
+
+
+def study_ratings_load(
+    study: Study,
+    *,
+    include_pilot: bool = False,
+    exclude_qc_failures: bool = True,
+    rating_id_max: int | None = None,
+) -> StudyRatings:
+    """Read the counted ratings of ``study`` into per-perspective :class:`Ratings`.
+
+    Raises ``ValueError`` with a message for the researcher when nothing can be analysed.
+    """
+    perspectives = tuple(
+        PerspectiveInfo(p.id, p.key, p.label)
+        for p in Perspective.objects.filter(study=study).order_by("order")
+    )
+    if not perspectives:
+        raise ValueError("The study has no perspectives to analyse.")
+    stimuli = tuple(test_stimuli(study))
+    if not stimuli:
+        raise ValueError("The study has no test stimuli.")
+    qc = qc_failures_by_participant(study) if exclude_qc_failures else {}
+
+    pid, sid, vid = array("q"), array("q"), array("q")
+    score = array("d")
+    rows = _counted_ratings(study, include_pilot=include_pilot, rating_id_max=rating_id_max)
+    for participant_id, stimulus_id, perspective_id, value in rows.values_list(
+        "session__participant_id", "stimulus_id", "perspective_id", "score"
+    ).iterator(chunk_size=CHUNK_SIZE):
+        pid.append(participant_id)
+        sid.append(stimulus_id)
+        vid.append(perspective_id)
+        score.append(value)
+    p_arr, s_arr, v_arr = (np.frombuffer(a, dtype=np.int64) for a in (pid, sid, vid))
+    x_arr = np.frombuffer(score, dtype=np.float64)
+    if x_arr.size == 0:
+        raise ValueError(
+            "There are no test ratings to analyse yet"
+            + ("" if include_pilot else " (pilot data is left out unless included)")
+            + "."
+        )
+
+    excluded_ids = np.fromiter(qc, dtype=np.int64, count=len(qc))
+    qc_rows = np.isin(p_arr, excluded_ids)
+    qc_excluded = _qc_exclusions(qc, np.unique(p_arr[qc_rows]))
+    keep = ~qc_rows
+    p_arr, s_arr, v_arr, x_arr = p_arr[keep], s_arr[keep], v_arr[keep], x_arr[keep]
+    if x_arr.size == 0:
+        raise ValueError("Every rater failed quality control; no ratings are left to analyse.")
+
+    stimulus_ids = np.asarray([s["id"] for s in stimuli], dtype=np.int64)
+    participant_ids = np.unique(p_arr)
+    rater = np.searchsorted(participant_ids, p_arr)
+    order = np.argsort(stimulus_ids, kind="stable")
+    stim_index = order[np.searchsorted(stimulus_ids[order], s_arr)]
+    codes = dict(
+        Participant.objects.filter(id__in=participant_ids.tolist()).values_list("id", "code")
+    )
+    per: dict[str, Ratings] = {}
+    notes: list[str] = []
+    for p in perspectives:
+        mask = v_arr == p.id
+        if not mask.any():
+            notes.append(f"perspective {p.key} has no ratings; it is left out")
+            continue
+        per[p.key] = Ratings.from_arrays(
+            rater=rater[mask],
+            stimulus=stim_index[mask],
+            score=x_arr[mask],
+            n_raters=participant_ids.size,
+            n_stimuli=len(stimuli),
+        )
+    return StudyRatings(
+        perspectives=tuple(p for p in perspectives if p.key in per),
+        stimuli=stimuli,
+        participant_ids=tuple(int(i) for i in participant_ids),
+        rater_codes=tuple(codes[int(i)] for i in participant_ids),
+        ratings=per,
+        qc_excluded=qc_excluded,
+        n_ratings=int(x_arr.size),
+        fingerprint=_fingerprint(p_arr, s_arr, v_arr, x_arr, stimulus_ids.tolist()),
+        notes=tuple(notes),
+    )
+
+
+def _qc_exclusions(qc: dict[int, str], participant_ids: np.ndarray) -> tuple[QcExclusion, ...]:
+    if participant_ids.size == 0:
+        return ()
+    codes = dict(
+        Participant.objects.filter(id__in=participant_ids.tolist()).values_list("id", "code")
+    )
+    return tuple(
+        QcExclusion(int(i), codes[int(i)], qc[int(i)][:200]) for i in participant_ids.tolist()
+    )
+
+
+RAW_FIELDS = (
+    "session__participant__code",
+    "session__participant__external_id",
+    "session__participant__panel",
+    "session__number",
+    "stimulus__position",
+    "perspective__key",
+    "score",
+    "kind",
+    "viewing_ms",
+    "response_ms",
+    "client_time",
+    "server_time",
+)
+
+
+def raw_rating_rows(
+    study: Study,
+    *,
+    include_pilot: bool = False,
+    rating_id_max: int | None = None,
+    include_panel_ids: bool = False,
+) -> Iterator[tuple[Any, ...]]:
+    """Every rating of the study (all trial kinds) as rows of ``exports.RAW_COLUMNS``, streamed.
+
+    ``rater`` is the pseudonymous participant code, or ``panel:external_id`` when asked;
+    ``session`` the participant's session number; ``stimulus`` the stimulus position.
+    """
+    qs = Rating.objects.filter(session__study=study)
+    if rating_id_max is not None:
+        qs = qs.filter(id__lte=rating_id_max)
+    if not include_pilot:
+        qs = qs.exclude(Q(session__is_pilot=True) | Q(session__participant__is_pilot=True))
+    rows = qs.order_by("id").values_list(*RAW_FIELDS).iterator(chunk_size=CHUNK_SIZE)
+    for code, external_id, panel, number, position, key, value, kind, view, resp, ct, st in rows:
+        rater = f"{panel}:{external_id}" if include_panel_ids and external_id else code
+        yield (rater, number, position, key, value, kind, view, resp, ct, st)

@@ -1,0 +1,485 @@
+"""Writes on analysis runs: start, execute (claim, compute, store), sweep.
+
+An execution claims the run with a conditional UPDATE and a fresh random token. Every later write
+of that execution (progress, files, done/failed) is conditioned on the token, so an execution that
+lost its claim (it was presumed dead and another worker re-claimed the run) can change nothing.
+A run "running" whose heartbeat is older than ``ANALYSIS_RUN_STALE_SECONDS`` belongs to a dead
+worker and may be claimed again; the input snapshot (``rating_id_max``) makes the new execution
+read the same ratings and write the same files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import secrets
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+from kombu.exceptions import KombuError
+
+from analysis import exports, loaders, plots
+from analysis.exceptions import AnalysisRunInvalid, ClaimLost, JobQueueUnavailable
+from analysis.models import AnalysisRun
+from analysis.offline import code_version
+from analysis.stats import METHODS, AnalysisResult, analyse, reliability
+from experiments.models import Study
+from ratings.models import Participant, Rating
+
+logger = logging.getLogger(__name__)
+
+Status = AnalysisRun.Status
+RELIABILITY_SPLITS = 100
+RELIABILITY_SEED = 0
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+def _stale_after() -> timedelta:
+    return timedelta(seconds=settings.ANALYSIS_RUN_STALE_SECONDS)
+
+
+# --------------------------------------------------------------------------- start / enqueue
+
+
+def _validated_parameters(method: str, parameters: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    if method not in METHODS:
+        raise AnalysisRunInvalid(
+            f"Unknown method {method!r}; choose one of {', '.join(sorted(METHODS))}."
+        )
+    try:
+        return METHODS[method].version, METHODS[method].validate(dict(parameters))
+    except ValueError as exc:
+        raise AnalysisRunInvalid(str(exc)) from None
+
+
+@transaction.atomic
+def analysis_run_start(
+    *,
+    study: Study,
+    method: str,
+    parameters: Mapping[str, Any] | None = None,
+    user: AbstractBaseUser | None = None,
+    include_pilot: bool = False,
+    exclude_qc_failures: bool = True,
+    include_panel_ids: bool = False,
+    enqueue: bool = True,
+) -> AnalysisRun:
+    """Create a pending run of ``method`` on the study's ratings so far and enqueue it after commit.
+
+    Raises AnalysisRunInvalid for an unknown method or bad parameters (nothing is created).
+    If the broker refuses the job, raises JobQueueUnavailable after commit: the run stays
+    pending and ``analysis_runs_sweep`` enqueues it later.
+    """
+    version, params = _validated_parameters(method, parameters or {})
+    last = Rating.objects.filter(session__study=study).aggregate(m=Max("id"))["m"]
+    run = AnalysisRun(
+        study=study,
+        method=method,
+        method_version=version,
+        parameters=params,
+        include_pilot=include_pilot,
+        exclude_qc_failures=exclude_qc_failures,
+        include_panel_ids=include_panel_ids,
+        rating_id_max=last or 0,
+        created_by=user if user is not None and user.is_authenticated else None,
+        progress_message="Waiting for a worker",
+    )
+    run.full_clean()
+    run.save()
+    if enqueue:
+        run_id = run.id
+        transaction.on_commit(lambda: analysis_run_enqueue(run_id=run_id))
+    return run
+
+
+def analysis_run_enqueue(*, run_id: int) -> None:
+    """Publish the execution task of a run; raise JobQueueUnavailable if the broker refuses it."""
+    from analysis.tasks import (
+        analysis_run_execute_task,  # the tasks module imports this one
+    )
+
+    try:
+        analysis_run_execute_task.delay(run_id)
+    except (KombuError, OSError) as exc:
+        logger.warning("analysis run %s: could not publish the job: %s", run_id, exc)
+        AnalysisRun.objects.filter(pk=run_id, status=Status.PENDING).update(
+            progress_message="Waiting for the job queue (unavailable)"
+        )
+        raise JobQueueUnavailable(run_id) from exc
+    AnalysisRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
+
+
+def analysis_runs_sweep(
+    *, pending_after: timedelta | None = None, stale_after: timedelta | None = None
+) -> list[int]:
+    """Enqueue again the runs nobody is working on; return their ids.
+
+    Those are pending runs not published for ``pending_after`` (the broker was down, or the
+    message was lost) and running runs whose heartbeat is older than ``stale_after`` (the worker
+    died). Duplicate messages are harmless: only one execution can claim a run.
+    """
+    now = timezone.now()
+    pending_after = pending_after or timedelta(seconds=settings.ANALYSIS_RUN_PENDING_SECONDS)
+    stale_after = stale_after or _stale_after()
+    pending = Q(status=Status.PENDING) & (
+        Q(enqueued_at__lt=now - pending_after)
+        | Q(enqueued_at__isnull=True, created_at__lt=now - pending_after)
+    )
+    stale = Q(status=Status.RUNNING, heartbeat_at__lt=now - stale_after)
+    ids = list(AnalysisRun.objects.filter(pending | stale).order_by("id").values_list("id", flat=True))
+    enqueued = []
+    for run_id in ids:
+        try:
+            analysis_run_enqueue(run_id=run_id)
+        except JobQueueUnavailable:
+            break  # the next sweep tries again
+        enqueued.append(run_id)
+    return enqueued
+
+
+# --------------------------------------------------------------------------- claim and bookkeeping
+
+
+def analysis_run_claim(*, run_id: int) -> str | None:
+    """Claim a pending run, or a running one with a stale heartbeat; return the claim token.
+
+    None when the run is done, failed, or held by a live worker: the caller must do nothing.
+    """
+    now = timezone.now()
+    token = secrets.token_hex(16)
+    claimable = Q(status=Status.PENDING) | Q(status=Status.RUNNING, heartbeat_at__lt=now - _stale_after())
+    claimed = AnalysisRun.objects.filter(claimable, pk=run_id).update(
+        status=Status.RUNNING,
+        claim_token=token,
+        claimed_at=now,
+        heartbeat_at=now,
+        started_at=now,
+        attempts=F("attempts") + 1,
+        progress=0.0,
+        progress_message="Starting",
+        error="",
+    )
+    return token if claimed else None
+
+
+def _mine(run_id: int, token: str) -> Any:
+    return AnalysisRun.objects.filter(pk=run_id, claim_token=token, status=Status.RUNNING)
+
+
+def _progress(run_id: int, token: str, progress: float, message: str, **fields: Any) -> None:
+    """Record progress and refresh the heartbeat; raise ClaimLost if the claim is gone."""
+    updated = _mine(run_id, token).update(
+        progress=round(progress, 3), progress_message=message[:200], heartbeat_at=timezone.now(), **fields
+    )
+    if not updated:
+        raise ClaimLost(run_id)
+
+
+def _heartbeat_every(rows: Iterable[Any], run_id: int, token: str, every: int = 50_000) -> Iterator[Any]:
+    for k, row in enumerate(rows, start=1):
+        if k % every == 0:
+            _progress(run_id, token, 0.7, f"Writing raw ratings ({k} rows)")
+        yield row
+
+
+# --------------------------------------------------------------------------- execute
+
+
+def analysis_run_execute(*, run_id: int) -> str:
+    """Claim the run and compute it; return what happened ("done", "failed", "skipped", "lost").
+
+    Deterministic errors mark the run failed with their message. Transient database errors
+    give the claim back (pending) and propagate, so that the task retries.
+    """
+    token = analysis_run_claim(run_id=run_id)
+    if token is None:
+        return "skipped"
+    run = AnalysisRun.objects.select_related("study").get(pk=run_id)
+    try:
+        _execute(run, token)
+    except ClaimLost:
+        logger.warning("analysis run %s: claim lost to another worker; stopped", run_id)
+        return "lost"
+    except TRANSIENT_ERRORS:
+        try:
+            _mine(run_id, token).update(
+                status=Status.PENDING, claim_token="", progress_message="Retrying after a database error"
+            )
+        except TRANSIENT_ERRORS:
+            pass  # still down: the run goes stale and the sweep enqueues it again
+        raise
+    except Exception as exc:  # deterministic: the same input fails the same way again
+        logger.exception("analysis run %s failed", run_id)
+        _mine(run_id, token).update(
+            status=Status.FAILED,
+            error=_error_text(exc),
+            progress_message="Failed",
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+        )
+        return "failed"
+    return "done"
+
+
+def _error_text(exc: Exception) -> str:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return "The analysis took longer than the time limit of the job queue."
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, ValueError) else f"{type(exc).__name__}: {text}"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    def lap(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[name] = round(now - since, 4)
+        return now
+
+
+def _execute(run: AnalysisRun, token: str) -> None:
+    clock = _Clock()
+    _progress(run.id, token, 0.02, "Loading ratings")
+    t = time.perf_counter()
+    data = loaders.study_ratings_load(
+        run.study,
+        include_pilot=run.include_pilot,
+        exclude_qc_failures=run.exclude_qc_failures,
+        rating_id_max=run.rating_id_max,
+    )
+    t = clock.lap("load", t)
+    _progress(run.id, token, 0.15, "Computing scores", input_fingerprint=data.fingerprint)
+
+    results, rel = _analyse(run, token, data, clock)
+    with tempfile.TemporaryDirectory(prefix=f"analysis-run-{run.id}-") as tmp:
+        out = Path(tmp) / "run"
+        _write_files(run, token, data, results, rel, clock, out)
+        _progress(run.id, token, 0.9, "Storing files")
+        t = time.perf_counter()
+        files = _store(out, run.storage_dir)
+        clock.lap("store", t)
+    clock.timings["total"] = round(time.perf_counter() - clock.t0, 4)
+    summary = _summary(run, data, results, rel, files)
+    _finish(run, token, data, results, summary, files, clock.timings)
+
+
+def _analyse(
+    run: AnalysisRun, token: str, data: loaders.StudyRatings, clock: _Clock
+) -> tuple[dict[str, AnalysisResult], dict[str, dict[str, Any]]]:
+    results: dict[str, AnalysisResult] = {}
+    rel: dict[str, dict[str, Any]] = {}
+    rng = np.random.default_rng(RELIABILITY_SEED)
+    n = len(data.keys)
+    for k, key in enumerate(data.keys):
+        t = time.perf_counter()
+        r = data.ratings[key]
+        results[key] = analyse(r, run.method, **run.parameters)
+        t = clock.lap(f"analyse_{key}", t)
+        split = reliability.split_half(r, rng=rng, n_splits=RELIABILITY_SPLITS)
+        vs_rest = reliability.rater_vs_rest(r)
+        clock.lap(f"reliability_{key}", t)
+        finite = vs_rest[np.isfinite(vs_rest)]
+        rel[key] = {
+            "split_half": split,
+            "rater_vs_rest": {
+                "median": float(np.median(finite)) if finite.size else None,
+                "min": float(finite.min()) if finite.size else None,
+                "n_raters": int(finite.size),
+                "per_rater": {code: v for code, v in zip(data.rater_codes, vs_rest.tolist())},
+            },
+        }
+        _progress(run.id, token, 0.15 + 0.4 * (k + 1) / n, f"Scored {key}")
+    return results, rel
+
+
+def _write_files(
+    run: AnalysisRun,
+    token: str,
+    data: loaders.StudyRatings,
+    results: dict[str, AnalysisResult],
+    rel: dict[str, dict[str, Any]],
+    clock: _Clock,
+    out: Path,
+) -> None:
+    t = time.perf_counter()
+    exports.write_results(
+        out,
+        results=results,
+        perspectives=data.keys,
+        stimuli=data.stimuli,
+        rater_ids=list(data.rater_codes),
+        code_version=code_version(),
+        input_fingerprint=data.fingerprint,
+        # Timings would make analysis.json differ between identical runs; they live on the run.
+        timings={},
+        reliability=rel,
+        extra={
+            "run": {"id": run.id, "study": run.study.slug},
+            "options": {
+                "include_pilot": run.include_pilot,
+                "exclude_qc_failures": run.exclude_qc_failures,
+                "include_panel_ids": run.include_panel_ids,
+                "rating_id_max": run.rating_id_max,
+            },
+            "quality_control_excluded": [
+                {"rater": q.code, "reason": q.reason} for q in data.qc_excluded
+            ],
+            "stimulus_order": "test stimuli by position; row k = k-th test stimulus",
+        },
+    )
+    t = clock.lap("write", t)
+    _progress(run.id, token, 0.6, "Writing raw ratings")
+    rows = loaders.raw_rating_rows(
+        run.study,
+        include_pilot=run.include_pilot,
+        rating_id_max=run.rating_id_max,
+        include_panel_ids=run.include_panel_ids,
+    )
+    exports.write_raw_ratings(out / "raw_ratings.csv", _heartbeat_every(rows, run.id, token))
+    t = clock.lap("raw_ratings", t)
+    _progress(run.id, token, 0.75, "Drawing plots")
+    plots.write_plots(out, results, data.keys, data.stimuli)
+    t = clock.lap("plots", t)
+    _progress(run.id, token, 0.85, "Zipping")
+    exports.zip_directory(out, out / run.zip_name)
+    clock.lap("zip", t)
+
+
+def _store(src: Path, prefix: str) -> list[str]:
+    """Copy every file under ``src`` to the default storage under ``prefix``; return the names."""
+    names = []
+    for path in sorted(p for p in src.rglob("*") if p.is_file()):
+        name = f"{prefix}/{path.relative_to(src).as_posix()}"
+        # Same name, same bytes: a re-execution replaces the files of the dead attempt.
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        with path.open("rb") as fh:
+            names.append(default_storage.save(name, File(fh, name=path.name)))
+    return names
+
+
+def _summary(
+    run: AnalysisRun,
+    data: loaders.StudyRatings,
+    results: dict[str, AnalysisResult],
+    rel: dict[str, dict[str, Any]],
+    files: list[str],
+) -> dict[str, Any]:
+    per = []
+    for d, info in enumerate(data.perspectives, start=1):
+        item = exports.perspective_summary(info.key, results[info.key], list(data.rater_codes))
+        vs = rel[info.key]["rater_vs_rest"]
+        item.update(
+            d=d,
+            label=info.label,
+            reliability={
+                "split_half": dataclasses.asdict(rel[info.key]["split_half"]),
+                "rater_vs_rest": {k: v for k, v in vs.items() if k != "per_rater"},
+            },
+        )
+        per.append(item)
+    return _json_safe({
+        "storage_dir": run.storage_dir,
+        "counts": {
+            "stimuli": len(data.stimuli),
+            "raters": len(data.participant_ids),
+            "ratings": data.n_ratings,
+            "perspectives": len(data.perspectives),
+            "quality_control_excluded": len(data.qc_excluded),
+        },
+        "perspectives": per,
+        "rejected_raters": _rejections(data, results),
+        "quality_control_excluded": [{"rater": q.code, "reason": q.reason} for q in data.qc_excluded],
+        "notes": list(data.notes),
+        "plots": [f for f in files if "/plots/" in f],
+    })
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values for a JSONField: NaN and infinities become None (jsonb has no NaN)."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _rejections(data: loaders.StudyRatings, results: dict[str, AnalysisResult]) -> list[dict[str, Any]]:
+    """One entry per rejected rater: their code and reasons per perspective."""
+    by_rater: dict[int, list[str]] = {}
+    for key in data.keys:
+        rs = results[key].raters
+        for i in np.flatnonzero(rs.rejected).tolist():
+            by_rater.setdefault(i, []).append(f"{rs.reason[i]} ({key})")
+    return [
+        {"rater": data.rater_codes[i], "participant": data.participant_ids[i], "reason": "; ".join(r)}
+        for i, r in sorted(by_rater.items())
+    ]
+
+
+def _finish(
+    run: AnalysisRun,
+    token: str,
+    data: loaders.StudyRatings,
+    results: dict[str, AnalysisResult],
+    summary: dict[str, Any],
+    files: list[str],
+    timings: dict[str, float],
+) -> None:
+    with transaction.atomic():
+        # Serialises the finishing runs of one study, so that the latest one sets exclusions last.
+        Study.objects.select_for_update().filter(pk=run.study_id).first()
+        first = results[data.keys[0]]
+        done = _mine(run.id, token).update(
+            status=Status.DONE,
+            progress=1.0,
+            progress_message="Done",
+            method_version=first.version,
+            parameters=dict(first.params),
+            summary=summary,
+            files=files,
+            timings=timings,
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+        )
+        if not done:
+            raise ClaimLost(run.id)
+        newer = AnalysisRun.objects.filter(study_id=run.study_id, status=Status.DONE, pk__gt=run.pk)
+        if not newer.exists():
+            _participants_exclude(run.study_id, data, summary)
+
+
+def _participants_exclude(study_id: int, data: loaders.StudyRatings, summary: dict[str, Any]) -> None:
+    """Set Participant.excluded_reason from the run: rejected and QC-failed raters; clear the rest."""
+    reasons: dict[int, str] = {q.participant_id: q.reason for q in data.qc_excluded}
+    for item in summary["rejected_raters"]:
+        reasons[item["participant"]] = f"analysis: {item['reason']}"[:200]
+    Participant.objects.filter(study_id=study_id).exclude(pk__in=reasons).exclude(
+        excluded_reason=""
+    ).update(excluded_reason="")
+    by_reason: dict[str, list[int]] = {}
+    for pid, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(pid)
+    for reason, ids in by_reason.items():
+        Participant.objects.filter(pk__in=ids).update(excluded_reason=reason)

@@ -1,0 +1,153 @@
+"""Researcher pages of analysis runs: list and start, one run's results, status JSON, files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import mimetypes
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from analysis.exceptions import AnalysisRunInvalid, JobQueueUnavailable
+from analysis.forms import AnalysisRunStartForm
+from analysis.models import AnalysisRun
+from analysis.selectors import (
+    analysis_run_file_name,
+    analysis_run_get_for_user,
+    analysis_run_list,
+    analysis_run_relative_files,
+)
+from analysis.services import analysis_run_start
+from experiments.selectors import study_get_for_user
+
+TABLE_ROWS = 2000  # rows shown on the page; the CSV downloads have all of them
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def run_list(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_get_for_user(user=request.user, slug=slug)
+    form = AnalysisRunStartForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = analysis_run_start(
+                study=study,
+                method=form.cleaned_data["method"],
+                parameters=form.parameters(),
+                user=request.user,
+                include_pilot=form.cleaned_data["include_pilot"],
+                exclude_qc_failures=form.cleaned_data["exclude_qc_failures"],
+                include_panel_ids=form.cleaned_data["include_panel_ids"],
+            )
+        except AnalysisRunInvalid as exc:
+            form.add_error(None, str(exc))
+        except JobQueueUnavailable as exc:
+            messages.error(request, str(exc))
+            return redirect("analysis:run-detail", pk=exc.run_id)
+        else:
+            return redirect("analysis:run-detail", pk=run.pk)
+    runs = analysis_run_list(study=study)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "analysis/run_list.html", {"study": study, "runs": runs, "form": form}, status=status)
+
+
+def _status(run: AnalysisRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "progress": run.progress,
+        "message": run.progress_message,
+        "error": run.error,
+        "finished": run.is_finished,
+    }
+
+
+def _csv_rows(name: str, limit: int = TABLE_ROWS) -> tuple[list[str], list[dict[str, str]], bool]:
+    with default_storage.open(name, "rb") as fh:
+        reader = csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8"))
+        rows = []
+        for row in reader:
+            if len(rows) == limit:
+                return list(reader.fieldnames or []), rows, True
+            rows.append(row)
+        return list(reader.fieldnames or []), rows, False
+
+
+def _results(run: AnalysisRun) -> dict[str, Any]:
+    keys = [p["key"] for p in run.summary.get("perspectives", [])]
+    _, stimuli, stimuli_cut = _csv_rows(analysis_run_file_name(run=run, relative="mos.csv"))
+    _, raters, raters_cut = _csv_rows(analysis_run_file_name(run=run, relative="raters.csv"))
+    files = analysis_run_relative_files(run=run)
+    return {
+        "keys": keys,
+        "stimuli": [
+            {
+                "row": row,
+                "scores": [
+                    {k: row.get(f"{key}_{k}", "") for k in ("mos", "ci_low", "ci_high", "n")} for key in keys
+                ],
+            }
+            for row in stimuli
+        ],
+        "stimuli_cut": stimuli_cut,
+        "raters": raters,
+        "raters_cut": raters_cut,
+        "files": [f for f in files if not f.startswith("plots/") and f != run.zip_name],
+        "plots": sorted((f for f in files if f.startswith("plots/")), key=_plot_order),
+    }
+
+
+PLOT_KINDS = ("mos_histogram", "mos_ci", "mos_by_model", "screening")
+
+
+def _plot_order(name: str) -> tuple[str, int]:
+    """Per perspective (file names start with its number): histogram, CI, per model, screening."""
+    stem = name.removeprefix("plots/").removesuffix(".png")
+    kind = next((k for k, kind in enumerate(PLOT_KINDS) if stem.endswith(kind)), len(PLOT_KINDS))
+    return stem.split("_", 1)[0], kind
+
+
+@login_required
+@require_GET
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = analysis_run_get_for_user(user=request.user, run_id=pk)
+    context: dict[str, Any] = {"run": run, "study": run.study, "status": _status(run)}
+    if run.status == AnalysisRun.Status.DONE:
+        context.update(_results(run))
+    return render(request, "analysis/run_detail.html", context)
+
+
+@login_required
+@require_GET
+def run_status(request: HttpRequest, pk: int) -> JsonResponse:
+    run = analysis_run_get_for_user(user=request.user, run_id=pk)
+    return JsonResponse(_status(run))
+
+
+def file_response(run: AnalysisRun, relative: str, *, inline: bool = False) -> FileResponse:
+    """Stream one result file of the run, as an attachment unless ``inline`` (plots)."""
+    name = analysis_run_file_name(run=run, relative=relative)
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    download = relative.replace("/", "_") if relative != run.zip_name else run.zip_name
+    response = FileResponse(
+        default_storage.open(name, "rb"),
+        as_attachment=not inline,
+        filename=f"run-{run.pk}_{download}" if relative != run.zip_name else download,
+        content_type=content_type,
+    )
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def run_file(request: HttpRequest, pk: int, path: str) -> FileResponse:
+    run = analysis_run_get_for_user(user=request.user, run_id=pk)
+    return file_response(run, path, inline=path.startswith("plots/") and path.endswith(".png"))

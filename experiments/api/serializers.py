@@ -1,0 +1,134 @@
+"""Input and output shapes of the experiments API (one component name each in the schema)."""
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from experiments.models import Stimulus, StimulusImport, Study
+
+STUDY_SETTINGS = [
+    "description", "instructions", "consent_text",
+    "target_ratings", "stimuli_per_session", "break_every", "min_viewing_ms", "allocation_mode",
+    "training_count", "session_expiry_minutes",
+    "scale_kind", "scale_min", "scale_max", "scale_labels",
+    "gold_per_session", "repeats_per_session", "traps_per_session", "check_straightlining", "qc_action",
+    "questionnaire", "panel", "completion_code", "screenout_code", "completion_url",
+]
+
+
+class PerspectiveSerializer(serializers.Serializer):
+    key = serializers.SlugField(max_length=40)
+    label = serializers.CharField(max_length=80)
+    question = serializers.CharField(max_length=300)
+    level_descriptions = serializers.ListField(child=serializers.CharField(max_length=300), required=False, default=list)
+
+
+class StudyOutputSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.get_username", read_only=True)
+    collaborators = serializers.SerializerMethodField()
+    perspectives = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Study
+        fields = ["slug", "title", "status", "owner", "collaborators", "consent_version", *STUDY_SETTINGS,
+                  "perspectives", "created_at", "updated_at"]
+
+    def get_collaborators(self, study: Study) -> list[str]:
+        return [u.get_username() for u in study.collaborators.all()]
+
+    @extend_schema_field(PerspectiveSerializer(many=True))
+    def get_perspectives(self, study: Study) -> list[dict[str, Any]]:
+        data = [
+            {"key": p.key, "label": p.label, "question": p.question, "level_descriptions": p.level_descriptions}
+            for p in study.perspectives.order_by("order")
+        ]
+        return PerspectiveSerializer(data, many=True).data  # type: ignore[return-value]
+
+
+class StudyUpdateInputSerializer(serializers.ModelSerializer):
+    """Every field optional: send what changes. `perspectives` replaces the whole ordered list."""
+
+    perspectives = PerspectiveSerializer(many=True, required=False)
+    scale_labels = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    questionnaire = serializers.ListField(child=serializers.JSONField(), required=False)
+
+    class Meta:
+        model = Study
+        fields = ["title", *STUDY_SETTINGS, "perspectives"]
+        extra_kwargs = {name: {"required": False} for name in ["title", *STUDY_SETTINGS]}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Field checks only; the model-level rules are the service's (study_update).
+        return attrs
+
+
+class StudyCreateInputSerializer(StudyUpdateInputSerializer):
+    class Meta(StudyUpdateInputSerializer.Meta):
+        extra_kwargs = {**StudyUpdateInputSerializer.Meta.extra_kwargs, "title": {"required": True}}
+
+
+class StimulusOutputSerializer(serializers.ModelSerializer):
+    image_url = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Stimulus
+        fields = ["id", "position", "name", "image_url", "sha256", "width", "height", "format", "prompt",
+                  "generator", "categories", "metadata", "role", "reference_scores", "created_at"]
+
+
+class ImportProblemSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    file = serializers.CharField(allow_blank=True)
+    row = serializers.IntegerField(allow_null=True)
+
+
+class StimulusImportOutputSerializer(serializers.ModelSerializer):
+    problems = ImportProblemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = StimulusImport
+        fields = ["id", "kind", "status", "progress", "message", "problems", "imported_count",
+                  "original_name", "created_at", "started_at", "finished_at"]
+
+
+class StimulusImportCreateInputSerializer(serializers.Serializer):
+    archive = serializers.FileField(help_text="Zip archive: images + manifest.csv, or the AIGCIQA2023 layout")
+    kind = serializers.ChoiceField(choices=StimulusImport.Kind.choices, default=StimulusImport.Kind.MANIFEST)
+
+    def validate_archive(self, archive: Any) -> Any:
+        if archive.size > settings.STIMULUS_UPLOAD_MAX_BYTES:
+            raise serializers.ValidationError(f"larger than the limit of {settings.STIMULUS_UPLOAD_MAX_BYTES:,} bytes")
+        return archive
+
+
+class DashboardBinSerializer(serializers.Serializer):
+    ratings = serializers.IntegerField(help_text="Valid ratings (the last bin: at least the target)")
+    stimuli = serializers.IntegerField()
+    label = serializers.CharField()
+
+
+class DashboardOutputSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    target = serializers.IntegerField()
+    participants = serializers.IntegerField()
+    sessions_started = serializers.IntegerField()
+    sessions_in_progress = serializers.IntegerField()
+    sessions_completed = serializers.IntegerField()
+    sessions_screened_out = serializers.IntegerField()
+    sessions_declined = serializers.IntegerField()
+    sessions_expired = serializers.IntegerField()
+    test_stimuli = serializers.IntegerField()
+    stimuli_at_target = serializers.IntegerField()
+    valid_ratings = serializers.IntegerField()
+    ratings_needed = serializers.IntegerField()
+    percent_complete = serializers.FloatField()
+    histogram = DashboardBinSerializer(many=True)
+    median_response_ms = serializers.FloatField(allow_null=True)
+    qc_failed_sessions = serializers.IntegerField()
+    qc_failures = serializers.DictField(child=serializers.IntegerField())
+    ratings_last_hour = serializers.IntegerField()
+    eta_seconds = serializers.FloatField(allow_null=True)
+    eta_text = serializers.CharField()
+    generated_at = serializers.DateTimeField()

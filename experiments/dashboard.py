@@ -1,0 +1,203 @@
+"""The live dashboard of a study: a handful of aggregate queries, whatever the study's size.
+
+Reads the ratings tables (never writes them). Every figure is one GROUP BY in PostgreSQL; the
+ratings-per-stimulus histogram is counted in SQL too (a bincount over per-stimulus counts), so a
+study with 100,000 stimuli returns a few dozen rows, not 100,000.
+"""
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from experiments.models import Stimulus, Study
+from ratings.models import Participant, Rating, RatingSession, Trial
+
+S = RatingSession.Status
+IN_PROGRESS = [S.CONSENT, S.QUESTIONNAIRE, S.DISPLAY_CHECK, S.INSTRUCTIONS, S.TRAINING, S.RATING]
+RATE_WINDOW = timedelta(hours=1)
+
+
+@dataclass
+class Bin:
+    ratings: int  # valid ratings a stimulus has (the last bin: at least the target)
+    stimuli: int
+    label: str
+
+
+@dataclass
+class Dashboard:
+    status: str
+    target: int
+    participants: int
+    sessions_started: int
+    sessions_in_progress: int
+    sessions_completed: int
+    sessions_screened_out: int
+    sessions_declined: int
+    sessions_expired: int
+    test_stimuli: int
+    stimuli_at_target: int
+    valid_ratings: int
+    ratings_needed: int
+    histogram: list[Bin]
+    median_response_ms: float | None
+    qc_failed_sessions: int
+    qc_failures: dict[str, int]
+    ratings_last_hour: int
+    eta_seconds: float | None
+    generated_at: datetime = field(default_factory=timezone.now)
+
+    @property
+    def percent_complete(self) -> float:
+        total = self.test_stimuli * self.target
+        return 100.0 if total == 0 else 100.0 * (total - self.ratings_needed) / total
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["percent_complete"] = round(self.percent_complete, 1)
+        data["generated_at"] = self.generated_at.isoformat()
+        data["eta_text"] = self.eta_text
+        data["median_response_text"] = self.median_response_text
+        return data
+
+    @property
+    def median_response_text(self) -> str:
+        return "–" if self.median_response_ms is None else f"{self.median_response_ms / 1000:.1f} s"
+
+    @property
+    def eta_text(self) -> str:
+        if self.eta_seconds is None:
+            return str(_("unknown (no ratings in the last hour)"))
+        if self.eta_seconds == 0:
+            return str(_("target reached"))
+        return human_duration(self.eta_seconds)
+
+
+def human_duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return str(_("under a minute"))
+    if minutes < 120:
+        return _("about %d min") % minutes
+    hours = minutes / 60
+    if hours < 48:
+        return _("about %.1f h") % hours
+    return _("about %.1f days") % (hours / 24)
+
+
+def valid_trials(study: Study) -> "Any":
+    """Answered test trials that count towards the target (no pilots, exclusions or screen-outs)."""
+    return Trial.objects.filter(
+        session__study=study,
+        kind=Trial.Kind.TEST,
+        answered_at__isnull=False,
+        session__is_pilot=False,
+        session__participant__excluded_reason="",
+    ).exclude(session__status=S.SCREENED_OUT)
+
+
+def _histogram(study: Study, target: int) -> tuple[list[Bin], int, int, int]:
+    """(bins 0..target, valid ratings, ratings still needed, test stimuli)."""
+    trials_sql, params = valid_trials(study).values("stimulus_id").annotate(n=Count("id")).query.sql_with_params()
+    stimulus = Stimulus._meta.db_table
+    sql = f"""
+        SELECT LEAST(COALESCE(c.n, 0), %s) AS bin, COUNT(*), SUM(COALESCE(c.n, 0))
+        FROM {stimulus} s LEFT JOIN ({trials_sql}) c ON c.stimulus_id = s.id
+        WHERE s.study_id = %s AND s.role = %s
+        GROUP BY bin ORDER BY bin
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [target, *params, study.pk, Stimulus.Role.TEST])
+        rows = cursor.fetchall()
+    counts = {int(b): int(n) for b, n, _ in rows}
+    ratings = sum(int(total or 0) for _, _, total in rows)
+    bins = [
+        Bin(ratings=r, stimuli=counts.get(r, 0), label=f"≥{r}" if r == target else str(r))
+        for r in range(target + 1)
+    ]
+    needed = sum((target - b.ratings) * b.stimuli for b in bins)
+    return bins, ratings, needed, sum(counts.values())
+
+
+def _median_response_ms(study: Study) -> float | None:
+    rating = Rating._meta.db_table
+    session = RatingSession._meta.db_table
+    sql = f"""
+        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY r.response_ms)
+        FROM {rating} r JOIN {session} s ON s.id = r.session_id
+        WHERE s.study_id = %s AND r.kind = %s AND r.response_ms IS NOT NULL AND NOT s.is_pilot
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [study.pk, Trial.Kind.TEST])
+        (median,) = cursor.fetchone()
+    return None if median is None else float(median)
+
+
+def _qc_failures(study: Study) -> tuple[int, dict[str, int]]:
+    """Sessions with any failure, and failures by kind (items are strings or {kind|type: ...})."""
+    session = RatingSession._meta.db_table
+    sql = f"""
+        SELECT COALESCE(e ->> 'kind', e ->> 'type', e #>> '{{}}') AS k, COUNT(*), COUNT(DISTINCT s.id)
+        FROM {session} s CROSS JOIN LATERAL jsonb_array_elements(
+            CASE WHEN jsonb_typeof(s.qc_failures) = 'array' THEN s.qc_failures ELSE '[]'::jsonb END
+        ) e
+        WHERE s.study_id = %s AND NOT s.is_pilot
+        GROUP BY ROLLUP (k)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [study.pk])
+        rows = cursor.fetchall()
+    by_kind = {str(k)[:60]: int(n) for k, n, _ in rows if k is not None}
+    failed_sessions = next((int(d) for k, _, d in rows if k is None), 0)
+    return failed_sessions, by_kind
+
+
+def study_dashboard(*, study: Study) -> Dashboard:
+    target = max(study.target_ratings, 1)
+    sessions = RatingSession.objects.filter(study=study, is_pilot=False).aggregate(
+        started=Count("id"),
+        in_progress=Count("id", filter=Q(status__in=IN_PROGRESS)),
+        completed=Count("id", filter=Q(status=S.COMPLETED)),
+        screened_out=Count("id", filter=Q(status=S.SCREENED_OUT)),
+        declined=Count("id", filter=Q(status=S.DECLINED)),
+        expired=Count("id", filter=Q(status=S.EXPIRED)),
+    )
+    participants = Participant.objects.filter(study=study, is_pilot=False).count()
+    bins, ratings, needed, test_stimuli = _histogram(study, target)
+    recent = valid_trials(study).filter(answered_at__gte=timezone.now() - RATE_WINDOW).count()
+    failed_sessions, by_kind = _qc_failures(study)
+    return Dashboard(
+        status=study.status,
+        target=target,
+        participants=participants,
+        sessions_started=sessions["started"],
+        sessions_in_progress=sessions["in_progress"],
+        sessions_completed=sessions["completed"],
+        sessions_screened_out=sessions["screened_out"],
+        sessions_declined=sessions["declined"],
+        sessions_expired=sessions["expired"],
+        test_stimuli=test_stimuli,
+        stimuli_at_target=bins[-1].stimuli if bins else 0,
+        valid_ratings=ratings,
+        ratings_needed=needed,
+        histogram=bins,
+        median_response_ms=_median_response_ms(study),
+        qc_failed_sessions=failed_sessions,
+        qc_failures=by_kind,
+        ratings_last_hour=recent,
+        eta_seconds=_eta_seconds(needed, recent),
+    )
+
+
+def _eta_seconds(needed: int, last_hour: int) -> float | None:
+    """At the pace of the last hour; None when nothing is needed-but-stalled or nothing is known."""
+    if needed == 0:
+        return 0.0
+    if last_hour == 0:
+        return None
+    return needed / last_hour * RATE_WINDOW.total_seconds()

@@ -1,0 +1,100 @@
+"""Participant JSON endpoints, called by the trial page's own script (same origin, CSRF token).
+
+The rating endpoint is the hot path: a plain Django view with a small hand-written parser (no DRF
+serializer machinery), one service call, a few indexed queries.
+"""
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from config.errors import ConflictError, DomainError
+from ratings.selectors import session_get_by_token
+from ratings.services import rating_submit, session_device_change
+
+MAX_MS = 2**31 - 1
+
+
+def _error(exc: DomainError) -> JsonResponse:
+    status = 409 if isinstance(exc, ConflictError) else 400
+    return JsonResponse({"detail": str(exc), "code": exc.code}, status=status)
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise DomainError(_("The request body is not JSON."), code="bad_json") from None
+    if not isinstance(data, dict):
+        raise DomainError(_("The request body must be a JSON object."), code="bad_json")
+    return data
+
+
+def _int(value: Any, name: str, *, optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+        raise DomainError(_("%(name)s must be a whole number of at least 0.") % {"name": name}, code="invalid")
+    return min(int(value), MAX_MS)
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
+@require_POST
+def rating_submit_api(request: HttpRequest, token: str) -> JsonResponse:
+    """POST {index, stimulus, scores: {perspective key: score}, key: uuid, viewing_ms, response_ms,
+    client_time} -> 201 stored (200 when the same key and answers were stored before)."""
+    try:
+        data = _body(request)
+        try:
+            key = uuid.UUID(str(data.get("key")))
+        except ValueError:
+            raise DomainError(_("key must be a UUID."), code="invalid") from None
+        result = rating_submit(
+            token=token,
+            trial_index=_int(data.get("index"), "index") or 0,
+            stimulus_id=_int(data.get("stimulus"), "stimulus", optional=True),
+            scores=data.get("scores"),
+            idempotency_key=key,
+            viewing_ms=_int(data.get("viewing_ms"), "viewing_ms", optional=True),
+            response_ms=_int(data.get("response_ms"), "response_ms", optional=True),
+            client_time=_time(data.get("client_time")),
+        )
+    except DomainError as exc:
+        return _error(exc)
+    return JsonResponse(
+        {
+            "stored": True,
+            "created": result.created,
+            "index": result.index,
+            "next_index": result.next_index,
+            "status": result.status,
+            "next": result.next_trial,
+        },
+        status=201 if result.created else 200,
+    )
+
+
+@require_POST
+def device_change_api(request: HttpRequest, token: str) -> JsonResponse:
+    """POST the device as the page sees it now (after a zoom or resize): recorded with the session."""
+    try:
+        session = session_get_by_token(token=token)
+        session_device_change(session=session, device=_body(request))
+    except DomainError as exc:
+        return _error(exc)
+    return JsonResponse({"stored": True}, status=201)

@@ -1,0 +1,503 @@
+"""Writes of the participant flow: entry, allocation, stage changes, ratings, expiry."""
+
+import math
+import random
+import secrets
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from experiments.models import Stimulus, Study
+from ratings import allocation, qc
+from ratings.exceptions import (
+    IdempotencyKeyReused,
+    InvalidAnswers,
+    PanelLinkInvalid,
+    SessionNotRating,
+    StudyFull,
+    StudyNotOpen,
+    TrialAlreadyAnswered,
+    TrialNotFound,
+    TrialOutOfOrder,
+)
+from ratings.models import Participant, Rating, RatingSession, Trial
+from ratings.panels import PanelEntry
+from ratings.selectors import participant_latest_session, perspective_ids, seen_stimulus_ids, trial_payload
+
+Status = RatingSession.Status
+DEVICE_KEYS = ("screen", "dpr", "viewport", "user_agent", "color_depth", "touch", "language", "fits")
+MAX_DEVICE_CHANGES = 50
+
+
+# --- Entry and allocation ------------------------------------------------------------------
+def participant_enter(*, study: Study, entry: PanelEntry, consent: bool) -> RatingSession:
+    """Resume the panel id's session, or record the consent decision in a new session.
+
+    A returning panel id always gets its own latest session back, never a second one. Consent
+    creates the session with its trials (allocation); declining records a declined session.
+    """
+    if entry.problem:
+        raise PanelLinkInvalid(entry.problem)
+    if entry.external_id:
+        existing = participant_latest_session(study=study, panel=entry.panel, external_id=entry.external_id)
+        if existing:
+            return existing
+    if study.status != Study.Status.OPEN:
+        raise StudyNotOpen(_("This study is not open at the moment."))
+    if consent:
+        allocation.stimulus_loads_ensure(study.pk)
+    try:
+        with transaction.atomic():
+            participant = Participant(
+                study=study, panel=entry.panel, external_id=entry.external_id, panel_data=entry.data
+            )
+            participant.full_clean(validate_constraints=False)
+            participant.save()
+            if not consent:
+                return _session_create(participant=participant, number=1, status=Status.DECLINED)
+            return session_start(participant=participant, number=1)
+    except IntegrityError:
+        # The same panel id arrived twice at once (double click, two tabs): the first one wins.
+        existing = participant_latest_session(study=study, panel=entry.panel, external_id=entry.external_id or "")
+        if existing is None:
+            raise
+        return existing
+
+
+def _session_create(*, participant: Participant, number: int, status: str) -> RatingSession:
+    study = participant.study
+    session = RatingSession(
+        participant=participant, study=study, number=number, status=status, is_pilot=participant.is_pilot
+    )
+    if status != Status.DECLINED:
+        session.consent_version = study.consent_version
+        session.consented_at = timezone.now()
+    session.save()
+    return session
+
+
+@dataclass
+class _Extras:
+    """Everything a session gets besides its test stimuli, read before the allocation lock."""
+
+    training: list[allocation.Item]
+    gold: list[allocation.Item]
+    trap_candidates: list[tuple[int, str]]
+    other_prompts: list[str]
+
+
+@transaction.atomic
+def session_start(*, participant: Participant, number: int) -> RatingSession:
+    """Create a consented session and allocate its trials in one transaction.
+
+    Only the pick of test stimuli and the trial inserts run under the study's allocation lock.
+    Raises StudyFull when no test stimulus is still needed (balanced mode) or left unseen (full mode).
+    """
+    study = participant.study
+    rng = random.Random(secrets.randbits(64))
+    seen = seen_stimulus_ids(participant=participant) if number > 1 else []
+    first_status = Status.QUESTIONNAIRE if study.questionnaire else Status.DISPLAY_CHECK
+    session = _session_create(participant=participant, number=number, status=first_status)
+    extras = _session_extras(study=study, seen=seen, rng=rng, first=number == 1)
+    if study.allocation_mode == Study.AllocationMode.FULL:
+        test_ids = allocation.full_pick(study=study, count=study.stimuli_per_session, exclude=seen, rng=rng)
+    else:
+        allocation.study_lock(study.pk)
+        test_ids = allocation.balanced_pick(study=study, count=study.stimuli_per_session, exclude=seen)
+    if not test_ids:
+        raise StudyFull(_("Thank you for your interest: this study needs no more ratings at the moment."))
+    items = _session_items(study=study, test_prompts=test_ids, extras=extras, rng=rng)
+    Trial.objects.bulk_create(
+        Trial(
+            session=session, index=i, stimulus_id=item.stimulus_id, kind=item.kind,
+            repetition=item.repetition, prompt_shown=item.prompt_shown,
+        )
+        for i, item in enumerate(items)
+    )
+    session.trial_count = len(items)
+    session.save(update_fields=["trial_count", "last_seen_at"])
+    return session
+
+
+def _session_extras(*, study: Study, seen: list[int], rng: random.Random, first: bool) -> _Extras:
+    Item = allocation.Item
+    stimuli = Stimulus.objects.filter(study=study).exclude(pk__in=seen).only("pk", "prompt")
+    training: list[allocation.Item] = []
+    if first and study.training_count:
+        chosen = stimuli.filter(role=Stimulus.Role.TRAINING).order_by("?")[: study.training_count]
+        training = [Item(s.pk, s.prompt, s.prompt, Trial.Kind.TRAINING) for s in chosen]
+    gold: list[allocation.Item] = []
+    if study.gold_per_session:
+        chosen = stimuli.filter(role=Stimulus.Role.GOLD).order_by("?")[: study.gold_per_session]
+        gold = [Item(s.pk, s.prompt, s.prompt, Trial.Kind.GOLD) for s in chosen]
+    candidates: list[tuple[int, str]] = []
+    prompts: list[str] = []
+    if study.traps_per_session and study.perspectives.filter(key=qc.CORRESPONDENCE_KEY).exists():
+        tests = stimuli.filter(role=Stimulus.Role.TEST)
+        # A surplus: the session's own test stimuli, picked later, are never traps.
+        surplus = study.traps_per_session + study.stimuli_per_session
+        candidates = list(tests.order_by("?").values_list("pk", "prompt")[:surplus])
+        prompts = list(
+            Stimulus.objects.filter(study=study, role=Stimulus.Role.TEST)
+            .values_list("prompt", flat=True).distinct().order_by()[:500]
+        )
+    return _Extras(training, gold, candidates, prompts)
+
+
+def _session_items(
+    *, study: Study, test_prompts: dict[int, str], extras: _Extras, rng: random.Random
+) -> list[allocation.Item]:
+    """Training first, then test, gold and traps in a clash-free random order, with repeats of
+    earlier test stimuli placed after their originals."""
+    Item = allocation.Item
+    prompts = test_prompts
+    main = [Item(pk, prompt, prompt, Trial.Kind.TEST) for pk, prompt in prompts.items()] + extras.gold
+    traps = [(pk, own) for pk, own in extras.trap_candidates if pk not in prompts][: study.traps_per_session]
+    for pk, own in traps:
+        other = [p for p in extras.other_prompts if p != own]
+        if other:
+            main.append(Item(pk, own, rng.choice(other), Trial.Kind.TRAP))
+    order = allocation.arrange(main, rng)
+    tests = [item for item in main if item.kind == Trial.Kind.TEST]
+    repeats = [
+        Item(item.stimulus_id, item.prompt, item.prompt_shown, Trial.Kind.REPEAT, repetition=1)
+        for item in rng.sample(tests, min(study.repeats_per_session, len(tests)))
+    ]
+    return extras.training + allocation.insert_repeats(order, repeats, rng)
+
+
+def sessions_expire(*, study: Study, now: datetime | None = None) -> int:
+    """Expire the study's sessions idle longer than its expiry time; release their unanswered trials.
+
+    Safe to run concurrently: each session is claimed by exactly one caller (locked rows are skipped).
+    """
+    cutoff = (now or timezone.now()) - timedelta(minutes=study.session_expiry_minutes)
+    with transaction.atomic():
+        stale = list(
+            RatingSession.objects.select_for_update(skip_locked=True)
+            .filter(study=study, status__in=RatingSession.LIVE_STATUSES, last_seen_at__lt=cutoff)
+            .values_list("pk", "status")
+        )
+        if not stale:
+            return 0
+        for status in {s for _, s in stale}:
+            RatingSession.objects.filter(pk__in=[pk for pk, s in stale if s == status]).update(
+                status=Status.EXPIRED, expired_from=status
+            )
+        _loads_add(_unanswered_test_stimuli([pk for pk, _ in stale]), -1)
+    return len(stale)
+
+
+def _unanswered_test_stimuli(session_ids: list[int]) -> list[int]:
+    return list(
+        Trial.objects.filter(session_id__in=session_ids, kind=Trial.Kind.TEST, answered_at__isnull=True)
+        .values_list("stimulus_id", flat=True)
+    )
+
+
+def _loads_add(stimulus_ids: list[int], sign: int) -> None:
+    """Change counters by sign x (occurrences of each id), one UPDATE per multiplicity."""
+    by_count: dict[int, list[int]] = {}
+    for pk, n in Counter(stimulus_ids).items():
+        by_count.setdefault(n, []).append(pk)
+    for n, ids in by_count.items():
+        allocation.loads_change(ids, sign * n)
+
+
+@transaction.atomic
+def session_resume(*, session: RatingSession) -> RatingSession:
+    """Bring back an expired session where it stopped (claiming its unanswered trials again),
+    and mark a live one as seen now."""
+    locked = RatingSession.objects.select_for_update().get(pk=session.pk)
+    if locked.status == Status.EXPIRED:
+        _loads_add(_unanswered_test_stimuli([locked.pk]), +1)
+        locked.status = locked.expired_from or Status.RATING
+        locked.expired_from = ""
+    if locked.status in RatingSession.LIVE_STATUSES:
+        locked.save(update_fields=["status", "expired_from", "last_seen_at"])
+    session.status, session.expired_from = locked.status, locked.expired_from
+    return session
+
+
+@transaction.atomic
+def session_next_part(*, session: RatingSession) -> RatingSession:
+    """Full mode: start the participant's next session with stimuli they have not rated yet."""
+    if session.status != Status.COMPLETED or session.study.allocation_mode != Study.AllocationMode.FULL:
+        raise SessionNotRating(_("There is no further part to start."))
+    participant = Participant.objects.select_for_update().get(pk=session.participant_id)
+    latest = participant.sessions.aggregate(n=Max("number"))["n"] or 0
+    if latest > session.number:  # already started (second click, other device)
+        return participant.sessions.get(number=latest)
+    return session_start(participant=participant, number=latest + 1)
+
+
+# --- Stages before the trials --------------------------------------------------------------
+def _require(session: RatingSession, status: str) -> None:
+    if session.status != status:
+        raise SessionNotRating(_("This step is already done."))
+
+
+@transaction.atomic
+def session_questionnaire_submit(*, session: RatingSession, answers: dict[str, str]) -> RatingSession:
+    """Validate and store the study's questionnaire answers; go on to the display check."""
+    _require(session, Status.QUESTIONNAIRE)
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for question in session.study.questionnaire:
+        key, kind = str(question.get("key")), question.get("type", "text")
+        value = (answers.get(key) or "").strip()[:500]
+        if not value:
+            if question.get("required", True):
+                errors[key] = _("Please answer this question.")
+            continue
+        if kind == "choice" and value not in [str(c) for c in question.get("choices", [])]:
+            errors[key] = _("Please choose one of the options.")
+        elif kind == "number":
+            try:
+                cleaned[key] = float(value)
+            except ValueError:
+                errors[key] = _("Please enter a number.")
+            continue
+        cleaned[key] = value
+    if errors:
+        raise _questionnaire_error(errors)
+    session.questionnaire = {"answers": cleaned, "at": timezone.now().isoformat()}
+    session.status = Status.DISPLAY_CHECK
+    session.save(update_fields=["questionnaire", "status", "last_seen_at"])
+    return session
+
+
+def _questionnaire_error(errors: dict[str, str]) -> InvalidAnswers:
+    exc = InvalidAnswers(_("Some answers are missing or invalid."))
+    exc.fields = errors  # type: ignore[attr-defined]
+    return exc
+
+
+def _clean_device(device: dict[str, Any]) -> dict[str, Any]:
+    return {key: device[key] for key in DEVICE_KEYS if key in device and len(str(device[key])) <= 500}
+
+
+@transaction.atomic
+def session_display_check_pass(*, session: RatingSession, device: dict[str, Any]) -> RatingSession:
+    """Store the device that passed the display check; go on to the instructions."""
+    _require(session, Status.DISPLAY_CHECK)
+    if not device.get("fits"):
+        raise InvalidAnswers(_("The window is too small for the images."))
+    session.device = {**_clean_device(device), "checked_at": timezone.now().isoformat(), "changes": []}
+    session.status = Status.INSTRUCTIONS
+    session.save(update_fields=["device", "status", "last_seen_at"])
+    return session
+
+
+@transaction.atomic
+def session_device_change(*, session: RatingSession, device: dict[str, Any]) -> None:
+    """Record a change seen during the trials (zoom, resize, other device), bounded in number."""
+    locked = RatingSession.objects.select_for_update().get(pk=session.pk)
+    changes = list(locked.device.get("changes", []))[-(MAX_DEVICE_CHANGES - 1) :]
+    changes.append({**_clean_device(device), "at": timezone.now().isoformat()})
+    locked.device = {**locked.device, "changes": changes}
+    locked.save(update_fields=["device", "last_seen_at"])
+
+
+@transaction.atomic
+def session_instructions_done(*, session: RatingSession) -> RatingSession:
+    _require(session, Status.INSTRUCTIONS)
+    first = session.trials.order_by("index").values_list("kind", flat=True).first()
+    session.status = Status.TRAINING if first == Trial.Kind.TRAINING else Status.RATING
+    session.save(update_fields=["status", "last_seen_at"])
+    return session
+
+
+# --- The rating hot path -------------------------------------------------------------------
+@dataclass(frozen=True)
+class SubmitResult:
+    created: bool
+    index: int
+    next_index: int
+    status: str
+    next_trial: dict[str, Any] | None = None
+    qc_failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _validate_scores(study: Study, keys: dict[str, int], scores: Any) -> dict[str, float]:
+    """Every perspective once, nothing else; integers in range on integer scales, finite numbers
+    in [min, max] on sliders."""
+    if not isinstance(scores, dict) or set(scores) != set(keys):
+        raise InvalidAnswers(_("Answer every question once: %(keys)s.") % {"keys": ", ".join(keys)})
+    cleaned: dict[str, float] = {}
+    for key, value in scores.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InvalidAnswers(_("The answer to %(key)s is not a number.") % {"key": key})
+        if study.scale_kind == Study.ScaleKind.INTEGER and value != int(value):
+            raise InvalidAnswers(_("The answer to %(key)s must be a whole number.") % {"key": key})
+        if not study.scale_min <= value <= study.scale_max:
+            raise InvalidAnswers(
+                _("The answer to %(key)s must be between %(min)s and %(max)s.")
+                % {"key": key, "min": study.scale_min, "max": study.scale_max}
+            )
+        cleaned[key] = float(value)
+    return cleaned
+
+
+def rating_submit(
+    *,
+    token: str,
+    trial_index: int,
+    scores: Any,
+    idempotency_key: uuid.UUID,
+    stimulus_id: int | None = None,
+    viewing_ms: int | None = None,
+    response_ms: int | None = None,
+    client_time: datetime | None = None,
+) -> SubmitResult:
+    """Store one trial's answers (all perspectives) and advance the session.
+
+    The session row is locked for the request, so a retry or a second device waits and then sees
+    the stored answer. Same key + same answers again -> the stored result (created=False); the key
+    with other answers -> IdempotencyKeyReused; another key for an answered trial ->
+    TrialAlreadyAnswered. Nothing is stored in any error case.
+    """
+    try:
+        with transaction.atomic():
+            try:
+                session = RatingSession.objects.select_related("study").select_for_update(of=("self",)).get(token=token)
+            except RatingSession.DoesNotExist:
+                raise TrialNotFound(_("No such session.")) from None
+            keys = perspective_ids(study_id=session.study_id)
+            cleaned = _validate_scores(session.study, keys, scores)
+            trials = {
+                t.index: t
+                for t in Trial.objects.filter(session_id=session.pk, index__in=[trial_index, trial_index + 1])
+                .select_related("stimulus")
+            }
+            trial = trials.get(trial_index)
+            if trial is None or (stimulus_id is not None and trial.stimulus_id != stimulus_id):
+                raise TrialNotFound(_("This session has no such trial."))
+            if trial.answered_at is not None:
+                return _replay(session=session, trial=trial, keys=keys, scores=cleaned, key=idempotency_key)
+            if trial_index != session.current_index:
+                raise TrialOutOfOrder(_("Answers must be sent in order: trial %(n)s is next.") % {"n": session.current_index})
+            if session.status not in (Status.TRAINING, Status.RATING, Status.EXPIRED):
+                raise SessionNotRating(_("This session is not accepting ratings."))
+            return _store(
+                session=session, trial=trial, next_trial=trials.get(trial_index + 1), keys=keys, scores=cleaned,
+                key=idempotency_key, viewing_ms=viewing_ms, response_ms=response_ms, client_time=client_time,
+            )
+    except IntegrityError:
+        # The key was stored before for another trial (a unique constraint said so; all rolled back).
+        raise IdempotencyKeyReused(_("This idempotency key was already used for other answers.")) from None
+
+
+def _replay(*, session: RatingSession, trial: Trial, keys: dict[str, int], scores: dict[str, float], key: uuid.UUID) -> SubmitResult:
+    stored = list(
+        Rating.objects.filter(session_id=session.pk, stimulus_id=trial.stimulus_id, repetition=trial.repetition)
+        .values_list("perspective_id", "score", "idempotency_key")
+    )
+    if not any(k == key for _p, _s, k in stored):
+        raise TrialAlreadyAnswered(_("This trial was already answered."))
+    by_id = {pid: score for pid, score, _k in stored}
+    if any(by_id.get(keys[k]) != v for k, v in scores.items()):
+        raise IdempotencyKeyReused(_("This idempotency key was already used for other answers."))
+    return SubmitResult(created=False, index=trial.index, next_index=session.current_index, status=session.status)
+
+
+def _store(
+    *,
+    session: RatingSession,
+    trial: Trial,
+    next_trial: Trial | None,
+    keys: dict[str, int],
+    scores: dict[str, float],
+    key: uuid.UUID,
+    viewing_ms: int | None,
+    response_ms: int | None,
+    client_time: datetime | None,
+) -> SubmitResult:
+    now = timezone.now()
+    if session.status == Status.EXPIRED:
+        # Came back after the expiry released the trials: claim the unanswered ones again.
+        _loads_add(_unanswered_test_stimuli([session.pk]), +1)
+    Rating.objects.bulk_create(
+        Rating(
+            session_id=session.pk, trial_id=trial.pk, stimulus_id=trial.stimulus_id, perspective_id=keys[k],
+            score=v, repetition=trial.repetition, kind=trial.kind, prompt_shown=trial.prompt_shown,
+            trial_index=trial.index, viewing_ms=viewing_ms, response_ms=response_ms, client_time=client_time,
+            idempotency_key=key,
+        )
+        for k, v in scores.items()
+    )
+    Trial.objects.filter(pk=trial.pk).update(answered_at=now)
+    failures = _qc_failures(session=session, trial=trial, keys=keys, scores=scores, last=next_trial is None)
+    study = session.study
+    screen_out = bool(failures) and study.qc_action == Study.QcAction.SCREEN_OUT
+    if screen_out:
+        status = Status.SCREENED_OUT
+    elif next_trial is None:
+        status = Status.COMPLETED
+    else:
+        status = Status.TRAINING if next_trial.kind == Trial.Kind.TRAINING else Status.RATING
+    fields: dict[str, Any] = {"current_index": trial.index + 1, "status": status, "last_seen_at": now, "expired_from": ""}
+    if failures:
+        fields["qc_failures"] = [*session.qc_failures, *failures]
+    if status in (Status.COMPLETED, Status.SCREENED_OUT):
+        fields["completed_at"] = now
+    RatingSession.objects.filter(pk=session.pk).update(**fields)
+    if screen_out:
+        # Screened-out ratings are not valid: every test stimulus of the session is needed again.
+        _loads_add(list(session.trials.filter(kind=Trial.Kind.TEST).values_list("stimulus_id", flat=True)), -1)
+    return SubmitResult(
+        created=True, index=trial.index, next_index=trial.index + 1, status=status,
+        next_trial=trial_payload(next_trial) if next_trial is not None and not screen_out else None,
+        qc_failures=failures,
+    )
+
+
+def _qc_failures(
+    *, session: RatingSession, trial: Trial, keys: dict[str, int], scores: dict[str, float], last: bool
+) -> list[dict[str, Any]]:
+    """Failed checks of this trial (and of the whole session on its last trial)."""
+    study = session.study
+    tol = qc.tolerance(scale_kind=study.scale_kind, scale_min=study.scale_min, scale_max=study.scale_max)
+    found: list[tuple[str, Any]] = []
+    if trial.kind == Trial.Kind.GOLD:
+        failed = qc.gold_failures(scores=scores, reference=trial.stimulus.reference_scores, tol=tol)
+        if failed:
+            found.append(("gold", failed))
+    elif trial.kind == Trial.Kind.TRAP:
+        failed_trap = qc.trap_failure(scores=scores, scale_min=study.scale_min, scale_max=study.scale_max)
+        if failed_trap:
+            found.append(("trap", failed_trap))
+    elif trial.kind == Trial.Kind.REPEAT:
+        key_of = {pid: k for k, pid in keys.items()}
+        first = {
+            key_of[pid]: score
+            for pid, score in Rating.objects.filter(
+                session_id=session.pk, stimulus_id=trial.stimulus_id, repetition=0
+            ).values_list("perspective_id", "score")
+        }
+        failed = qc.repeat_failures(scores=scores, first=first, tol=tol)
+        if failed:
+            found.append(("repeat", failed))
+    if last and study.check_straightlining and _session_straightlines(session=session):
+        found.append(("straightlining", {}))
+    return [
+        {"check": check, "trial": trial.index, "stimulus": trial.stimulus_id, "details": details,
+         "at": timezone.now().isoformat()}
+        for check, details in found
+    ]
+
+
+def _session_straightlines(*, session: RatingSession) -> bool:
+    per_trial: dict[int, dict[int, float]] = {}
+    for index, pid, score in Rating.objects.filter(session_id=session.pk, kind=Trial.Kind.TEST).values_list(
+        "trial_index", "perspective_id", "score"
+    ):
+        per_trial.setdefault(index, {})[pid] = score
+    return qc.is_straightlining(per_trial.values())

@@ -1,0 +1,241 @@
+/* The participant's trial page: shows the session's trials in their fixed order and sends every
+ * answer exactly once.
+ *
+ * Each answer goes into a queue kept in localStorage (with its idempotency key) before it is sent,
+ * so a reload, a closed tab or a lost connection loses nothing: the queue is sent in order, retried
+ * with exponential backoff, and the server turns a repeated key into "already stored". The next
+ * image is shown at once (it was preloaded); sending happens in the background.
+ */
+(function () {
+  "use strict";
+
+  var T = window.Trial;
+  var data = T.readJSON("session-data");
+  var config = T.readJSON("trial-config");
+  var texts = T.readJSON("session-texts") || {};
+  var STORE = "aigc-pending:" + data.token;
+  var MAX_BACKOFF = 30000;
+
+  var queue = load();
+  var trials = data.trials;
+  var pos = 0;
+  var sending = false;
+  var backoff = 1000;
+  var retryTimer = null;
+  var finishing = false;
+  var view;
+
+  var el = {
+    banner: document.getElementById("net-banner"),
+    bar: document.getElementById("progress-bar"),
+    progress: document.getElementById("progress"),
+    progressText: document.getElementById("progress-text"),
+    overlay: document.getElementById("overlay"),
+    overlayTitle: document.getElementById("overlay-title"),
+    overlayText: document.getElementById("overlay-text"),
+    overlayContinue: document.getElementById("overlay-continue"),
+    trial: document.getElementById("trial")
+  };
+
+  function load() {
+    try {
+      var items = JSON.parse(localStorage.getItem(STORE) || "[]");
+      // Answers below the server's position are stored already (their response was lost).
+      return items.filter(function (item) { return item.index >= data.current_index; });
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function save() {
+    try { localStorage.setItem(STORE, JSON.stringify(queue)); } catch (e) { /* private mode: memory only */ }
+  }
+
+  function uuid4() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16)); // also on plain-http lab networks
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // --- Sending ----------------------------------------------------------------------------
+  function banner(text) {
+    el.banner.textContent = text || "";
+    el.banner.classList.toggle("hidden", !text);
+  }
+
+  function scheduleRetry() {
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(flush, backoff);
+    backoff = Math.min(backoff * 2, MAX_BACKOFF);
+  }
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": data.csrf },
+      body: JSON.stringify(body)
+    });
+  }
+
+  function flush() {
+    if (sending) return;
+    if (!queue.length) { if (finishing) leave(); return; }
+    sending = true;
+    clearTimeout(retryTimer);
+    var item = queue[0];
+    post(data.submit_url, item).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        return { status: response.status, body: body };
+      });
+    }).then(function (result) {
+      sending = false;
+      if (result.status === 200 || result.status === 201 || result.status === 409 || result.status === 400) {
+        // Stored (or stored before, or refused for good: retrying could never succeed).
+        queue.shift();
+        save();
+        backoff = 1000;
+        banner("");
+        if (result.status === 409 && result.body.code === "out_of_order") { window.location.reload(); return; }
+        if (result.body.status === "screened_out") { queue = []; save(); leave(); return; }
+        flush();
+      } else {
+        failed();
+      }
+    }, function () {
+      sending = false;
+      failed();
+    });
+  }
+
+  function failed() {
+    banner(texts.offline);
+    scheduleRetry();
+  }
+
+  function leave() {
+    try { localStorage.removeItem(STORE); } catch (e) { /* nothing kept */ }
+    window.location.assign(data.session_url);
+  }
+
+  // --- Showing ----------------------------------------------------------------------------
+  var trainingTotal = data.training_count;
+  var ratingTotal = data.trial_count - trainingTotal;
+
+  function progress(trial) {
+    var done, total, label;
+    if (trial.kind === "training") {
+      done = trial.index; total = trainingTotal;
+      label = T.format(texts.practice, { n: trial.index + 1, total: trainingTotal });
+    } else {
+      done = trial.index - trainingTotal; total = ratingTotal;
+      label = T.format(texts.progress, { n: done + 1, total: ratingTotal });
+    }
+    var percent = total ? Math.round((100 * done) / total) : 0;
+    el.bar.style.width = percent + "%";
+    el.progress.setAttribute("aria-valuenow", String(percent));
+    el.progressText.textContent = label;
+  }
+
+  function preload(trial) {
+    if (!trial) return;
+    var img = new Image();
+    img.src = trial.url;
+    if (img.decode) img.decode().catch(function () { /* shown later anyway */ });
+  }
+
+  function showCurrent() {
+    var trial = trials[pos];
+    el.trial.classList.remove("hidden");
+    view.show(trial);
+    progress(trial);
+    preload(trials[pos + 1]);
+    preload(trials[pos + 2]);
+  }
+
+  function overlay(title, html, onContinue) {
+    el.trial.classList.add("hidden");
+    el.overlayTitle.textContent = title;
+    el.overlayText.textContent = "";
+    html.forEach(function (line) {
+      var p = document.createElement("p");
+      p.textContent = line;
+      el.overlayText.appendChild(p);
+    });
+    el.overlayContinue.classList.toggle("hidden", !onContinue);
+    el.overlay.classList.remove("hidden");
+    el.overlayContinue.onclick = function () {
+      el.overlay.classList.add("hidden");
+      onContinue();
+    };
+    if (onContinue) el.overlayContinue.focus();
+  }
+
+  function feedback(trial, scores) {
+    var lines = [];
+    config.perspectives.forEach(function (p) {
+      if (trial.reference && trial.reference[p.key] !== undefined) {
+        lines.push(T.format(texts.reference, { label: p.label, yours: scores[p.key], reference: trial.reference[p.key] }));
+      }
+    });
+    return lines;
+  }
+
+  function advance() {
+    pos += 1;
+    var previous = trials[pos - 1];
+    var current = trials[pos];
+    if (!current) { finish(); return; }
+    if (previous.kind === "training" && current.kind !== "training") {
+      overlay(texts.practice_done_title, [texts.practice_done], showCurrent);
+      return;
+    }
+    var done = current.index - trainingTotal;
+    if (data.break_every > 0 && current.kind !== "training" && done > 0 && done % data.break_every === 0) {
+      overlay(texts.break_title, [T.format(texts.break_text, { n: done, total: ratingTotal })], showCurrent);
+      return;
+    }
+    showCurrent();
+  }
+
+  function finish() {
+    finishing = true;
+    overlay(texts.saving_title, [texts.saving], null);
+    flush();
+  }
+
+  function answered(scores, timing, trial) {
+    queue.push({
+      index: trial.index,
+      stimulus: trial.stimulus,
+      scores: scores,
+      key: uuid4(),
+      viewing_ms: timing.viewing_ms,
+      response_ms: timing.response_ms,
+      client_time: new Date().toISOString()
+    });
+    save();
+    flush();
+    var lines = trial.kind === "training" ? feedback(trial, scores) : [];
+    if (lines.length) overlay(texts.reference_title, lines, advance);
+    else advance();
+  }
+
+  function deviceChanged(device) {
+    post(data.device_url, device).catch(function () { /* informational only */ });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    view = new T.View(el.trial, config, { onSubmit: answered, onDeviceChange: deviceChanged });
+    window.addEventListener("online", function () { backoff = 1000; flush(); });
+    // Continue after the last answer this browser holds (sent or not).
+    var last = queue.length ? queue[queue.length - 1].index : data.current_index - 1;
+    while (pos < trials.length && trials[pos].index <= last) pos += 1;
+    if (pos >= trials.length) { finish(); return; }
+    showCurrent();
+    flush();
+  });
+})();

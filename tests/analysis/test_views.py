@@ -1,0 +1,130 @@
+import pytest
+from django.urls import reverse
+
+from analysis.models import AnalysisRun
+
+
+@pytest.fixture
+def client_owner(client, owner):
+    client.force_login(owner)
+    return client
+
+
+def test_run_list_shows_runs_and_the_start_form(client_owner, study_with_run) -> None:
+    study, run = study_with_run
+
+    response = client_owner.get(reverse("analysis:run-list", args=[study.slug]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert reverse("analysis:run-detail", args=[run.pk]) in html
+    for method in ("bt500_zscore", "mos", "vote_outliers", "mle"):
+        assert f'value="{method}"' in html
+    assert 'name="p__bt500_zscore__screen_on"' in html and 'name="include_pilot"' in html
+
+
+def test_posting_the_form_starts_a_run_and_redirects_to_it(client_owner, study_with_run, django_capture_on_commit_callbacks) -> None:
+    study, _ = study_with_run
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client_owner.post(
+            reverse("analysis:run-list", args=[study.slug]),
+            {"method": "mle", "p__mle__max_iter": "50", "p__mle__tol": "", "include_pilot": "on", "exclude_qc_failures": "on"},
+        )
+
+    run = AnalysisRun.objects.filter(study=study).order_by("-id").first()
+    assert response.status_code == 302 and response["Location"] == reverse("analysis:run-detail", args=[run.pk])
+    assert run.method == "mle" and run.parameters["max_iter"] == 50 and run.parameters["tol"] == 1e-8
+    assert run.include_pilot and run.exclude_qc_failures and not run.include_panel_ids
+
+
+def test_bad_parameters_show_the_message_and_start_nothing(client_owner, study_with_run) -> None:
+    study, _ = study_with_run
+
+    response = client_owner.post(
+        reverse("analysis:run-list", args=[study.slug]),
+        {"method": "bt500_zscore", "p__bt500_zscore__screen_on": "sideways", "p__bt500_zscore__ci": "0.9"},
+    )
+
+    assert response.status_code == 400
+    assert "screen_on must be one of raw, zscores" in response.content.decode()
+    assert AnalysisRun.objects.filter(study=study).count() == 1
+
+
+def test_run_page_shows_results_plots_tables_and_downloads(client_owner, study_with_run) -> None:
+    _study, run = study_with_run
+
+    html = client_owner.get(reverse("analysis:run-detail", args=[run.pk])).content.decode()
+
+    assert 'id="stimuli-table"' in html and 'id="raters-table"' in html
+    assert reverse("analysis:run-file", args=[run.pk, "plots/1_quality_mos_histogram.png"]) in html
+    assert reverse("analysis:run-file", args=[run.pk, run.zip_name]) in html
+    assert reverse("analysis:run-file", args=[run.pk, "DATA/MOS/mosz1.mat"]) in html
+    assert html.count("<tr><td>") >= 4  # one row per stimulus
+    assert 'id="run-status-data"' in html and "<script>" not in html  # no inline script (CSP)
+
+
+def test_status_json_reports_progress(client_owner, study_with_run) -> None:
+    _study, run = study_with_run
+
+    body = client_owner.get(reverse("analysis:run-status", args=[run.pk])).json()
+
+    assert body == {"id": run.pk, "status": "done", "status_label": "Done", "progress": 1.0, "message": "Done", "error": "", "finished": True}
+
+
+def test_plots_are_inline_and_other_files_are_attachments(client_owner, study_with_run) -> None:
+    _study, run = study_with_run
+
+    plot = client_owner.get(reverse("analysis:run-file", args=[run.pk, "plots/1_quality_mos_ci.png"]))
+    zipped = client_owner.get(reverse("analysis:run-file", args=[run.pk, run.zip_name]))
+
+    assert plot["Content-Type"] == "image/png" and plot["Content-Disposition"].startswith("inline")
+    assert zipped["Content-Disposition"] == f'attachment; filename="{run.zip_name}"'
+    assert b"".join(zipped.streaming_content)[:2] == b"PK"
+
+
+def test_a_failed_run_page_shows_the_error(client_owner, owner) -> None:
+    from analysis import services
+    from tests.factories import StimulusFactory, StudyFactory
+
+    study = StudyFactory(owner=owner)
+    StimulusFactory(study=study)
+    run = services.analysis_run_start(study=study, method="mos", enqueue=False)
+    services.analysis_run_execute(run_id=run.id)
+
+    html = client_owner.get(reverse("analysis:run-detail", args=[run.pk])).content.decode()
+
+    assert "There are no test ratings to analyse yet" in html
+    assert client_owner.get(reverse("analysis:run-file", args=[run.pk, "mos.csv"])).status_code == 404
+
+
+def test_latest_run_card_links_the_newest_run(client_owner, study_with_run) -> None:
+    from django.template import Context, Template
+
+    study, run = study_with_run
+    html = Template('{% include "analysis/_latest_run.html" with study=study %}').render(Context({"study": study}))
+
+    assert reverse("analysis:run-detail", args=[run.pk]) in html
+    assert reverse("analysis:run-list", args=[study.slug]) in html
+
+
+@pytest.mark.parametrize("who", ["other", "anonymous"])
+def test_every_page_refuses_other_researchers_and_anonymous(client, who, other, study_with_run) -> None:
+    study, run = study_with_run
+    if who == "other":
+        client.force_login(other)
+    urls = [
+        reverse("analysis:run-list", args=[study.slug]),
+        reverse("analysis:run-detail", args=[run.pk]),
+        reverse("analysis:run-status", args=[run.pk]),
+        reverse("analysis:run-file", args=[run.pk, "mos.csv"]),
+        reverse("analysis:run-file", args=[run.pk, "plots/1_quality_mos_ci.png"]),
+    ]
+
+    codes = [client.get(u).status_code for u in urls]
+    posted = client.post(urls[0], {"method": "mos"}).status_code
+
+    if who == "other":
+        assert codes == [404] * 5 and posted == 404
+    else:
+        assert codes == [302] * 5 and posted == 302  # to the login page
+    assert AnalysisRun.objects.filter(study=study).count() == 1

@@ -1,0 +1,56 @@
+"""Objects for the participant-flow tests: small open studies with real PNG stimuli."""
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from experiments.models import Stimulus, Study
+from ratings.models import RatingSession
+from ratings.panels import PanelEntry
+from ratings.services import participant_enter
+from tests.factories import StimulusFactory, StudyFactory
+
+
+def make_study(
+    *,
+    tests: int = 10,
+    prompts: int = 5,
+    training: int = 0,
+    gold: int = 0,
+    **fields: Any,
+) -> Study:
+    """An open study: `tests` test stimuli over `prompts` prompts, then training and gold stimuli."""
+    defaults: dict[str, Any] = {
+        "stimuli_per_session": 4, "training_count": training, "min_viewing_ms": 0, "break_every": 0,
+        "check_straightlining": False, "completion_code": "DONE-123", "screenout_code": "OUT-456",
+    }
+    study = StudyFactory(**{**defaults, **fields})
+    for i in range(tests):
+        StimulusFactory(study=study, prompt=f"prompt {i % prompts}", name=f"t{i}.png")
+    for i in range(training):
+        StimulusFactory(study=study, prompt="training prompt", name=f"train{i}.png", role=Stimulus.Role.TRAINING,
+                        reference_scores={"quality": 4})
+    for i in range(gold):
+        StimulusFactory(study=study, prompt=f"gold prompt {i}", name=f"gold{i}.png", role=Stimulus.Role.GOLD,
+                        reference_scores={"quality": 5, "authenticity": [4, 5]})
+    study.status = Study.Status.OPEN
+    study.save()
+    return study
+
+
+@pytest.fixture
+def study_factory(db: None) -> Callable[..., Study]:
+    return make_study
+
+
+def enter(study: Study, pid: str | None = None, consent: bool = True) -> RatingSession:
+    """A participant arriving through the study link (generic panel) and answering the consent."""
+    external = pid or f"p-{uuid.uuid4().hex[:8]}"
+    entry = PanelEntry(panel=study.panel, external_id=external, data={"pid": external})
+    return participant_enter(study=study, entry=entry, consent=consent)
+
+
+def answer_all(study: Study, value: int = 3) -> dict[str, int]:
+    return {key: value for key in study.perspectives.values_list("key", flat=True)}

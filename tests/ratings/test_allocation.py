@@ -1,0 +1,238 @@
+"""Allocation: balanced subsets, full mode, order without same-prompt neighbours, expiry and top-up."""
+
+import random
+import statistics
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from experiments.models import Study
+from ratings import allocation
+from ratings.exceptions import StudyFull
+from ratings.models import Participant, RatingSession, StimulusLoad, Trial
+from ratings.services import rating_submit, session_next_part, session_resume, sessions_expire
+from tests.ratings.conftest import answer_all, enter, make_study
+
+
+def test_loads(study: Study) -> dict[int, int]:
+    return dict(StimulusLoad.objects.filter(study=study).values_list("stimulus_id", "load"))
+
+
+test_loads.__test__ = False  # type: ignore[attr-defined]
+
+
+def assigned_counts(study: Study) -> Counter[int]:
+    return Counter(Trial.objects.filter(session__study=study, kind=Trial.Kind.TEST).values_list("stimulus_id", flat=True))
+
+
+@pytest.mark.django_db
+def test_balanced_sessions_take_the_least_assigned_stimuli_so_counts_stay_within_one() -> None:
+    study = make_study(tests=10, stimuli_per_session=4)
+
+    for n in range(1, 8):
+        enter(study)
+        counts = assigned_counts(study)
+        values = [counts.get(s.pk, 0) for s in study.stimuli.all()]
+        assert max(values) - min(values) <= 1, (n, values)
+
+    assert test_loads(study) == {pk: counts[pk] for pk in counts}
+
+
+@pytest.mark.django_db
+def test_balanced_allocation_stops_at_the_target_and_then_the_study_is_full() -> None:
+    study = make_study(tests=6, stimuli_per_session=4, target_ratings=2)
+
+    sessions = [enter(study) for _ in range(3)]  # 12 places = 6 stimuli x 2
+
+    assert [s.trial_count for s in sessions] == [4, 4, 4]
+    assert set(assigned_counts(study).values()) == {2}
+    with pytest.raises(StudyFull):
+        enter(study)
+    assert Participant.objects.filter(study=study).count() == 3  # the refused one left nothing behind
+
+
+@pytest.mark.django_db
+def test_sessions_have_a_fresh_order_without_two_neighbours_of_the_same_prompt() -> None:
+    study = make_study(tests=12, prompts=4, stimuli_per_session=8, traps_per_session=2, target_ratings=50)
+
+    orders = []
+    for _ in range(6):
+        session = enter(study)
+        trials = list(session.trials.select_related("stimulus").order_by("index"))
+        for a, b in zip(trials, trials[1:], strict=False):
+            assert not ({a.stimulus.prompt, a.prompt_shown} & {b.stimulus.prompt, b.prompt_shown}), (a, b)
+        orders.append(tuple(t.stimulus_id for t in trials))
+    assert len(set(orders)) == 6
+
+
+def test_arrange_falls_back_to_the_fewest_clashes_when_one_prompt_dominates() -> None:
+    items = [allocation.Item(i, "same", "same", "test") for i in range(4)] + [allocation.Item(9, "other", "other", "test")]
+
+    order = allocation.arrange(items, random.Random(1))
+
+    assert sorted(item.stimulus_id for item in order) == [0, 1, 2, 3, 9]
+    clashes = sum(a.prompt == b.prompt for a, b in zip(order, order[1:], strict=False))
+    assert clashes == 2  # "same" x4 around one "other" cannot do better
+
+
+def test_arrange_finds_a_clash_free_order_when_one_exists() -> None:
+    rng = random.Random(7)
+    for _ in range(50):
+        items = [allocation.Item(i, f"p{i % 3}", f"p{i % 3}", "test") for i in range(9)]
+        order = allocation.arrange(items, rng)
+        assert all(a.prompt != b.prompt for a, b in zip(order, order[1:], strict=False))
+
+
+@pytest.mark.django_db
+def test_full_mode_gives_every_test_stimulus_to_each_participant_across_parts_never_twice() -> None:
+    study = make_study(tests=10, stimuli_per_session=4, allocation_mode=Study.AllocationMode.FULL, target_ratings=1)
+    session = enter(study, pid="full-1")
+    seen: list[int] = []
+
+    for _part in range(3):
+        RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
+        seen += list(session.trials.values_list("stimulus_id", flat=True))
+        for index in range(session.trial_count):
+            rating_submit(token=session.token, trial_index=index, scores=answer_all(study), idempotency_key=uuid.uuid4())
+        session.refresh_from_db()
+        assert session.status == RatingSession.Status.COMPLETED
+        if len(seen) < 10:
+            session = session_next_part(session=session)
+
+    assert sorted(seen) == sorted(study.stimuli.values_list("pk", flat=True))
+    assert [s.trial_count for s in RatingSession.objects.filter(participant__external_id="full-1").order_by("number")] == [4, 4, 2]
+    other = enter(study, pid="full-2")  # full mode ignores the target: everyone rates everything
+    assert other.trial_count == 4
+
+
+@pytest.mark.django_db
+def test_expired_sessions_release_their_unanswered_trials_and_a_return_claims_them_again() -> None:
+    study = make_study(tests=4, stimuli_per_session=4, target_ratings=1, session_expiry_minutes=30)
+    session = enter(study)
+    RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
+    rating_submit(token=session.token, trial_index=0, scores=answer_all(study), idempotency_key=uuid.uuid4())
+    with pytest.raises(StudyFull):
+        enter(study)
+
+    # when the session idles past the expiry time
+    RatingSession.objects.filter(pk=session.pk).update(last_seen_at=timezone.now() - timedelta(minutes=31))
+    assert sessions_expire(study=study) == 1
+
+    # then its three unanswered stimuli are free again, the answered one still counts
+    session.refresh_from_db()
+    assert (session.status, session.expired_from) == ("expired", "rating")
+    assert sorted(test_loads(study).values()) == [0, 0, 0, 1]
+    assert sessions_expire(study=study) == 0
+
+    # and the participant who comes back continues where they were
+    session_resume(session=session)
+    session.refresh_from_db()
+    assert session.status == "rating" and session.current_index == 1
+    assert sorted(test_loads(study).values()) == [1, 1, 1, 1]
+
+
+@pytest.mark.django_db
+def test_recount_after_an_exclusion_makes_that_participants_stimuli_needed_again() -> None:
+    study = make_study(tests=4, stimuli_per_session=4, target_ratings=1)
+    session = enter(study)
+    RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
+    for index in range(4):
+        rating_submit(token=session.token, trial_index=index, scores=answer_all(study), idempotency_key=uuid.uuid4())
+    with pytest.raises(StudyFull):
+        enter(study)
+
+    Participant.objects.filter(pk=session.participant_id).update(excluded_reason="BT.500 screening")
+    with transaction.atomic():
+        allocation.stimulus_loads_recount(study_id=study.pk)
+
+    top_up = enter(study)
+    assert top_up.trial_count == 4
+
+
+@pytest.mark.django_db
+def test_declining_consent_records_a_declined_session_without_trials() -> None:
+    study = make_study()
+
+    session = enter(study, pid="no-thanks", consent=False)
+
+    assert session.status == RatingSession.Status.DECLINED
+    assert session.trial_count == 0 and not session.trials.exists()
+    assert sum(test_loads(study).values()) == 0
+
+
+@pytest.mark.django_db
+def test_a_returning_panel_id_gets_its_own_session_back_never_a_second_one() -> None:
+    study = make_study()
+    first = enter(study, pid="PID-1")
+
+    again = enter(study, pid="PID-1")
+
+    assert again.pk == first.pk
+    assert RatingSession.objects.filter(participant__external_id="PID-1").count() == 1
+
+
+# --- Concurrency against the real PostgreSQL -----------------------------------------------
+def _start_many(study: Study, count: int) -> tuple[list[RatingSession | Exception], list[float]]:
+    barrier = threading.Barrier(count)
+    results: list[RatingSession | Exception] = [Exception("not run")] * count
+    durations = [0.0] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            started = time.perf_counter()
+            results[i] = enter(study, pid=f"concurrent-{i}")
+            durations[i] = time.perf_counter() - started
+        except Exception as exc:  # reported by the assertions below
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, durations
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_concurrent_starts_get_balanced_disjoint_batches_without_over_allocation() -> None:
+    # given 40 stimuli needing 2 ratings each: exactly 16 sessions of 5
+    study = make_study(tests=40, prompts=10, stimuli_per_session=5, target_ratings=2)
+
+    # when 16 participants start at the same instant
+    results, durations = _start_many(study, 16)
+
+    # then every one got 5 distinct stimuli and every stimulus got exactly its 2
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert not errors, errors
+    for session in results:
+        ids = list(Trial.objects.filter(session=session).values_list("stimulus_id", flat=True))
+        assert len(ids) == 5 and len(set(ids)) == 5
+    counts = assigned_counts(study)
+    assert len(counts) == 40 and set(counts.values()) == {2}
+    assert test_loads(study) == dict(counts)
+    with pytest.raises(StudyFull):
+        enter(study)
+    durations.sort()
+    print(f"16 concurrent starts: median {statistics.median(durations) * 1000:.1f} ms, max {durations[-1] * 1000:.1f} ms")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_starts_below_capacity_keep_loads_within_one() -> None:
+    study = make_study(tests=30, prompts=6, stimuli_per_session=7, target_ratings=20)
+
+    results, _ = _start_many(study, 12)  # 84 assignments over 30 stimuli: 2 or 3 each
+
+    assert not [r for r in results if isinstance(r, Exception)]
+    counts = assigned_counts(study)
+    values = [counts.get(pk, 0) for pk in study.stimuli.values_list("pk", flat=True)]
+    assert sum(values) == 84
+    assert max(values) - min(values) <= 1, sorted(values)
