@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from experiments.models import Study, StimulusImport
+from experiments.models import StimulusImport, Study
 from experiments.services import EDITABLE_FIELDS, TRIAL_DESIGN_FIELDS
 
 

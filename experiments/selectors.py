@@ -37,7 +37,8 @@ def user_can_access_study(*, user: AbstractBaseUser | AnonymousUser, study: Stud
 
 def study_has_ratings(*, study: Study) -> bool:
     """True once any participant has rated: the trial design is then locked."""
-    from ratings.models import Rating  # ratings depends on experiments, not the other way round
+    # Imported here: ratings depends on experiments at import time, not the other way round.
+    from ratings.models import Rating
 
     return Rating.objects.filter(session__study=study).exists()
 

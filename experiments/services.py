@@ -18,16 +18,32 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from experiments import selectors
-from experiments.exceptions import ImportRejected, StudyError, StudyStatusError, TrialDesignLocked
+from experiments.exceptions import (
+    ImportRejected,
+    StudyError,
+    StudyStatusError,
+    TrialDesignLocked,
+)
 from experiments.images import inspect_image
 from experiments.imports.aigciqa2023 import plan_aigciqa2023
 from experiments.imports.manifest import plan_manifest
 from experiments.imports.problems import Problem
 from experiments.imports.sources import Source, open_source
-from experiments.imports.validate import Built, assign_positions, build_stimuli, check_duplicates, check_images
-from experiments.models import Perspective, Stimulus, StimulusImport, Study, stimulus_upload_to
+from experiments.imports.validate import (
+    Built,
+    assign_positions,
+    build_stimuli,
+    check_duplicates,
+    check_images,
+)
+from experiments.models import (
+    Perspective,
+    Stimulus,
+    StimulusImport,
+    Study,
+    stimulus_upload_to,
+)
 from experiments.presets import ACR_LABELS, AIGCIQA2023_PERSPECTIVES
-
 
 RESERVED_SLUGS = {"new"}  # taken by researcher URLs under /studies/
 

@@ -4,7 +4,11 @@ from celery import shared_task
 from django.db import OperationalError
 
 from experiments.models import StimulusImport
-from experiments.services import stimulus_import_claim, stimulus_import_execute, stimulus_import_fail
+from experiments.services import (
+    stimulus_import_claim,
+    stimulus_import_execute,
+    stimulus_import_fail,
+)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=10, max_retries=5)

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -17,7 +17,12 @@ from django.views.decorators.http import require_GET, require_POST
 from config.errors import DomainError
 from experiments import selectors, services
 from experiments.dashboard import study_dashboard
-from experiments.forms import PerspectiveFormSet, StimulusUploadForm, StudyCreateForm, StudyForm
+from experiments.forms import (
+    PerspectiveFormSet,
+    StimulusUploadForm,
+    StudyCreateForm,
+    StudyForm,
+)
 from experiments.imports.problems import problem_text
 from experiments.models import Stimulus, StimulusImport, Study
 

@@ -1,11 +1,12 @@
 from django.contrib import admin
 
-from ratings.models import Participant, Rating, RatingSession, Trial
+from ratings.models import Participant, Rating, RatingSession, StimulusLoad, Trial
 
 
 @admin.register(Participant)
 class ParticipantAdmin(admin.ModelAdmin):
-    list_display = ["code", "study", "panel", "is_pilot", "created_at"]
+    list_display = ["code", "study", "panel", "external_id", "excluded_reason", "is_pilot", "created_at"]
+    search_fields = ["code", "external_id"]
 
 
 @admin.register(RatingSession)
@@ -22,3 +23,9 @@ class TrialAdmin(admin.ModelAdmin):
 @admin.register(Rating)
 class RatingAdmin(admin.ModelAdmin):
     list_display = ["session", "stimulus", "perspective", "score", "kind", "server_time"]
+
+
+@admin.register(StimulusLoad)
+class StimulusLoadAdmin(admin.ModelAdmin):
+    list_display = ["stimulus", "study", "load"]
+    list_filter = ["study"]

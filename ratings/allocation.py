@@ -206,9 +206,11 @@ def insert_repeats(order: list[Item], repeats: list[Item], rng: random.Random, g
     """Place each repeat after its original, at least `gap` trials later when possible, without clashes."""
     result = order[:]
     for repeat in repeats:
-        first = next(i for i, item in enumerate(result) if item.stimulus_id == repeat.stimulus_id and item.repetition == 0)
+        first = next(
+            i for i, item in enumerate(result) if item.stimulus_id == repeat.stimulus_id and item.repetition == 0
+        )
 
-        def fits(pos: int) -> bool:
+        def fits(pos: int, repeat: Item = repeat) -> bool:
             before = result[pos - 1].prompts if pos > 0 else set()
             after = result[pos].prompts if pos < len(result) else set()
             return not (repeat.prompts & (before | after))

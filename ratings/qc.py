@@ -63,7 +63,7 @@ def trap_failure(*, scores: Mapping[str, float], scale_min: float, scale_max: fl
     return {"score": score, "max_accepted": midpoint}
 
 
-def is_straightlining(test_scores: Iterable[Mapping[str, float]]) -> bool:
+def is_straightlining(test_scores: Iterable[Mapping[Any, float]]) -> bool:
     """True when every perspective kept one value over enough test trials."""
     rows = list(test_scores)
     if len(rows) < STRAIGHTLINE_MIN_TRIALS:

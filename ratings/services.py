@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -34,6 +35,7 @@ from ratings.selectors import participant_latest_session, perspective_ids, seen_
 Status = RatingSession.Status
 DEVICE_KEYS = ("screen", "dpr", "viewport", "user_agent", "color_depth", "touch", "language", "fits")
 MAX_DEVICE_CHANGES = 50
+EXPIRE_EVERY_SECONDS = 30
 
 
 # --- Entry and allocation ------------------------------------------------------------------
@@ -53,6 +55,7 @@ def participant_enter(*, study: Study, entry: PanelEntry, consent: bool) -> Rati
         raise StudyNotOpen(_("This study is not open at the moment."))
     if consent:
         allocation.stimulus_loads_ensure(study.pk)
+        _expire_now_and_then(study)
     try:
         with transaction.atomic():
             participant = Participant(
@@ -69,6 +72,13 @@ def participant_enter(*, study: Study, entry: PanelEntry, consent: bool) -> Rati
         if existing is None:
             raise
         return existing
+
+
+def _expire_now_and_then(study: Study) -> None:
+    """Release abandoned sessions' trials before allocating; at most every EXPIRE_EVERY_SECONDS per process."""
+    key = f"ratings:expired:{study.pk}"
+    if cache.add(key, True, EXPIRE_EVERY_SECONDS):
+        sessions_expire(study=study)
 
 
 def _session_create(*, participant: Participant, number: int, status: str) -> RatingSession:
@@ -116,8 +126,12 @@ def session_start(*, participant: Participant, number: int) -> RatingSession:
     items = _session_items(study=study, test_prompts=test_ids, extras=extras, rng=rng)
     Trial.objects.bulk_create(
         Trial(
-            session=session, index=i, stimulus_id=item.stimulus_id, kind=item.kind,
-            repetition=item.repetition, prompt_shown=item.prompt_shown,
+            session=session,
+            index=i,
+            stimulus_id=item.stimulus_id,
+            kind=item.kind,
+            repetition=item.repetition,
+            prompt_shown=item.prompt_shown,
         )
         for i, item in enumerate(items)
     )
@@ -146,7 +160,9 @@ def _session_extras(*, study: Study, seen: list[int], rng: random.Random, first:
         candidates = list(tests.order_by("?").values_list("pk", "prompt")[:surplus])
         prompts = list(
             Stimulus.objects.filter(study=study, role=Stimulus.Role.TEST)
-            .values_list("prompt", flat=True).distinct().order_by()[:500]
+            .values_list("prompt", flat=True)
+            .distinct()
+            .order_by()[:500]
         )
     return _Extras(training, gold, candidates, prompts)
 
@@ -197,8 +213,9 @@ def sessions_expire(*, study: Study, now: datetime | None = None) -> int:
 
 def _unanswered_test_stimuli(session_ids: list[int]) -> list[int]:
     return list(
-        Trial.objects.filter(session_id__in=session_ids, kind=Trial.Kind.TEST, answered_at__isnull=True)
-        .values_list("stimulus_id", flat=True)
+        Trial.objects.filter(session_id__in=session_ids, kind=Trial.Kind.TEST, answered_at__isnull=True).values_list(
+            "stimulus_id", flat=True
+        )
     )
 
 
@@ -374,8 +391,9 @@ def rating_submit(
             cleaned = _validate_scores(session.study, keys, scores)
             trials = {
                 t.index: t
-                for t in Trial.objects.filter(session_id=session.pk, index__in=[trial_index, trial_index + 1])
-                .select_related("stimulus")
+                for t in Trial.objects.filter(
+                    session_id=session.pk, index__in=[trial_index, trial_index + 1]
+                ).select_related("stimulus")
             }
             trial = trials.get(trial_index)
             if trial is None or (stimulus_id is not None and trial.stimulus_id != stimulus_id):
@@ -383,22 +401,34 @@ def rating_submit(
             if trial.answered_at is not None:
                 return _replay(session=session, trial=trial, keys=keys, scores=cleaned, key=idempotency_key)
             if trial_index != session.current_index:
-                raise TrialOutOfOrder(_("Answers must be sent in order: trial %(n)s is next.") % {"n": session.current_index})
+                raise TrialOutOfOrder(
+                    _("Answers must be sent in order: trial %(n)s is next.") % {"n": session.current_index}
+                )
             if session.status not in (Status.TRAINING, Status.RATING, Status.EXPIRED):
                 raise SessionNotRating(_("This session is not accepting ratings."))
             return _store(
-                session=session, trial=trial, next_trial=trials.get(trial_index + 1), keys=keys, scores=cleaned,
-                key=idempotency_key, viewing_ms=viewing_ms, response_ms=response_ms, client_time=client_time,
+                session=session,
+                trial=trial,
+                next_trial=trials.get(trial_index + 1),
+                keys=keys,
+                scores=cleaned,
+                key=idempotency_key,
+                viewing_ms=viewing_ms,
+                response_ms=response_ms,
+                client_time=client_time,
             )
     except IntegrityError:
         # The key was stored before for another trial (a unique constraint said so; all rolled back).
         raise IdempotencyKeyReused(_("This idempotency key was already used for other answers.")) from None
 
 
-def _replay(*, session: RatingSession, trial: Trial, keys: dict[str, int], scores: dict[str, float], key: uuid.UUID) -> SubmitResult:
+def _replay(
+    *, session: RatingSession, trial: Trial, keys: dict[str, int], scores: dict[str, float], key: uuid.UUID
+) -> SubmitResult:
     stored = list(
-        Rating.objects.filter(session_id=session.pk, stimulus_id=trial.stimulus_id, repetition=trial.repetition)
-        .values_list("perspective_id", "score", "idempotency_key")
+        Rating.objects.filter(
+            session_id=session.pk, stimulus_id=trial.stimulus_id, repetition=trial.repetition
+        ).values_list("perspective_id", "score", "idempotency_key")
     )
     if not any(k == key for _p, _s, k in stored):
         raise TrialAlreadyAnswered(_("This trial was already answered."))
@@ -426,9 +456,18 @@ def _store(
         _loads_add(_unanswered_test_stimuli([session.pk]), +1)
     Rating.objects.bulk_create(
         Rating(
-            session_id=session.pk, trial_id=trial.pk, stimulus_id=trial.stimulus_id, perspective_id=keys[k],
-            score=v, repetition=trial.repetition, kind=trial.kind, prompt_shown=trial.prompt_shown,
-            trial_index=trial.index, viewing_ms=viewing_ms, response_ms=response_ms, client_time=client_time,
+            session_id=session.pk,
+            trial_id=trial.pk,
+            stimulus_id=trial.stimulus_id,
+            perspective_id=keys[k],
+            score=v,
+            repetition=trial.repetition,
+            kind=trial.kind,
+            prompt_shown=trial.prompt_shown,
+            trial_index=trial.index,
+            viewing_ms=viewing_ms,
+            response_ms=response_ms,
+            client_time=client_time,
             idempotency_key=key,
         )
         for k, v in scores.items()
@@ -443,7 +482,12 @@ def _store(
         status = Status.COMPLETED
     else:
         status = Status.TRAINING if next_trial.kind == Trial.Kind.TRAINING else Status.RATING
-    fields: dict[str, Any] = {"current_index": trial.index + 1, "status": status, "last_seen_at": now, "expired_from": ""}
+    fields: dict[str, Any] = {
+        "current_index": trial.index + 1,
+        "status": status,
+        "last_seen_at": now,
+        "expired_from": "",
+    }
     if failures:
         fields["qc_failures"] = [*session.qc_failures, *failures]
     if status in (Status.COMPLETED, Status.SCREENED_OUT):
@@ -453,7 +497,10 @@ def _store(
         # Screened-out ratings are not valid: every test stimulus of the session is needed again.
         _loads_add(list(session.trials.filter(kind=Trial.Kind.TEST).values_list("stimulus_id", flat=True)), -1)
     return SubmitResult(
-        created=True, index=trial.index, next_index=trial.index + 1, status=status,
+        created=True,
+        index=trial.index,
+        next_index=trial.index + 1,
+        status=status,
         next_trial=trial_payload(next_trial) if next_trial is not None and not screen_out else None,
         qc_failures=failures,
     )
@@ -488,8 +535,13 @@ def _qc_failures(
     if last and study.check_straightlining and _session_straightlines(session=session):
         found.append(("straightlining", {}))
     return [
-        {"check": check, "trial": trial.index, "stimulus": trial.stimulus_id, "details": details,
-         "at": timezone.now().isoformat()}
+        {
+            "check": check,
+            "trial": trial.index,
+            "stimulus": trial.stimulus_id,
+            "details": details,
+            "at": timezone.now().isoformat(),
+        }
         for check, details in found
     ]
 

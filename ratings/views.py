@@ -5,6 +5,7 @@ makes the resume link that works on another device). One GET page shows whatever
 session is in; each stage's form posts to its own URL and redirects back (post/redirect/get).
 """
 
+import contextlib
 import json
 from typing import Any
 
@@ -56,7 +57,9 @@ def _panel_headers(response: HttpResponse, study: Study) -> HttpResponse:
     return response
 
 
-def _page(request: HttpRequest, study: Study, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest, study: Study, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
     return _panel_headers(render(request, template, {"study": study, **context}, status=status), study)
 
 
@@ -122,22 +125,25 @@ def _questionnaire(request: HttpRequest, session: RatingSession, errors: dict[st
         for q in session.study.questionnaire
     ]
     return _page(
-        request, session.study, "ratings/session_questionnaire.html",
-        {"session": session, "questions": questions}, status=400 if errors else 200,
+        request,
+        session.study,
+        "ratings/session_questionnaire.html",
+        {"session": session, "questions": questions},
+        status=400 if errors else 200,
     )
 
 
 def _largest(session: RatingSession) -> dict[str, int]:
-    sizes = list(
-        Stimulus.objects.filter(trials__session=session).values_list("width", "height").distinct()
-    ) or [(0, 0)]
+    sizes = list(Stimulus.objects.filter(trials__session=session).values_list("width", "height").distinct()) or [(0, 0)]
     return {"width": max(w for w, _ in sizes), "height": max(h for _, h in sizes)}
 
 
 def _display_check(request: HttpRequest, session: RatingSession) -> HttpResponse:
     perspectives = perspectives_for_trial(study=session.study)
     return _page(
-        request, session.study, "ratings/session_display_check.html",
+        request,
+        session.study,
+        "ratings/session_display_check.html",
         {
             "session": session,
             "display_data": {"largest": _largest(session), "perspectives": len(perspectives)},
@@ -162,7 +168,9 @@ def _instructions(request: HttpRequest, session: RatingSession) -> HttpResponse:
     study = session.study
     has_training = session.trials.filter(kind=Trial.Kind.TRAINING).exists()
     return _page(
-        request, study, "ratings/session_instructions.html",
+        request,
+        study,
+        "ratings/session_instructions.html",
         {
             "session": session,
             "perspectives": perspectives_for_trial(study=study),
@@ -193,7 +201,9 @@ def _trials(request: HttpRequest, session: RatingSession) -> HttpResponse:
         "trials": trials,
     }
     return _page(
-        request, study, "ratings/session_trials.html",
+        request,
+        study,
+        "ratings/session_trials.html",
         {
             "session": session,
             "session_data": data,
@@ -239,7 +249,9 @@ def _completed(request: HttpRequest, session: RatingSession) -> HttpResponse:
         .exists()
     )
     return _page(
-        request, study, "ratings/session_complete.html",
+        request,
+        study,
+        "ratings/session_complete.html",
         {
             "session": session,
             "code": code,
@@ -259,7 +271,9 @@ def _ended(request: HttpRequest, session: RatingSession) -> HttpResponse:
         study=study, code=code, panel_data=session.participant.panel_data, participant_code=session.participant.code
     )
     return _page(
-        request, study, "ratings/session_end.html",
+        request,
+        study,
+        "ratings/session_end.html",
         {
             "session": session,
             "message": session_message(session.status),
@@ -297,10 +311,8 @@ def session_display(request: HttpRequest, slug: str, token: str) -> HttpResponse
 @require_POST
 def session_instructions(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     session = session_get(slug=slug, token=token)
-    try:
+    with contextlib.suppress(DomainError):  # already done: show the current stage
         session_instructions_done(session=session)
-    except DomainError:
-        pass
     return redirect(session_url(session))
 
 

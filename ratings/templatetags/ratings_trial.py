@@ -19,7 +19,9 @@ def scale_levels(study: Study) -> list[dict[str, Any]]:
 
 
 @register.simple_tag
-def trial_config(study: Study, stimulus: Any, prompt: str, perspectives: list[dict[str, Any]], preview: bool) -> SafeString:
+def trial_config(
+    study: Study, stimulus: Any, prompt: str, perspectives: list[dict[str, Any]], preview: bool
+) -> SafeString:
     """The JSON the trial script reads (id "trial-config"): scale, perspectives, texts."""
     config = {
         "preview": bool(preview),

@@ -1,5 +1,6 @@
 """The participant's whole journey in headless Chromium, against the live server and PostgreSQL."""
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -25,6 +26,13 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError("condition not met in time")
+
+
+def shot(page: Page, name: str) -> None:
+    """Screenshots for looking at the pages: set PARTICIPANT_SCREENSHOTS=/some/dir."""
+    folder = os.environ.get("PARTICIPANT_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=f"{folder}/participant-{name}.png", full_page=True)
 
 
 def through_the_stages(page: Page) -> None:
@@ -55,13 +63,23 @@ def test_a_prolific_participant_goes_from_the_link_to_the_prolific_redirect_with
 ) -> None:
     # given a Prolific study with a questionnaire, practice, gold, a trap and breaks
     study = make_study(
-        panel=Study.Panel.PROLIFIC, tests=8, prompts=4, training=1, gold=1, stimuli_per_session=4,
-        gold_per_session=1, traps_per_session=1, break_every=3, min_viewing_ms=150,
+        panel=Study.Panel.PROLIFIC,
+        tests=8,
+        prompts=4,
+        training=1,
+        gold=1,
+        stimuli_per_session=4,
+        gold_per_session=1,
+        traps_per_session=1,
+        break_every=3,
+        min_viewing_ms=150,
         questionnaire=[{"key": "age", "label": "Age range", "type": "choice", "choices": ["18-29", "30+"]}],
     )
     page.route(
         "https://app.prolific.com/**",
-        lambda route: route.fulfill(status=200, content_type="text/html", body="<h1>Prolific: submission complete</h1>"),
+        lambda route: route.fulfill(
+            status=200, content_type="text/html", body="<h1>Prolific: submission complete</h1>"
+        ),
     )
 
     # when the participant follows the link, consents and answers the questionnaire
@@ -95,7 +113,12 @@ def test_a_prolific_participant_goes_from_the_link_to_the_prolific_redirect_with
     assert session.questionnaire["answers"] == {"age": "30+"}
     assert session.device["viewport"]["width"] == page.viewport_size["width"]
     assert Rating.objects.filter(session=session).count() == session.trial_count * 3
-    assert set(Rating.objects.filter(session=session).values_list("kind", flat=True)) == {"training", "test", "gold", "trap"}
+    assert set(Rating.objects.filter(session=session).values_list("kind", flat=True)) == {
+        "training",
+        "test",
+        "gold",
+        "trap",
+    }
     # the trap (a mismatched prompt) rated 4 for correspondence is recorded; gold 4/4 is within range
     assert [f["check"] for f in session.qc_failures] == ["trap"]
     first = Rating.objects.filter(session=session, trial_index=0).order_by("perspective__order")
@@ -194,7 +217,9 @@ def test_a_too_small_window_is_refused_with_the_exact_reason_and_accepted_after_
     # a window made smaller during the trials blocks them again, with the reason
     page.set_viewport_size({"width": 900, "height": 600})
     expect(page.locator("#trial-blocker")).to_be_visible()
-    expect(page.locator("#trial-blocker-text")).to_contain_text("Your window shows 900x600 pixels; the image needs 800x600")
+    expect(page.locator("#trial-blocker-text")).to_contain_text(
+        "Your window shows 900x600 pixels; the image needs 800x600"
+    )
     page.set_viewport_size({"width": 1400, "height": 900})
     expect(page.locator("#trial-blocker")).to_be_hidden()
     session = RatingSession.objects.get(participant__external_id="small-1")
@@ -249,34 +274,34 @@ def test_two_participants_starting_at_once_get_balanced_disjoint_batches(live_se
 def test_the_demo_study_runs_smoothly_for_a_new_participant(live_server: Any, demo_study: Study, page: Page) -> None:
     Study.objects.filter(pk=demo_study.pk).update(min_viewing_ms=100)
     page.goto(f"{live_server.url}/s/{demo_study.slug}/")
-    page.screenshot(path="/tmp/participant-consent.png")
+    shot(page, "consent")
     page.locator("#consent-agree").click()
-    page.screenshot(path="/tmp/participant-display.png")
+    shot(page, "display")
     page.locator("#display-continue").click()
-    page.screenshot(path="/tmp/participant-instructions.png", full_page=True)
+    shot(page, "instructions")
     page.locator("#instructions-start").click()
     session = RatingSession.objects.filter(study=demo_study).latest("pk")
     training = session.trials.filter(kind="training").count()
 
     for index in range(session.trial_count):
         if index == 0:
-            page.screenshot(path="/tmp/participant-trial-training.png")
+            shot(page, "trial-training")
         rate(page, index, f"{1 + index % 5}{1 + (index + 2) % 5}{1 + (index + 4) % 5}")
         if index < training:
             expect(page.locator("#overlay")).to_be_visible()
             if index == 0:
-                page.screenshot(path="/tmp/participant-feedback.png")
+                shot(page, "feedback")
             page.locator("#overlay-continue").click()
             if index == training - 1:
                 continue_overlay(page, "Practice complete")
         elif index + 1 < session.trial_count and (index + 1 - training) % 5 == 0:
-            page.screenshot(path="/tmp/participant-break.png")
+            shot(page, "break")
             continue_overlay(page, "Time for a short break")
         if index == training:
-            page.screenshot(path="/tmp/participant-trial.png")
+            shot(page, "trial")
 
     expect(page.locator("#completion-code")).to_have_text("DEMO-COMPLETE")
-    page.screenshot(path="/tmp/participant-complete.png")
+    shot(page, "complete")
     assert re.search(r"/t/[\w-]+/$", page.url)
     session.refresh_from_db()
     assert session.status == "completed" and session.qc_failures == []

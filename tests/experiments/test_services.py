@@ -6,7 +6,13 @@ import pytest
 
 from experiments.exceptions import StudyError, StudyStatusError, TrialDesignLocked
 from experiments.models import Study
-from experiments.services import study_close, study_create, study_launch, study_pause, study_update
+from experiments.services import (
+    study_close,
+    study_create,
+    study_launch,
+    study_pause,
+    study_update,
+)
 from tests.experiments.builders import add_ratings
 from tests.factories import StimulusFactory, StudyFactory
 

@@ -71,7 +71,7 @@ def test_edit_of_a_rated_study_shows_the_lock_message_and_keeps_the_design(logge
     response = logged_in.post(reverse("experiments:study-edit", args=[study.slug]), edit_payload(study, scale_max=7))
 
     assert response.status_code == 400
-    assert "already has ratings" in response.content.decode(), response.context["form"].errors.as_text() + str(response.context["formset"].errors)
+    assert "already has ratings" in response.content.decode()
     study.refresh_from_db()
     assert study.scale_max == 5
 

@@ -23,18 +23,33 @@ def make_study(
 ) -> Study:
     """An open study: `tests` test stimuli over `prompts` prompts, then training and gold stimuli."""
     defaults: dict[str, Any] = {
-        "stimuli_per_session": 4, "training_count": training, "min_viewing_ms": 0, "break_every": 0,
-        "check_straightlining": False, "completion_code": "DONE-123", "screenout_code": "OUT-456",
+        "stimuli_per_session": 4,
+        "training_count": training,
+        "min_viewing_ms": 0,
+        "break_every": 0,
+        "check_straightlining": False,
+        "completion_code": "DONE-123",
+        "screenout_code": "OUT-456",
     }
     study = StudyFactory(**{**defaults, **fields})
     for i in range(tests):
         StimulusFactory(study=study, prompt=f"prompt {i % prompts}", name=f"t{i}.png")
     for i in range(training):
-        StimulusFactory(study=study, prompt="training prompt", name=f"train{i}.png", role=Stimulus.Role.TRAINING,
-                        reference_scores={"quality": 4})
+        StimulusFactory(
+            study=study,
+            prompt="training prompt",
+            name=f"train{i}.png",
+            role=Stimulus.Role.TRAINING,
+            reference_scores={"quality": 4},
+        )
     for i in range(gold):
-        StimulusFactory(study=study, prompt=f"gold prompt {i}", name=f"gold{i}.png", role=Stimulus.Role.GOLD,
-                        reference_scores={"quality": 5, "authenticity": [4, 5]})
+        StimulusFactory(
+            study=study,
+            prompt=f"gold prompt {i}",
+            name=f"gold{i}.png",
+            role=Stimulus.Role.GOLD,
+            reference_scores={"quality": 5, "authenticity": [4, 5]},
+        )
     study.status = Study.Status.OPEN
     study.save()
     return study

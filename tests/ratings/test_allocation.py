@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -28,7 +29,9 @@ test_loads.__test__ = False  # type: ignore[attr-defined]
 
 
 def assigned_counts(study: Study) -> Counter[int]:
-    return Counter(Trial.objects.filter(session__study=study, kind=Trial.Kind.TEST).values_list("stimulus_id", flat=True))
+    return Counter(
+        Trial.objects.filter(session__study=study, kind=Trial.Kind.TEST).values_list("stimulus_id", flat=True)
+    )
 
 
 @pytest.mark.django_db
@@ -72,7 +75,9 @@ def test_sessions_have_a_fresh_order_without_two_neighbours_of_the_same_prompt()
 
 
 def test_arrange_falls_back_to_the_fewest_clashes_when_one_prompt_dominates() -> None:
-    items = [allocation.Item(i, "same", "same", "test") for i in range(4)] + [allocation.Item(9, "other", "other", "test")]
+    items = [allocation.Item(i, "same", "same", "test") for i in range(4)] + [
+        allocation.Item(9, "other", "other", "test")
+    ]
 
     order = allocation.arrange(items, random.Random(1))
 
@@ -99,39 +104,55 @@ def test_full_mode_gives_every_test_stimulus_to_each_participant_across_parts_ne
         RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
         seen += list(session.trials.values_list("stimulus_id", flat=True))
         for index in range(session.trial_count):
-            rating_submit(token=session.token, trial_index=index, scores=answer_all(study), idempotency_key=uuid.uuid4())
+            rating_submit(
+                token=session.token, trial_index=index, scores=answer_all(study), idempotency_key=uuid.uuid4()
+            )
         session.refresh_from_db()
         assert session.status == RatingSession.Status.COMPLETED
         if len(seen) < 10:
             session = session_next_part(session=session)
 
     assert sorted(seen) == sorted(study.stimuli.values_list("pk", flat=True))
-    assert [s.trial_count for s in RatingSession.objects.filter(participant__external_id="full-1").order_by("number")] == [4, 4, 2]
+    assert [
+        s.trial_count for s in RatingSession.objects.filter(participant__external_id="full-1").order_by("number")
+    ] == [4, 4, 2]
     other = enter(study, pid="full-2")  # full mode ignores the target: everyone rates everything
     assert other.trial_count == 4
 
 
-@pytest.mark.django_db
-def test_expired_sessions_release_their_unanswered_trials_and_a_return_claims_them_again() -> None:
-    study = make_study(tests=4, stimuli_per_session=4, target_ratings=1, session_expiry_minutes=30)
+def abandoned_after_one_answer(study: Study) -> RatingSession:
     session = enter(study)
     RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
     rating_submit(token=session.token, trial_index=0, scores=answer_all(study), idempotency_key=uuid.uuid4())
-    with pytest.raises(StudyFull):
-        enter(study)
-
-    # when the session idles past the expiry time
     RatingSession.objects.filter(pk=session.pk).update(last_seen_at=timezone.now() - timedelta(minutes=31))
-    assert sessions_expire(study=study) == 1
+    return session
 
-    # then its three unanswered stimuli are free again, the answered one still counts
-    session.refresh_from_db()
-    assert (session.status, session.expired_from) == ("expired", "rating")
-    assert sorted(test_loads(study).values()) == [0, 0, 0, 1]
+
+@pytest.mark.django_db
+def test_the_next_start_expires_an_abandoned_session_and_takes_its_unanswered_stimuli() -> None:
+    study = make_study(tests=4, stimuli_per_session=4, target_ratings=1, session_expiry_minutes=30)
+    old = abandoned_after_one_answer(study)
+    cache.clear()  # expiry runs at most every 30 s per process
+
+    newcomer = enter(study)
+
+    old.refresh_from_db()
+    assert (old.status, old.expired_from) == ("expired", "rating")
+    unanswered = set(old.trials.filter(answered_at__isnull=True).values_list("stimulus_id", flat=True))
+    assert set(newcomer.trials.values_list("stimulus_id", flat=True)) == unanswered
+    assert sorted(test_loads(study).values()) == [1, 1, 1, 1]
+
+
+@pytest.mark.django_db
+def test_a_participant_returning_after_expiry_continues_where_they_were() -> None:
+    study = make_study(tests=4, stimuli_per_session=4, target_ratings=1, session_expiry_minutes=30)
+    session = abandoned_after_one_answer(study)
+    assert sessions_expire(study=study) == 1
+    assert sorted(test_loads(study).values()) == [0, 0, 0, 1]  # the answered one still counts
     assert sessions_expire(study=study) == 0
 
-    # and the participant who comes back continues where they were
     session_resume(session=session)
+
     session.refresh_from_db()
     assert session.status == "rating" and session.current_index == 1
     assert sorted(test_loads(study).values()) == [1, 1, 1, 1]
@@ -222,7 +243,9 @@ def test_sixteen_concurrent_starts_get_balanced_disjoint_batches_without_over_al
     with pytest.raises(StudyFull):
         enter(study)
     durations.sort()
-    print(f"16 concurrent starts: median {statistics.median(durations) * 1000:.1f} ms, max {durations[-1] * 1000:.1f} ms")
+    print(
+        f"16 concurrent starts: median {statistics.median(durations) * 1000:.1f} ms, max {durations[-1] * 1000:.1f} ms"
+    )
 
 
 @pytest.mark.django_db(transaction=True)

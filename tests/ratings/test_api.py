@@ -25,22 +25,30 @@ def csrf_client(session: RatingSession) -> tuple[Client, str]:
     """A browser-like client: CSRF enforced, token taken from the session's page."""
     client = Client(enforce_csrf_checks=True)
     page = client.get(reverse("ratings:session", kwargs={"slug": session.study.slug, "token": session.token}))
-    data = json.loads(page.content.decode().split('id="session-data" type="application/json">')[1].split("</script>")[0])
+    data = json.loads(
+        page.content.decode().split('id="session-data" type="application/json">')[1].split("</script>")[0]
+    )
     return client, data["csrf"]
 
 
 def post(client: Client, token: str, body: object, csrf: str = ""):  # type: ignore[no-untyped-def]
     return client.post(
         reverse("ratings-api:rating-submit", kwargs={"token": token}),
-        data=json.dumps(body), content_type="application/json", HTTP_X_CSRFTOKEN=csrf,
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=csrf,
     )
 
 
 def body(session: RatingSession, index: int = 0, key: str | None = None, value: int = 3) -> dict:
     trial = session.trials.get(index=index)
     return {
-        "index": index, "stimulus": trial.stimulus_id, "scores": answer_all(session.study, value),
-        "key": key or str(uuid.uuid4()), "viewing_ms": 2100, "response_ms": 1800,
+        "index": index,
+        "stimulus": trial.stimulus_id,
+        "scores": answer_all(session.study, value),
+        "key": key or str(uuid.uuid4()),
+        "viewing_ms": 2100,
+        "response_ms": 1800,
         "client_time": "2026-05-01T10:00:00.000Z",
     }
 
@@ -112,7 +120,9 @@ def test_a_body_that_is_not_json_is_a_400(rating_session: RatingSession) -> None
 
     response = client.post(
         reverse("ratings-api:rating-submit", kwargs={"token": rating_session.token}),
-        data="{oops", content_type="application/json", HTTP_X_CSRFTOKEN=csrf,
+        data="{oops",
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=csrf,
     )
 
     assert response.status_code == 400 and response.json()["code"] == "bad_json"
@@ -147,7 +157,8 @@ def test_device_changes_are_recorded_with_the_session(rating_session: RatingSess
     response = client.post(
         reverse("ratings-api:device-change", kwargs={"token": rating_session.token}),
         data=json.dumps({"dpr": 1.25, "viewport": {"width": 1000, "height": 700}, "secret": "x"}),
-        content_type="application/json", HTTP_X_CSRFTOKEN=csrf,
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=csrf,
     )
 
     assert response.status_code == 201

@@ -18,8 +18,9 @@ def run(session: RatingSession, score_for) -> list:  # type: ignore[no-untyped-d
     RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
     results = []
     for trial in session.trials.select_related("stimulus").order_by("index"):
-        result = rating_submit(token=session.token, trial_index=trial.index, scores=score_for(trial),
-                               idempotency_key=uuid.uuid4())
+        result = rating_submit(
+            token=session.token, trial_index=trial.index, scores=score_for(trial), idempotency_key=uuid.uuid4()
+        )
         results.append(result)
         if result.status == RatingSession.Status.SCREENED_OUT:
             break
@@ -32,8 +33,9 @@ def varied(trial: Trial) -> dict[str, int]:
 
 
 def test_a_session_gets_its_gold_repeat_and_trap_trials() -> None:
-    study = make_study(tests=12, stimuli_per_session=5, gold=2, gold_per_session=1, repeats_per_session=2,
-                       traps_per_session=2)
+    study = make_study(
+        tests=12, stimuli_per_session=5, gold=2, gold_per_session=1, repeats_per_session=2, traps_per_session=2
+    )
 
     session = enter(study)
 
@@ -48,8 +50,15 @@ def test_a_session_gets_its_gold_repeat_and_trap_trials() -> None:
 
 
 def test_failures_are_recorded_and_the_session_completes_when_the_study_only_records() -> None:
-    study = make_study(tests=12, stimuli_per_session=5, gold=1, gold_per_session=1, repeats_per_session=1,
-                       traps_per_session=1, qc_action=Study.QcAction.RECORD)
+    study = make_study(
+        tests=12,
+        stimuli_per_session=5,
+        gold=1,
+        gold_per_session=1,
+        repeats_per_session=1,
+        traps_per_session=1,
+        qc_action=Study.QcAction.RECORD,
+    )
     session = enter(study)
     first_scores: dict[int, int] = {}
 
@@ -77,8 +86,15 @@ def test_failures_are_recorded_and_the_session_completes_when_the_study_only_rec
 
 
 def test_a_careful_participant_passes_every_check() -> None:
-    study = make_study(tests=12, stimuli_per_session=5, gold=1, gold_per_session=1, repeats_per_session=1,
-                       traps_per_session=1, check_straightlining=True)
+    study = make_study(
+        tests=12,
+        stimuli_per_session=5,
+        gold=1,
+        gold_per_session=1,
+        repeats_per_session=1,
+        traps_per_session=1,
+        check_straightlining=True,
+    )
     session = enter(study)
 
     def careful(trial: Trial) -> dict[str, int]:
@@ -116,7 +132,12 @@ def test_straightlining_is_recorded_at_the_end_of_the_session() -> None:
 
 @pytest.mark.parametrize(
     ("scores", "failed"),
-    [({"quality": 4}, set()), ({"quality": 6}, set()), ({"quality": 3}, {"quality"}), ({"authenticity": 3}, {"authenticity"})],
+    [
+        ({"quality": 4}, set()),
+        ({"quality": 6}, set()),
+        ({"quality": 3}, {"quality"}),
+        ({"authenticity": 3}, {"authenticity"}),
+    ],
 )
 def test_gold_accepts_one_level_around_the_reference_or_an_explicit_range(scores, failed) -> None:  # type: ignore[no-untyped-def]
     reference = {"quality": 5, "authenticity": [4, 5]}

@@ -29,7 +29,9 @@ def rating_ready(study: Study) -> RatingSession:
 
 
 def submit(session: RatingSession, index: int, scores: dict, key: uuid.UUID | None = None, **extra):  # type: ignore[no-untyped-def]
-    return rating_submit(token=session.token, trial_index=index, scores=scores, idempotency_key=key or uuid.uuid4(), **extra)
+    return rating_submit(
+        token=session.token, trial_index=index, scores=scores, idempotency_key=key or uuid.uuid4(), **extra
+    )
 
 
 def test_rating_submit_stores_every_perspective_with_the_trial_details() -> None:
@@ -42,8 +44,14 @@ def test_rating_submit_stores_every_perspective_with_the_trial_details() -> None
 
     # when
     result = submit(
-        session, 0, {"quality": 4, "authenticity": 2, "correspondence": 5}, key,
-        stimulus_id=trial.stimulus_id, viewing_ms=3100, response_ms=2500, client_time=client_time,
+        session,
+        0,
+        {"quality": 4, "authenticity": 2, "correspondence": 5},
+        key,
+        stimulus_id=trial.stimulus_id,
+        viewing_ms=3100,
+        response_ms=2500,
+        client_time=client_time,
     )
 
     # then

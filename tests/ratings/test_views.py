@@ -25,8 +25,12 @@ def consent(client: Client, study: Study, decision: str = "agree", **params: str
 def finish(session: RatingSession) -> None:
     RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
     for index in range(session.trial_count):
-        rating_submit(token=session.token, trial_index=index, scores=answer_all(session.study, 1 + index % 5),
-                      idempotency_key=uuid.uuid4())
+        rating_submit(
+            token=session.token,
+            trial_index=index,
+            scores=answer_all(session.study, 1 + index % 5),
+            idempotency_key=uuid.uuid4(),
+        )
 
 
 def test_a_prolific_link_shows_the_consent_form_carrying_the_prolific_ids(client: Client) -> None:
@@ -160,10 +164,13 @@ def test_a_full_study_says_so_politely(client: Client) -> None:
 
 
 def test_the_stages_run_questionnaire_display_check_instructions_then_training(client: Client) -> None:
-    study = make_study(training=1, questionnaire=[
-        {"key": "age", "label": "Age range", "type": "choice", "choices": ["18-29", "30-49", "50+"]},
-        {"key": "vision", "label": "Do you wear glasses?", "type": "text", "required": False},
-    ])
+    study = make_study(
+        training=1,
+        questionnaire=[
+            {"key": "age", "label": "Age range", "type": "choice", "choices": ["18-29", "30-49", "50+"]},
+            {"key": "vision", "label": "Do you wear glasses?", "type": "text", "required": False},
+        ],
+    )
     consent(client, study, pid="stages")
     session = RatingSession.objects.get()
     base = reverse("ratings:session", kwargs={"slug": study.slug, "token": session.token})
@@ -179,7 +186,10 @@ def test_the_stages_run_questionnaire_display_check_instructions_then_training(c
     client.post(base + "display/", {"device": '{"fits": false, "dpr": 1}'})
     session.refresh_from_db()
     assert session.status == "display_check"  # a window too small does not pass
-    client.post(base + "display/", {"device": '{"fits": true, "dpr": 2, "screen": {"width": 1440, "height": 900}, "user_agent": "UA"}'})
+    client.post(
+        base + "display/",
+        {"device": '{"fits": true, "dpr": 2, "screen": {"width": 1440, "height": 900}, "user_agent": "UA"}'},
+    )
     session.refresh_from_db()
     assert session.status == "instructions" and session.device["dpr"] == 2 and session.device["user_agent"] == "UA"
 
@@ -199,4 +209,6 @@ def test_an_unknown_token_or_another_studys_slug_is_404(client: Client) -> None:
     session = RatingSession.objects.get()
 
     assert client.get(reverse("ratings:session", kwargs={"slug": study.slug, "token": "nope"})).status_code == 404
-    assert client.get(reverse("ratings:session", kwargs={"slug": other.slug, "token": session.token})).status_code == 404
+    assert (
+        client.get(reverse("ratings:session", kwargs={"slug": other.slug, "token": session.token})).status_code == 404
+    )
