@@ -1,0 +1,19 @@
+.PHONY: dev worker test lint migrations-check bench-analysis bench-load bench-chaos
+
+dev:  ## install everything and run the app with the demo study
+	./scripts/run
+
+test:  ## the whole test suite against real PostgreSQL, Redis, Celery and Chromium
+	./scripts/test
+
+worker:  ## a Celery worker against the configured broker
+	.venv/bin/celery -A config worker --concurrency=1 --without-mingle --without-gossip
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check analysis/stats && .venv/bin/mypy analysis/stats
+
+migrations-check:
+	.venv/bin/python manage.py makemigrations --check --dry-run
+
+bench-analysis:
+	.venv/bin/python bench/analysis/run.py
