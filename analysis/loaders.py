@@ -65,18 +65,25 @@ class StudyRatings:
         return [p.key for p in self.perspectives]
 
 
+def _pilot_filter(qs: QuerySet[Rating], *, include_pilot: bool, pilot_only: bool) -> QuerySet[Rating]:
+    if pilot_only:
+        return qs.filter(session__is_pilot=True)
+    if not include_pilot:
+        return qs.exclude(Q(session__is_pilot=True) | Q(session__participant__is_pilot=True))
+    return qs
+
+
 def _counted_ratings(
-    study: Study, *, include_pilot: bool, rating_id_max: int | None
+    study: Study, *, include_pilot: bool, rating_id_max: int | None, pilot_only: bool = False
 ) -> QuerySet[Rating]:
-    """Ratings that may enter the MOS: test trials on test stimuli, pilot data unless asked."""
+    """Ratings that may enter the MOS: test trials on test stimuli, pilot data unless asked
+    (or only pilot data: the pilot mode's own analysis)."""
     qs = Rating.objects.filter(
         session__study=study, kind=Trial.Kind.TEST, stimulus__role=Stimulus.Role.TEST
     )
     if rating_id_max is not None:
         qs = qs.filter(id__lte=rating_id_max)
-    if not include_pilot:
-        qs = qs.exclude(Q(session__is_pilot=True) | Q(session__participant__is_pilot=True))
-    return qs.order_by()
+    return _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only).order_by()
 
 
 def _describe_failure(failure: Any) -> str:
@@ -139,6 +146,7 @@ def study_ratings_load(
     include_pilot: bool = False,
     exclude_qc_failures: bool = True,
     rating_id_max: int | None = None,
+    pilot_only: bool = False,
 ) -> StudyRatings:
     """Read the counted ratings of ``study`` into per-perspective :class:`Ratings`.
 
@@ -157,7 +165,9 @@ def study_ratings_load(
 
     pid, sid, vid = array("q"), array("q"), array("q")
     score = array("d")
-    rows = _counted_ratings(study, include_pilot=include_pilot, rating_id_max=rating_id_max)
+    rows = _counted_ratings(
+        study, include_pilot=include_pilot, rating_id_max=rating_id_max, pilot_only=pilot_only
+    )
     for participant_id, stimulus_id, perspective_id, value in rows.values_list(
         "session__participant_id", "stimulus_id", "perspective_id", "score"
     ).iterator(chunk_size=CHUNK_SIZE):
@@ -250,6 +260,7 @@ def raw_rating_rows(
     include_pilot: bool = False,
     rating_id_max: int | None = None,
     include_panel_ids: bool = False,
+    pilot_only: bool = False,
 ) -> Iterator[tuple[Any, ...]]:
     """Every rating of the study (all trial kinds) as rows of ``exports.RAW_COLUMNS``, streamed.
 
@@ -259,8 +270,7 @@ def raw_rating_rows(
     qs = Rating.objects.filter(session__study=study)
     if rating_id_max is not None:
         qs = qs.filter(id__lte=rating_id_max)
-    if not include_pilot:
-        qs = qs.exclude(Q(session__is_pilot=True) | Q(session__participant__is_pilot=True))
+    qs = _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only)
     rows = qs.order_by("id").values_list(*RAW_FIELDS).iterator(chunk_size=CHUNK_SIZE)
     for code, external_id, panel, number, position, key, value, kind, view, resp, ct, st in rows:
         rater = f"{panel}:{external_id}" if include_panel_ids and external_id else code

@@ -19,6 +19,9 @@ class AnalysisRun(models.Model):
     method_version = models.CharField(max_length=20, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     include_pilot = models.BooleanField(default=False)
+    # Only pilot (simulated) participants: the pilot mode's own analysis, never mixed with real
+    # data, and it never sets exclusions on real participants (see analysis.services._finish).
+    pilot_only = models.BooleanField(default=False)
     # Raters whose sessions failed quality-control checks are listed and left out of the MOS.
     exclude_qc_failures = models.BooleanField(default=True)
     # raw_ratings.csv names raters by their panel id instead of our pseudonymous code.

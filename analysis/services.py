@@ -76,6 +76,7 @@ def analysis_run_start(
     exclude_qc_failures: bool = True,
     include_panel_ids: bool = False,
     enqueue: bool = True,
+    pilot_only: bool = False,
 ) -> AnalysisRun:
     """Create a pending run of ``method`` on the study's ratings so far and enqueue it after commit.
 
@@ -90,7 +91,8 @@ def analysis_run_start(
         method=method,
         method_version=version,
         parameters=params,
-        include_pilot=include_pilot,
+        include_pilot=include_pilot or pilot_only,
+        pilot_only=pilot_only,
         exclude_qc_failures=exclude_qc_failures,
         include_panel_ids=include_panel_ids,
         rating_id_max=last or 0,
@@ -263,6 +265,7 @@ def _execute(run: AnalysisRun, token: str) -> None:
         include_pilot=run.include_pilot,
         exclude_qc_failures=run.exclude_qc_failures,
         rating_id_max=run.rating_id_max,
+        pilot_only=run.pilot_only,
     )
     t = clock.lap("load", t)
     _progress(run.id, token, 0.15, "Computing scores", input_fingerprint=data.fingerprint)
@@ -334,6 +337,7 @@ def _write_files(
             "run": {"id": run.id, "study": run.study.slug},
             "options": {
                 "include_pilot": run.include_pilot,
+                "pilot_only": run.pilot_only,
                 "exclude_qc_failures": run.exclude_qc_failures,
                 "include_panel_ids": run.include_panel_ids,
                 "rating_id_max": run.rating_id_max,
@@ -351,6 +355,7 @@ def _write_files(
         include_pilot=run.include_pilot,
         rating_id_max=run.rating_id_max,
         include_panel_ids=run.include_panel_ids,
+        pilot_only=run.pilot_only,
     )
     exports.write_raw_ratings(out / "raw_ratings.csv", _heartbeat_every(rows, run.id, token))
     t = clock.lap("raw_ratings", t)
@@ -465,8 +470,11 @@ def _finish(
         )
         if not done:
             raise ClaimLost(run.id)
-        newer = AnalysisRun.objects.filter(study_id=run.study_id, status=Status.DONE, pk__gt=run.pk)
-        if not newer.exists():
+        # Exclusions come from the latest analysis of real data; a pilot's analysis never sets them.
+        newer = AnalysisRun.objects.filter(
+            study_id=run.study_id, status=Status.DONE, pk__gt=run.pk, pilot_only=False
+        )
+        if not run.pilot_only and not newer.exists():
             _participants_exclude(run.study_id, data, summary)
 
 

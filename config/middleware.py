@@ -2,6 +2,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 
 class ContentSecurityPolicyMiddleware:
@@ -24,3 +25,33 @@ class ContentSecurityPolicyMiddleware:
                 f"base-uri 'self'; frame-ancestors 'none'; form-action {form_action}"
             )
         return response
+
+
+class RejectNulCharactersMiddleware:
+    """Answer 400 to a URL or form field with a NUL character, before any view runs.
+
+    PostgreSQL refuses NUL in text and JSON, so such a value would otherwise reach a query and
+    fail there with a 500. Django's forms and DRF's fields refuse NUL themselves; the URL
+    converters, query strings and plain form posts (the participant pages) do not.
+    """
+
+    FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._has_nul(request):
+            return HttpResponse(
+                _("The request contains a NUL character."), status=400, content_type="text/plain; charset=utf-8"
+            )
+        return self.get_response(request)
+
+    def _has_nul(self, request: HttpRequest) -> bool:
+        if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.GET.items()):
+            return True
+        # Form posts only (Django's CSRF check parses them anyway, and DRF reuses the parsed
+        # form); a JSON body is left for the view to read.
+        if request.method == "POST" and request.content_type in self.FORMS:
+            return any("\x00" in v for k, values in request.POST.lists() for v in [k, *values])
+        return False

@@ -1,25 +1,45 @@
 """Fixed-window rate limits kept in the cache (Redis in production), failing open.
 
 A limiter that cannot reach its cache lets the request through: an outage of the cache must never
-stop participants from rating.
+stop participants from rating. `RATELIMIT_ENABLED=false` turns every limit off (load benchmarks
+that run many participants from one address); each limit is a setting read per request.
 """
 
 import hashlib
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
 
 
+def _trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.TRUSTED_PROXY_IPS)
+
+
 def client_ip(request: HttpRequest) -> str:
-    # Behind the proxy, the first X-Forwarded-For hop is the client; trust only REMOTE_ADDR otherwise.
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client's address: REMOTE_ADDR, or, when that is one of our proxies (TRUSTED_PROXY_IPS),
+    the nearest X-Forwarded-For hop that is not one of them (hops further left can be forged)."""
+    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
+    if not settings.TRUSTED_PROXY_IPS or not _trusted(remote):
+        return remote
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop):
+            return hop
+    return remote
 
 
 def _key(scope: str, ident: str, window: int) -> str:
@@ -53,19 +73,45 @@ def reset(scope: str, ident: str, *, window: int) -> None:
         pass
 
 
-def ratelimit(scope: str, *, limit: int, window: int = 60) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Refuse more than `limit` requests per client IP and `window` seconds with a 429."""
+def too_many(request: HttpRequest, window: int) -> HttpResponse:
+    """429 with a message: JSON for the API, a plain page for a browser."""
+    message = _("Too many requests from your address; wait a minute and try again.")
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse({"detail": message, "code": "rate_limited"}, status=429)
+    else:
+        response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(window)
+    return response
+
+
+def _limit_of(limit: int | str) -> int:
+    return int(getattr(settings, limit)) if isinstance(limit, str) else limit
+
+
+def ratelimit(
+    scope: str,
+    *,
+    limit: int | str,
+    window: int = 60,
+    key: Callable[..., str] | None = None,
+    exempt: Callable[..., bool] | None = None,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Refuse more than `limit` requests per client IP (or per `key(request, *args, **kwargs)`)
+    and `window` seconds with a 429. `limit` may name a setting, read on every request.
+
+    `exempt(request, *args, **kwargs)` is asked only once the limit is reached (it may query):
+    True lets the request through anyway (our own pilot runs' simulated participants).
+    """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not hit(scope, client_ip(request), limit=limit, window=window):
-                response = JsonResponse(
-                    {"detail": "Too many requests; wait a minute and try again.", "code": "rate_limited"},
-                    status=429,
-                )
-                response["Retry-After"] = str(window)
-                return response
+            if settings.RATELIMIT_ENABLED:
+                ident = key(request, *args, **kwargs) if key else client_ip(request)
+                if not hit(scope, ident, limit=_limit_of(limit), window=window) and not (
+                    exempt and exempt(request, *args, **kwargs)
+                ):
+                    return too_many(request, window)
             return view(request, *args, **kwargs)
 
         return wrapped

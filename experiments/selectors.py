@@ -36,11 +36,12 @@ def user_can_access_study(*, user: AbstractBaseUser | AnonymousUser, study: Stud
 
 
 def study_has_ratings(*, study: Study) -> bool:
-    """True once any participant has rated: the trial design is then locked."""
+    """True once any real participant has rated: the trial design is then locked (pilot data,
+    removable at any time, does not lock it)."""
     # Imported here: ratings depends on experiments at import time, not the other way round.
     from ratings.models import Rating
 
-    return Rating.objects.filter(session__study=study).exists()
+    return Rating.objects.filter(session__study=study, session__is_pilot=False).exists()
 
 
 def stimulus_list(*, study: Study, role: str = "", generator: str = "", q: str = "") -> QuerySet[Stimulus]:

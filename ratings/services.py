@@ -39,19 +39,23 @@ EXPIRE_EVERY_SECONDS = 30
 
 
 # --- Entry and allocation ------------------------------------------------------------------
-def participant_enter(*, study: Study, entry: PanelEntry, consent: bool) -> RatingSession:
+def participant_enter(*, study: Study, entry: PanelEntry, consent: bool, pilot: bool = False) -> RatingSession:
     """Resume the panel id's session, or record the consent decision in a new session.
 
     A returning panel id always gets its own latest session back, never a second one. Consent
     creates the session with its trials (allocation); declining records a declined session.
+    `pilot` (the caller verified a signed pilot link, ratings.pilot) flags the participant as
+    simulated and lets them into a draft or paused study.
     """
     if entry.problem:
         raise PanelLinkInvalid(entry.problem)
     if entry.external_id:
         existing = participant_latest_session(study=study, panel=entry.panel, external_id=entry.external_id)
-        if existing:
+        if existing and existing.is_pilot == pilot:
             return existing
-    if study.status != Study.Status.OPEN:
+        if existing:  # a pilot link never resumes a real session, nor the other way round
+            raise PanelLinkInvalid(_("This participant id is already in use."))
+    if study.status != Study.Status.OPEN and not (pilot and study.status != Study.Status.CLOSED):
         raise StudyNotOpen(_("This study is not open at the moment."))
     if consent:
         allocation.stimulus_loads_ensure(study.pk)
@@ -59,7 +63,8 @@ def participant_enter(*, study: Study, entry: PanelEntry, consent: bool) -> Rati
     try:
         with transaction.atomic():
             participant = Participant(
-                study=study, panel=entry.panel, external_id=entry.external_id, panel_data=entry.data
+                study=study, panel=entry.panel, external_id=entry.external_id, panel_data=entry.data,
+                is_pilot=pilot,
             )
             participant.full_clean(validate_constraints=False)
             participant.save()

@@ -20,3 +20,12 @@ def recount_stimulus_loads_task(study_id: int) -> None:
     """Rebuild the allocation counters, e.g. after an analysis excluded participants (top-up)."""
     with transaction.atomic():
         allocation.stimulus_loads_recount(study_id=study_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
+def pilot_run_execute_task(pilot_run_id: int) -> str:
+    """Run one pilot (simulate, analyse, compare). Not retried: a second simulation would add
+    participants; a redelivered message finds the pilot claimed and does nothing."""
+    from ratings.pilot import pilot_run_execute
+
+    return pilot_run_execute(run_id=pilot_run_id)

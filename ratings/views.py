@@ -9,7 +9,7 @@ import contextlib
 import json
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,10 +17,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import DomainError
+from config.ratelimit import ratelimit
 from experiments.models import Stimulus, Study
 from ratings import panels
 from ratings.exceptions import InvalidAnswers
 from ratings.models import RatingSession, Trial
+from ratings.pilot import PilotLinkInvalid, pilot_token_verify
 from ratings.selectors import (
     participant_latest_session,
     perspectives_for_trial,
@@ -72,7 +74,21 @@ def session_url(session: RatingSession) -> str:
 
 
 # --- Entry ---------------------------------------------------------------------------------
+def _pilot_link(request: HttpRequest, slug: str) -> bool:
+    """A simulated participant of a running pilot (signed link): not rate-limited, since a pilot
+    run sends many participants from the server's own address."""
+    token = request.GET.get("pilot") or request.POST.get("pilot")
+    if not token:
+        return False
+    try:
+        pilot_token_verify(study=study_get_public(slug=slug), token=token)
+    except (PilotLinkInvalid, Http404):
+        return False
+    return True
+
+
 @require_GET
+@ratelimit("entry", limit="RATELIMIT_ENTRY_PER_MINUTE", exempt=_pilot_link)
 def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
     """The study link: resume a known panel id, else show the study and its consent form."""
     study = study_get_public(slug=slug)
@@ -81,22 +97,35 @@ def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
         return _page(request, study, "ratings/mturk_preview.html", {})
     if entry.problem:
         return _message(request, study, study.title, entry.problem, status=400)
+    pilot = request.GET.get("pilot", "")
+    if pilot:  # a simulated participant of a pilot run (ratings.pilot): the link is signed
+        try:
+            pilot_token_verify(study=study, token=pilot)
+        except DomainError as exc:
+            return _message(request, study, study.title, str(exc), status=403)
     if entry.external_id:
         existing = participant_latest_session(study=study, panel=entry.panel, external_id=entry.external_id)
-        if existing:
+        if existing and existing.is_pilot == bool(pilot):
             return redirect(session_url(existing))
-    if study.status != Study.Status.OPEN:
+    if study.status != Study.Status.OPEN and not (pilot and study.status != Study.Status.CLOSED):
         return _message(request, study, study.title, _("This study is not open at the moment. Please come back later."))
-    return _page(request, study, "ratings/study_entry.html", {"params": entry.params})
+    params = {**entry.params, "pilot": pilot} if pilot else entry.params
+    return _page(request, study, "ratings/study_entry.html", {"params": params})
 
 
 @require_POST
+@ratelimit("consent", limit="RATELIMIT_ENTRY_PER_MINUTE", exempt=_pilot_link)
 def study_consent(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_get_public(slug=slug)
     entry = panels.panel_entry_parse(study=study, query=request.POST.dict())
     consent = request.POST.get("decision") == "agree"
+    pilot = request.POST.get("pilot", "")
     try:
-        session = participant_enter(study=study, entry=entry, consent=consent)
+        if pilot:
+            pilot_token_verify(study=study, token=pilot)
+        session = participant_enter(study=study, entry=entry, consent=consent, pilot=bool(pilot))
+    except PilotLinkInvalid as exc:
+        return _message(request, study, study.title, str(exc), status=403)
     except DomainError as exc:
         return _message(request, study, study.title, str(exc), status=400 if exc.code != "study_full" else 200)
     return redirect(session_url(session))

@@ -22,6 +22,9 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="")  # public base URL for links shown to researchers
+# Where a pilot's simulated participants connect (e.g. http://127.0.0.1:8000 behind a proxy);
+# empty: SITE_URL, else the address the researcher used to start the pilot.
+PILOT_BASE_URL = env("PILOT_BASE_URL", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -43,6 +46,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ContentSecurityPolicyMiddleware",
+    "config.middleware.RejectNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -53,7 +57,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "config.urls"
+# Only bench/load sets another one (its bare reference endpoint next to the real URLs).
+ROOT_URLCONF = env("DJANGO_ROOT_URLCONF", default="config.urls")
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -143,6 +148,18 @@ CSP_FORM_ACTION_EXTRA = env.list(
     "CSP_FORM_ACTION_EXTRA",
     default=["https://www.mturk.com", "https://workersandbox.mturk.com"],
 )
+
+# --- Rate limits (config/ratelimit.py; per client IP and minute unless said otherwise) -------
+# Off for load benchmarks that run many participants from one address.
+RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", default=True)
+# Study link and consent form. A class in one lab behind one NAT address starts together: be generous.
+RATELIMIT_ENTRY_PER_MINUTE = env.int("RATELIMIT_ENTRY_PER_MINUTE", default=60)
+# Rating submissions per session token: a person rates at most about one image a second, retries included.
+RATELIMIT_RATING_PER_MINUTE = env.int("RATELIMIT_RATING_PER_MINUTE", default=120)
+# Rating submissions per client IP, all sessions together (a lab's participants share one address).
+RATELIMIT_RATING_IP_PER_MINUTE = env.int("RATELIMIT_RATING_IP_PER_MINUTE", default=1200)
+# Addresses or networks of our reverse proxies: behind them the client is read from X-Forwarded-For.
+TRUSTED_PROXY_IPS = env.list("TRUSTED_PROXY_IPS", default=[])
 
 # --- Cache ----------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")

@@ -10,3 +10,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DEBUG = False
+# The locmem cache keeps rate-limit counters across tests of one process, and every test client
+# comes from 127.0.0.1: limits are off here; tests/security/test_rate_limits.py turns them on.
+RATELIMIT_ENABLED = False

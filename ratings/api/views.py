@@ -5,6 +5,7 @@ serializer machinery), one service call, a few indexed queries.
 """
 
 import json
+import math
 import uuid
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.errors import ConflictError, DomainError
+from config.ratelimit import ratelimit
+from ratings.models import RatingSession
 from ratings.selectors import session_get_by_token
 from ratings.services import rating_submit, session_device_change
 
@@ -27,9 +30,12 @@ def _error(exc: DomainError) -> JsonResponse:
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
+    # PostgreSQL refuses NUL in text and JSON: refuse it here, not with a database error.
+    if b"\\u0000" in request.body:
+        raise DomainError(_("The request body contains a NUL character."), code="bad_json")
     try:
         data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         raise DomainError(_("The request body is not JSON."), code="bad_json") from None
     if not isinstance(data, dict):
         raise DomainError(_("The request body must be a JSON object."), code="bad_json")
@@ -39,9 +45,23 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 def _int(value: Any, name: str, *, optional: bool = False) -> int | None:
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)  # NaN / Infinity literals, 1e400
+        or value != int(value)
+        or value < 0
+    ):
         raise DomainError(_("%(name)s must be a whole number of at least 0.") % {"name": name}, code="invalid")
     return min(int(value), MAX_MS)
+
+
+def _ms(value: Any) -> int | None:
+    """A duration in ms, leniently: a timing never costs the participant an answer
+    (negative = answered before the image was shown -> 0; not a number -> None)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return min(max(int(value), 0), MAX_MS)
 
 
 def _time(value: Any) -> datetime | None:
@@ -54,7 +74,18 @@ def _time(value: Any) -> datetime | None:
     return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
+def _token(request: HttpRequest, token: str) -> str:
+    return f"token:{token}"
+
+
+def _pilot_session(request: HttpRequest, token: str) -> bool:
+    """Simulated participants of a pilot run answer faster than people, from the server's address."""
+    return RatingSession.objects.filter(token=token, is_pilot=True).exists()
+
+
 @require_POST
+@ratelimit("rating-ip", limit="RATELIMIT_RATING_IP_PER_MINUTE", exempt=_pilot_session)
+@ratelimit("rating", limit="RATELIMIT_RATING_PER_MINUTE", key=_token, exempt=_pilot_session)
 def rating_submit_api(request: HttpRequest, token: str) -> JsonResponse:
     """POST {index, stimulus, scores: {perspective key: score}, key: uuid, viewing_ms, response_ms,
     client_time} -> 201 stored (200 when the same key and answers were stored before)."""
@@ -70,8 +101,8 @@ def rating_submit_api(request: HttpRequest, token: str) -> JsonResponse:
             stimulus_id=_int(data.get("stimulus"), "stimulus", optional=True),
             scores=data.get("scores"),
             idempotency_key=key,
-            viewing_ms=_int(data.get("viewing_ms"), "viewing_ms", optional=True),
-            response_ms=_int(data.get("response_ms"), "response_ms", optional=True),
+            viewing_ms=_ms(data.get("viewing_ms")),
+            response_ms=_ms(data.get("response_ms")),
             client_time=_time(data.get("client_time")),
         )
     except DomainError as exc:
@@ -90,6 +121,7 @@ def rating_submit_api(request: HttpRequest, token: str) -> JsonResponse:
 
 
 @require_POST
+@ratelimit("device", limit="RATELIMIT_RATING_PER_MINUTE", key=_token, exempt=_pilot_session)
 def device_change_api(request: HttpRequest, token: str) -> JsonResponse:
     """POST the device as the page sees it now (after a zoom or resize): recorded with the session."""
     try:

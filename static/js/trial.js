@@ -240,7 +240,8 @@
     var now = performance.now();
     var timing = {
       viewing_ms: Math.round(now - this.shownAt),
-      response_ms: Math.round((this.lastAnswerAt || now) - this.shownAt)
+      // answers given while the image was still loading count from its display
+      response_ms: Math.max(0, Math.round((this.lastAnswerAt || now) - this.shownAt))
     };
     if (this.options.onSubmit) {
       this.busy = true;

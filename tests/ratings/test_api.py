@@ -165,3 +165,13 @@ def test_device_changes_are_recorded_with_the_session(rating_session: RatingSess
     rating_session.refresh_from_db()
     change = rating_session.device["changes"][-1]
     assert change["dpr"] == 1.25 and "secret" not in change
+
+
+def test_odd_timings_are_stored_leniently_and_never_cost_the_answer(rating_session: RatingSession) -> None:
+    client, csrf = csrf_client(rating_session)
+
+    response = post(client, rating_session.token, {**body(rating_session), "response_ms": -40, "viewing_ms": "x"}, csrf)
+
+    assert response.status_code == 201
+    row = Rating.objects.filter(session=rating_session).first()
+    assert row is not None and (row.response_ms, row.viewing_ms) == (0, None)

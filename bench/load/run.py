@@ -1,0 +1,615 @@
+#!/usr/bin/env python
+"""Load benchmark of the participant path. One command: `.venv/bin/python bench/load/run.py`.
+
+Starts the stack as in production (docs/deploy.md) on loopback ports, in var/bench-load/: a private
+PostgreSQL with fsync ON (honest durability), Redis, a Celery worker, gunicorn with the
+recommended `--workers 2 --threads 4 --worker-class gthread`, DEBUG off, collected static files.
+The URLconf is the real one plus a bare reference endpoint (bench/load/reference.py: plain
+Django, one INSERT of a rating-shaped row with two indexes), selected with DJANGO_ROOT_URLCONF.
+
+Measures, printing every figure (and writing var/bench-load/results.json):
+
+1. Allocation under load: 64 participants answer the consent form at the same instant (the POST
+   that starts the session and allocates its trials), twice (the second wave fills the study and
+   some are told it is full). Client-side and server-side (gunicorn's request time) p50/p99; the
+   spread of the allocation counters sampled every few ms while the study fills; at the end, the
+   ratings per stimulus once every session is rated.
+2. Rating submissions at 16 and 64 concurrent participants: sessions are first created through
+   the real HTTP flow (ratings.simulator); then each virtual participant submits its trials in
+   order on its own keep-alive connection. The same load generator then drives the reference
+   endpoint with the same number of requests at the same concurrency. Throughput, p50/p99,
+   errors; then PostgreSQL is checked: every acknowledged answer stored exactly once.
+
+The load generator shares the 2 cores with the server: it is kept cheap (pre-encoded requests on
+raw keep-alive sockets, no HTTP library in the timed loop), but its CPU use still competes.
+Everything started is stopped at the end (also on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+VAR = ROOT / "var" / "bench-load"
+PY = ROOT / ".venv" / "bin" / "python"
+sys.path.insert(0, str(ROOT))
+
+from ratings import simulator  # noqa: E402  (stdlib only: importable before Django is set up)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))]
+
+
+def ms(values: list[float], p: float) -> float:
+    return round(1000 * pct(values, p), 2)
+
+
+# --- The stack ----------------------------------------------------------------------------------
+class Stack:
+    """PostgreSQL (fsync on), Redis, Celery worker and gunicorn, all under VAR, all stopped by stop()."""
+
+    def __init__(self, var: Path, web_workers: int, web_threads: int) -> None:
+        self.var = var
+        self.workers, self.threads = web_workers, web_threads
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.pg_started = False
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env: dict[str, str] = {}
+
+    def _bash(self, script: str) -> None:
+        subprocess.run(["bash", "-c", f'source "{ROOT}/scripts/lib.sh"; {script}'], check=True, cwd=ROOT)
+
+    def start(self) -> None:
+        self._bash(f'stop_postgres "{self.var}/pg"')  # a cluster left by an interrupted run
+        shutil.rmtree(self.var, ignore_errors=True)
+        (self.var / "logs").mkdir(parents=True)
+        pg_port, redis_port = free_port(), free_port()
+        self._bash(f'PG_FSYNC=on start_postgres "{self.var}/pg" {pg_port}')
+        self.pg_started = True
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "DJANGO_READ_DOT_ENV": "false",
+            "DJANGO_SECRET_KEY": secrets.token_hex(32),
+            "DATABASE_URL": f"postgres://app:app@127.0.0.1:{pg_port}/app",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "DJANGO_MEDIA_ROOT": str(self.var / "media"),
+            "DJANGO_STATIC_ROOT": str(self.var / "static"),
+            "DJANGO_ROOT_URLCONF": "bench.load.urls",
+            "DJANGO_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+        self._spawn("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no", "--dir", str(self.var)])
+        for args in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+            subprocess.run([str(PY), "manage.py", *args], check=True, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL)
+        self._spawn("celery", [str(PY), "-m", "celery", "-A", "config", "worker", "--concurrency=2",
+                               "--without-mingle", "--without-gossip", "--max-tasks-per-child", "50", "--loglevel=WARNING"])
+        self._spawn("gunicorn", [
+            str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers), "--threads", str(self.threads), "--worker-class", "gthread",
+            "--no-control-socket", "--max-requests", "2000", "--max-requests-jitter", "200", "--timeout", "60",
+            "--access-logfile", str(self.var / "logs" / "access.log"),
+            "--access-logformat", "%(m)s %(U)s %(s)s %(D)s",
+        ])
+        self._wait_healthy()
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log = open(self.var / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
+        self.procs.append(subprocess.Popen(args, cwd=ROOT, env=self.env or None, stdout=log, stderr=subprocess.STDOUT))
+
+    def _wait_healthy(self, timeout: float = 60) -> None:
+        import http.client
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("gunicorn did not become healthy; see " + str(self.var / "logs"))
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs = []
+        if self.pg_started:
+            self._bash(f'stop_postgres "{self.var}/pg"')
+            self.pg_started = False
+
+    def access_times(self, pattern: str) -> list[float]:
+        """Server-side request times (s) of the access-log lines matching `pattern`."""
+        out = []
+        for line in (self.var / "logs" / "access.log").read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 4 and re.search(pattern, f"{parts[0]} {parts[1]}"):
+                out.append(int(parts[3]) / 1e6)
+        return out
+
+
+# --- A cheap load generator -----------------------------------------------------------------------
+class Closed(Exception):
+    pass
+
+
+class RawConnection:
+    """HTTP/1.1 keep-alive on a raw socket: send pre-encoded bytes, read one response."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock: socket.socket | None = None
+        self.buf = b""
+        self.reconnects = 0
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buf = None, b""
+
+    def roundtrip(self, data: bytes) -> tuple[int, bytes]:
+        for attempt in range(4):
+            try:
+                if self.sock is None:
+                    self.sock = socket.create_connection(("127.0.0.1", self.port))
+                    self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.sock.sendall(data)
+                return self._response()
+            except (OSError, Closed):
+                # gunicorn recycles a worker after --max-requests; the retry is safe: rating
+                # submissions carry their idempotency key.
+                self.close()
+                self.reconnects += 1
+                if attempt == 3:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _recv(self) -> bytes:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise Closed
+        return chunk
+
+    def _response(self) -> tuple[int, bytes]:
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self._recv()
+        head, _sep, rest = self.buf.partition(b"\r\n\r\n")
+        lower = head.lower()
+        status = int(head[9:12])
+        m = re.search(rb"content-length:\s*(\d+)", lower)
+        length = int(m.group(1)) if m else 0
+        while len(rest) < length:
+            rest += self._recv()
+        body, self.buf = rest[:length], rest[length:]
+        if b"connection: close" in lower:
+            self.close()
+        return status, body
+
+
+def encode(method: str, path: str, port: int, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class Job:
+    requests: list[bytes]
+    tags: list[Any]
+
+
+@dataclass
+class DriveResult:
+    seconds: float
+    latencies: list[float]
+    acked: list[Any] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    reconnects: int = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+
+def drive(port: int, jobs: list[Job]) -> DriveResult:
+    """One thread and one connection per job; each job's requests in order; all start together."""
+    barrier = threading.Barrier(len(jobs) + 1)
+    lock = threading.Lock()
+    result = DriveResult(0.0, [])
+
+    def worker(job: Job) -> None:
+        conn = RawConnection(port)
+        lat: list[float] = []
+        acked: list[Any] = []
+        errors: list[str] = []
+        clock = time.perf_counter
+        barrier.wait()
+        for data, tag in zip(job.requests, job.tags, strict=True):
+            t0 = clock()
+            try:
+                status, body = conn.roundtrip(data)
+            except (OSError, Closed) as exc:
+                errors.append(f"connection: {exc!r}")
+                continue
+            lat.append(clock() - t0)
+            if status in (200, 201):
+                acked.append(tag)
+            else:
+                errors.append(f"HTTP {status}: {body[:160]!r}")
+        conn.close()
+        with lock:
+            result.latencies.extend(lat)
+            result.acked.extend(acked)
+            result.errors.extend(errors)
+            result.reconnects += conn.reconnects
+
+    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# --- Set-up in the database (this process, Django set up on the same settings) -----------------------
+def django_setup(env: dict[str, str]) -> None:
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("DJANGO", "DATABASE", "REDIS"))})
+    import django
+
+    django.setup()
+
+
+def study_make(slug: str, *, stimuli: int, per_session: int, target: int) -> Any:
+    import io
+
+    from django.contrib.auth import get_user_model
+    from PIL import Image
+
+    from experiments.models import Study
+    from experiments.services import stimulus_create, study_create
+
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    study = study_create(owner=user, title=f"Bench {slug}", slug=slug, stimuli_per_session=per_session,
+                         target_ratings=target, training_count=0, min_viewing_ms=0, break_every=0,
+                         check_straightlining=False)
+    for k in range(stimuli):
+        img = Image.new("RGB", (64, 64), ((k * 37) % 256, (k * 91) % 256, k % 256))
+        img.putpixel((k % 64, (k // 64) % 64), (255, 255, 255))
+        buf = io.BytesIO()
+        img.save(buf, "PNG")
+        stimulus_create(study=study, data=buf.getvalue(), name=f"s{k}.png", prompt=f"prompt {k % 40}",
+                        position=k)
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.OPEN)
+    return study
+
+
+def reference_table() -> None:
+    from django.db import connection
+
+    from bench.load.reference import TABLE_SQL
+
+    with connection.cursor() as cursor:
+        for statement in filter(str.strip, TABLE_SQL.split(";")):
+            cursor.execute(statement)
+
+
+# --- 1. Allocation under load -------------------------------------------------------------------
+def spread_sampler(study_id: int, stop: threading.Event, out: dict[str, Any]) -> None:
+    from django.db import connection
+
+    worst, samples = 0, 0
+    with connection.cursor() as cursor:
+        while not stop.is_set():
+            cursor.execute(
+                "SELECT max(load) - min(load), max(load) FROM ratings_stimulusload WHERE study_id = %s", [study_id]
+            )
+            spread, top = cursor.fetchone()
+            if spread is not None:
+                worst, samples = max(worst, spread), samples + 1
+                out["max_load"] = max(out.get("max_load", 0), top)
+            time.sleep(0.003)
+    connection.close()
+    out.update(max_spread=worst, samples=samples)
+
+
+def allocation_bench(stack: Stack, study: Any, n: int = 64, waves: int = 2) -> dict[str, Any]:
+    """`waves` times: n participants open the link, then all answer the consent form at once."""
+    clients_all: list[simulator.ParticipantClient] = []
+    client_ms: list[float] = []
+    outcomes: dict[str, int] = {}
+    stop, spread = threading.Event(), {}
+    sampler = threading.Thread(target=spread_sampler, args=(study.pk, stop, spread))
+    sampler.start()
+    for wave in range(waves):
+        clients = [simulator.ParticipantClient(stack.url, study.slug, {"pid": f"alloc-{wave}-{i}"}) for i in range(n)]
+        with ThreadPoolExecutor(16) as pool:
+            forms = list(pool.map(lambda c: c.get_page(c.entry_url(), kind="entry").form("consent"), clients))
+        barrier = threading.Barrier(n)
+
+        def consent(k: int, clients: list[simulator.ParticipantClient] = clients,
+                    forms: list[Any] = forms, barrier: threading.Barrier = barrier) -> tuple[float, int, str]:
+            c, form = clients[k], forms[k]
+            body = "&".join(f"{a}={b}" for a, b in {**form["fields"], "decision": "agree"}.items()).encode()
+            headers = {"Content-Type": "application/x-www-form-urlencoded", "Origin": c.origin}
+            barrier.wait()
+            t0 = time.perf_counter()
+            response = c.request("POST", form["action"], body, headers, kind="consent")
+            return time.perf_counter() - t0, response.status, response.headers.get("location", "")
+
+        with ThreadPoolExecutor(n) as pool:
+            answers = list(pool.map(consent, range(n)))
+        for c, (seconds, status, location) in zip(clients, answers, strict=True):
+            client_ms.append(seconds)
+            outcome = "session" if status == 302 and "/t/" in location else f"http {status}"
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            if outcome == "session":
+                c.session_url = c._path(location)
+                clients_all.append(c)
+    stop.set()
+    sampler.join()
+    server = stack.access_times(rf"^POST /s/{study.slug}/consent/")
+    rated = rate_all(clients_all)
+    return {
+        "participants": n * waves,
+        "outcomes": outcomes,
+        "session_start_client_ms": {"p50": ms(client_ms, 50), "p99": ms(client_ms, 99), "max": ms(client_ms, 100)},
+        "session_start_server_ms": {"p50": ms(server, 50), "p99": ms(server, 99), "max": ms(server, 100)},
+        "load_spread_max": spread.get("max_spread"),
+        "load_max": spread.get("max_load"),
+        "spread_samples": spread.get("samples"),
+        "target": study.target_ratings,
+        "final": final_spread(study),
+        "rated_sessions": rated,
+    }
+
+
+def rate_all(clients: list[simulator.ParticipantClient]) -> int:
+    """Every allocated participant goes through the stages and rates its trials (16 at a time)."""
+    rater = simulator.Rater(0, simulator.HONEST, 0.0, 0.4, None, 0.5)
+
+    def one(c: simulator.ParticipantClient) -> int:
+        page = c.through_stages(c.page())
+        if page.stage != "trials":
+            return 0
+        keys = [p["key"] for p in c.config["perspectives"]]
+        scale = simulator.Scale.from_config(c.config)
+        for trial in c.session_data["trials"]:
+            c.submit(trial, simulator.rater_scores(rater, trial, keys, scale, 0))
+        c.close()
+        return 1
+
+    with ThreadPoolExecutor(16) as pool:
+        return sum(pool.map(one, clients))
+
+
+def final_spread(study: Any) -> dict[str, Any]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT min(n), max(n), count(*) FROM (
+              SELECT s.id, count(r.id) / 3 AS n FROM experiments_stimulus s
+              LEFT JOIN ratings_rating r ON r.stimulus_id = s.id AND r.kind = 'test'
+              WHERE s.study_id = %s AND s.role = 'test' GROUP BY s.id) per
+            """,
+            [study.pk],
+        )
+        lo, hi, count = cursor.fetchone()
+    return {"ratings_per_stimulus_min": lo, "ratings_per_stimulus_max": hi, "stimuli": count}
+
+
+# --- 2. Rating submissions ------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    jobs: list[Job]
+    reference_jobs: list[Job]
+    sessions: int
+    setup_seconds: float
+
+
+def prepare(stack: Stack, study: Any, n: int, tag: str) -> Prepared:
+    """n sessions through the real HTTP flow; then every submission pre-encoded, for both endpoints."""
+    started = time.perf_counter()
+    clients = [simulator.ParticipantClient(stack.url, study.slug, {"pid": f"{tag}-{i}"}) for i in range(n)]
+    with ThreadPoolExecutor(16) as pool:
+        pages = list(pool.map(lambda c: c.through_stages(c.enter()), clients))
+    clients = [c for c, p in zip(clients, pages, strict=True) if p.stage == "trials"]
+    for c in clients:
+        c.close()
+    rater = simulator.Rater(0, simulator.HONEST, 0.0, 0.4, None, 0.5)
+    jobs, refs = [], []
+    for c in clients:
+        keys = [p["key"] for p in c.config["perspectives"]]
+        scale = simulator.Scale.from_config(c.config)
+        headers = {
+            "Content-Type": "application/json",
+            "X-CSRFToken": c.session_data["csrf"],
+            "Cookie": f"csrftoken={c.cookies['csrftoken']}",
+            "Origin": c.origin,
+        }
+        requests, ref_requests, tags = [], [], []
+        for trial in c.session_data["trials"]:
+            key = str(uuid.uuid4())
+            body = json.dumps({
+                "index": trial["index"], "stimulus": trial["stimulus"],
+                "scores": simulator.rater_scores(rater, trial, keys, scale, 0), "key": key,
+                "viewing_ms": 2400, "response_ms": 1700, "client_time": "2026-01-01T12:00:00+00:00",
+            }).encode()
+            requests.append(encode("POST", c.session_data["submit_url"], stack.port, body, headers))
+            ref_requests.append(encode("POST", "/bench/reference/", stack.port, body, headers))
+            tags.append((c.session_data["token"], trial["index"], key))
+        jobs.append(Job(requests, tags))
+        refs.append(Job(ref_requests, tags))
+    return Prepared(jobs, refs, len(clients), time.perf_counter() - started)
+
+
+def check_stored(study_id: int, acked: list[tuple[str, int, str]], perspectives: int) -> dict[str, int]:
+    """Every acknowledged answer stored exactly once (one row per perspective), with its key."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.token, r.trial_index, r.idempotency_key::text, count(*)
+            FROM ratings_rating r JOIN ratings_ratingsession s ON s.id = r.session_id
+            WHERE s.study_id = %s GROUP BY 1, 2, 3
+            """,
+            [study_id],
+        )
+        rows = {(token, index): (key, n) for token, index, key, n in cursor.fetchall()}
+        cursor.execute(
+            """SELECT count(*) FROM (SELECT 1 FROM ratings_rating r JOIN ratings_ratingsession s ON s.id = r.session_id
+               WHERE s.study_id = %s GROUP BY r.session_id, r.stimulus_id, r.perspective_id, r.repetition
+               HAVING count(*) > 1) d""",
+            [study_id],
+        )
+        duplicated = cursor.fetchone()[0]
+    lost = sum(1 for token, index, key in acked if rows.get((token, index), ("", 0)) != (key, perspectives))
+    acked_keys = {(t, i) for t, i, _k in acked}
+    unacknowledged = sum(1 for k in rows if k not in acked_keys)
+    return {"acknowledged": len(acked), "stored_answers": len(rows), "lost": lost, "duplicated": duplicated,
+            "stored_without_ack": unacknowledged}
+
+
+def rating_bench(stack: Stack, study: Any, concurrency: int, tag: str) -> dict[str, Any]:
+    prepared = prepare(stack, study, concurrency, tag)
+    full = drive(stack.port, prepared.jobs)
+    ref = drive(stack.port, prepared.reference_jobs)
+    stored = check_stored(study.pk, full.acked, perspectives=3)
+    return {
+        "concurrency": concurrency,
+        "sessions": prepared.sessions,
+        "session_setup_s": round(prepared.setup_seconds, 2),
+        "full": summary(full),
+        "reference": summary(ref),
+        "ratio": round(full.rate / ref.rate, 3) if ref.rate else None,
+        "db": stored,
+    }
+
+
+def summary(r: DriveResult) -> dict[str, Any]:
+    return {
+        "requests": r.count, "seconds": round(r.seconds, 2), "per_second": round(r.rate, 1),
+        "p50_ms": ms(r.latencies, 50), "p99_ms": ms(r.latencies, 99), "errors": len(r.errors),
+        "error_samples": r.errors[:3], "reconnects": r.reconnects,
+    }
+
+
+# --- Main ------------------------------------------------------------------------------------------
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError):
+            pass
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=100, help="trials per session in the rating runs")
+    parser.add_argument("--keep", action="store_true", help="leave var/bench-load/ in place (it is stopped anyway)")
+    parser.add_argument("--hold", type=float, default=0, help="seconds to wait before the rating runs (profiling)")
+    args = parser.parse_args()
+    stack = Stack(VAR, web_workers=2, web_threads=4)
+    results: dict[str, Any] = {"cores": os.cpu_count(), "gunicorn": "2 workers x 4 threads (gthread)",
+                               "postgres": "fsync=on, synchronous_commit=on"}
+    try:
+        print("starting PostgreSQL (fsync on), Redis, Celery, gunicorn in", VAR.relative_to(ROOT), flush=True)
+        stack.start()
+        django_setup(stack.env)
+        reference_table()
+        alloc_study = study_make("bench-alloc", stimuli=300, per_session=10, target=4)
+        rate_study = study_make("bench-rate", stimuli=600, per_session=args.trials, target=1000)
+        print("allocation under load: 2 waves of 64 simultaneous session starts ...", flush=True)
+        results["allocation"] = allocation_bench(stack, alloc_study)
+        if args.hold:
+            time.sleep(args.hold)
+        for conc in (16, 64):
+            print(f"rating submissions at {conc} concurrent participants ...", flush=True)
+            cpu0 = cpu_seconds([os.getpid()])
+            results[f"ratings_{conc}"] = rating_bench(stack, rate_study, conc, f"rate{conc}")
+            results[f"ratings_{conc}"]["generator_cpu_s"] = round(cpu_seconds([os.getpid()]) - cpu0, 2)
+    finally:
+        stack.stop()
+    (VAR / "results.json").write_text(json.dumps(results, indent=2))
+    report(results)
+
+
+def report(r: dict[str, Any]) -> None:
+    a = r["allocation"]
+    print()
+    print(f"== bench/load on {r['cores']} cores; gunicorn {r['gunicorn']}; PostgreSQL {r['postgres']}")
+    print(f"-- allocation: {a['participants']} session starts in 2 waves of 64 at once -> {a['outcomes']}")
+    print(f"   session start (consent POST, allocates the trials): client p50 {a['session_start_client_ms']['p50']} ms, "
+          f"p99 {a['session_start_client_ms']['p99']} ms; server p50 {a['session_start_server_ms']['p50']} ms, "
+          f"p99 {a['session_start_server_ms']['p99']} ms")
+    print(f"   allocation counters while filling: max spread {a['load_spread_max']} over {a['spread_samples']} samples, "
+          f"max load {a['load_max']} (target {a['target']}); after rating every session: "
+          f"{a['final']['ratings_per_stimulus_min']}..{a['final']['ratings_per_stimulus_max']} ratings per stimulus")
+    for conc in (16, 64):
+        x = r[f"ratings_{conc}"]
+        f, ref, db = x["full"], x["reference"], x["db"]
+        print(f"-- ratings at {conc} concurrent participants ({x['sessions']} sessions made through the real flow "
+              f"in {x['session_setup_s']} s)")
+        print(f"   full path : {f['requests']} submissions in {f['seconds']} s = {f['per_second']}/s, "
+              f"p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms, errors {f['errors']}, reconnects {f['reconnects']}")
+        print(f"   reference : {ref['requests']} inserts in {ref['seconds']} s = {ref['per_second']}/s, "
+              f"p50 {ref['p50_ms']} ms, p99 {ref['p99_ms']} ms, errors {ref['errors']}")
+        print(f"   ratio full/reference = {x['ratio']}; database: {db['acknowledged']} acknowledged, "
+              f"{db['lost']} lost, {db['duplicated']} duplicated, {db['stored_without_ack']} stored without an ack; "
+              f"load generator CPU {x['generator_cpu_s']} s")
+        for e in f["error_samples"] + ref["error_samples"]:
+            print("   error:", e)
+    print(f"(figures also in {VAR.relative_to(ROOT)}/results.json)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""A researcher dry-runs the demo study with simulated raters from the UI (real worker, live server)."""
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from ratings.models import Participant, PilotRun
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_true(
+    live_server: Any, demo_study: Any, researcher: Any, celery_worker: Any, page: Page
+) -> None:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    # given the demo study's owner on its overview
+    page.goto(f"{live_server.url}/accounts/login/?next=/studies/{demo_study.slug}/")
+    page.fill("input[name=username]", "researcher")
+    page.fill("input[name=password]", "pw-123456")
+    page.click("button[type=submit]")
+
+    # when they open the pilot section and run 24 simulated raters with a fixed seed
+    page.click("#pilot-link")
+    expect(page.locator("#plan-needed")).to_contain_text("50")  # ceil(25 x 20 / 10)
+    page.fill("input[name=raters]", "24")
+    page.fill("input[name=seed]", "7")
+    page.click("#pilot-start")
+
+    # then the page follows the pilot to its end and shows the plot, the recovery and the screening
+    expect(page.locator("#pilot-badge")).to_have_text("Done", timeout=120_000)
+    plot = page.locator("#pilot-plot")
+    expect(plot).to_be_visible()
+    assert page.evaluate("document.getElementById('pilot-plot').naturalWidth") > 300
+    expect(page.locator("#recovery-table tbody tr")).to_have_count(3)
+    expect(page.locator("#screening-summary")).to_contain_text("planted bad raters")
+    expect(page.locator("#target-card")).to_contain_text("50")
+    page.screenshot(path="/tmp/pilot-report.png", full_page=True)
+    run = PilotRun.objects.get(study=demo_study)
+    assert all(p["pearson"] > 0.8 for p in run.report["perspectives"]), run.report["perspectives"]
+
+    # and "Remove pilot data" deletes the pilot in one click
+    page.click("nav.tabs >> text=Pilot")
+    expect(page.locator("#pilot-counts")).to_contain_text("24 pilot participants")
+    page.click("#pilot-remove")
+    expect(page.locator(".messages")).to_contain_text("Pilot data removed: 24 participants")
+    expect(page.locator("#pilot-counts")).to_contain_text("0 pilot participants")
+    assert not Participant.objects.filter(study=demo_study).exists() and not PilotRun.objects.exists()
+    # (the browser's own /favicon.ico request is the only 404: the plot's size was checked above)
+    assert [e for e in errors if "Failed to load resource" not in e] == []
