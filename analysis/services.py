@@ -134,8 +134,11 @@ def analysis_runs_sweep(
     died). Duplicate messages are harmless: only one execution can claim a run.
     """
     now = timezone.now()
-    pending_after = pending_after or timedelta(seconds=settings.ANALYSIS_RUN_PENDING_SECONDS)
-    stale_after = stale_after or _stale_after()
+    # `is None`, not `or`: timedelta(0) ("every pending run, now") is falsy.
+    if pending_after is None:
+        pending_after = timedelta(seconds=settings.ANALYSIS_RUN_PENDING_SECONDS)
+    if stale_after is None:
+        stale_after = _stale_after()
     pending = Q(status=Status.PENDING) & (
         Q(enqueued_at__lt=now - pending_after)
         | Q(enqueued_at__isnull=True, created_at__lt=now - pending_after)

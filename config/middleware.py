@@ -1,6 +1,5 @@
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
@@ -18,11 +17,12 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if "Content-Security-Policy" not in response:
-            form_action = " ".join(["'self'", *settings.CSP_FORM_ACTION_EXTRA])
+            # Forms post to this site only; the pages of an MTurk study set their own policy
+            # that adds MTurk's submit hosts (ratings.views._panel_headers).
             response["Content-Security-Policy"] = (
                 "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
                 "script-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
-                f"base-uri 'self'; frame-ancestors 'none'; form-action {form_action}"
+                "base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
             )
         return response
 

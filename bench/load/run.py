@@ -39,7 +39,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +103,13 @@ class Stack:
             "DJANGO_STATIC_ROOT": str(self.var / "static"),
             "DJANGO_ROOT_URLCONF": "bench.load.urls",
             "DJANGO_LOG_LEVEL": "WARNING",
+            # As in production with several hosts: the rate limits' counters live in Redis. The limits
+            # stay on (their cost is measured) but high: every virtual participant comes from
+            # 127.0.0.1 and answers far faster than a person.
+            "DJANGO_CACHE_URL": f"redis://127.0.0.1:{redis_port}/1",
+            "RATELIMIT_ENTRY_PER_MINUTE": "1000000",
+            "RATELIMIT_RATING_PER_MINUTE": "1000000",
+            "RATELIMIT_RATING_IP_PER_MINUTE": "1000000",
             "PYTHONPATH": str(ROOT),
         }
         self._spawn("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
@@ -254,7 +260,7 @@ class DriveResult:
 
 def drive(port: int, jobs: list[Job]) -> DriveResult:
     """One thread and one connection per job; each job's requests in order; all start together."""
-    barrier = threading.Barrier(len(jobs) + 1)
+    barrier = threading.Barrier(len(jobs) + 1, timeout=120)
     lock = threading.Lock()
     result = DriveResult(0.0, [])
 
@@ -368,7 +374,9 @@ def allocation_bench(stack: Stack, study: Any, n: int = 64, waves: int = 2) -> d
         clients = [simulator.ParticipantClient(stack.url, study.slug, {"pid": f"alloc-{wave}-{i}"}) for i in range(n)]
         with ThreadPoolExecutor(16) as pool:
             forms = list(pool.map(lambda c: c.get_page(c.entry_url(), kind="entry").form("consent"), clients))
-        barrier = threading.Barrier(n)
+        if any(form is None for form in forms):
+            raise RuntimeError("a study link showed no consent form (rate limit? see logs/access.log)")
+        barrier = threading.Barrier(n, timeout=60)
 
         def consent(k: int, clients: list[simulator.ParticipantClient] = clients,
                     forms: list[Any] = forms, barrier: threading.Barrier = barrier) -> tuple[float, int, str]:
@@ -552,7 +560,14 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # run the finally clauses: stop everything that was started
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100, help="trials per session in the rating runs")
     parser.add_argument("--keep", action="store_true", help="leave var/bench-load/ in place (it is stopped anyway)")
@@ -560,7 +575,8 @@ def main() -> None:
     args = parser.parse_args()
     stack = Stack(VAR, web_workers=2, web_threads=4)
     results: dict[str, Any] = {"cores": os.cpu_count(), "gunicorn": "2 workers x 4 threads (gthread)",
-                               "postgres": "fsync=on, synchronous_commit=on"}
+                               "postgres": "fsync=on, synchronous_commit=on",
+                               "cache": "Redis (rate-limit counters), limits on but high"}
     try:
         print("starting PostgreSQL (fsync on), Redis, Celery, gunicorn in", VAR.relative_to(ROOT), flush=True)
         stack.start()
@@ -586,7 +602,8 @@ def main() -> None:
 def report(r: dict[str, Any]) -> None:
     a = r["allocation"]
     print()
-    print(f"== bench/load on {r['cores']} cores; gunicorn {r['gunicorn']}; PostgreSQL {r['postgres']}")
+    print(f"== bench/load on {r['cores']} cores; gunicorn {r['gunicorn']}; PostgreSQL {r['postgres']}; "
+          f"cache {r['cache']}")
     print(f"-- allocation: {a['participants']} session starts in 2 waves of 64 at once -> {a['outcomes']}")
     print(f"   session start (consent POST, allocates the trials): client p50 {a['session_start_client_ms']['p50']} ms, "
           f"p99 {a['session_start_client_ms']['p99']} ms; server p50 {a['session_start_server_ms']['p50']} ms, "

@@ -168,6 +168,10 @@ TRUSTED_PROXY_IPS = env.list("TRUSTED_PROXY_IPS", default=[])
 # --- Cache ----------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
 CACHES = {"default": env.cache("DJANGO_CACHE_URL", default="locmemcache://")}
+# Shared counters (rate limits, log-in lock-out) need a shared cache: DJANGO_CACHE_URL=redis://...
+# A Redis cache fails open here, so that a Redis outage never refuses a participant.
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "config.cache.FailOpenRedisCache"
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)

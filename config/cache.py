@@ -1,0 +1,55 @@
+"""A Redis cache that fails open: when Redis is down, reads miss and writes are dropped.
+
+The cache only ever holds hints (rate-limit counters, "ran recently" flags), so an outage must
+cost a little efficiency, never a participant's request. Django's own Redis backend raises.
+"""
+
+import logging
+from typing import Any
+
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class FailOpenRedisCache(RedisCache):
+    def _down(self, op: str) -> None:
+        logger.warning("cache unavailable (%s); carrying on without it", op)
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        try:
+            return super().get(key, default, version)
+        except DOWN:
+            self._down("get")
+            return default
+
+    def add(self, key: Any, value: Any, timeout: Any = 300, version: int | None = None) -> bool:
+        # True: the caller goes on as if it were first (runs its now-and-then job, counts 1).
+        try:
+            return super().add(key, value, timeout, version)
+        except DOWN:
+            self._down("add")
+            return True
+
+    def set(self, key: Any, value: Any, timeout: Any = 300, version: int | None = None) -> None:
+        try:
+            super().set(key, value, timeout, version)
+        except DOWN:
+            self._down("set")
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        try:
+            return super().delete(key, version)
+        except DOWN:
+            self._down("delete")
+            return False
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        try:
+            return super().incr(key, delta, version)
+        except DOWN:
+            self._down("incr")
+            return delta
