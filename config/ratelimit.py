@@ -50,6 +50,9 @@ def _key(scope: str, ident: str, window: int) -> str:
 def hit(scope: str, ident: str, *, limit: int, window: int) -> bool:
     """Count one event; True while the count in this window is within the limit."""
     key = _key(scope, ident, window)
+    incr_window = getattr(cache, "incr_window", None)  # config.cache.FailOpenRedisCache: one round trip
+    if incr_window is not None:
+        return int(incr_window(key, window + 1)) <= limit
     try:
         if cache.add(key, 1, timeout=window + 1):
             return True

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from experiments.models import Stimulus, Study
+from experiments.models import Perspective, Stimulus, Study
 from ratings import allocation, qc
 from ratings.exceptions import (
     IdempotencyKeyReused,
@@ -30,7 +31,7 @@ from ratings.exceptions import (
 )
 from ratings.models import Participant, Rating, RatingSession, Trial
 from ratings.panels import PanelEntry
-from ratings.selectors import participant_latest_session, perspective_ids, seen_stimulus_ids, trial_payload
+from ratings.selectors import participant_latest_session, seen_stimulus_ids, trial_payload
 
 Status = RatingSession.Status
 DEVICE_KEYS = ("screen", "dpr", "viewport", "user_agent", "color_depth", "touch", "language", "fits")
@@ -368,6 +369,21 @@ def _validate_scores(study: Study, keys: dict[str, int], scores: Any) -> dict[st
     return cleaned
 
 
+def _session_for_rating(token: str) -> RatingSession:
+    """The session locked for this request, with its study and the study's perspectives
+    ({key: id} in order) read in the same query: one round trip fewer on the hot path."""
+    perspectives = Perspective.objects.filter(study_id=OuterRef("study_id")).order_by("order")
+    return (
+        RatingSession.objects.select_related("study")
+        .select_for_update(of=("self",))
+        .annotate(
+            perspective_keys=ArraySubquery(perspectives.values("key")),
+            perspective_pks=ArraySubquery(perspectives.values("pk")),
+        )
+        .get(token=token)
+    )
+
+
 def rating_submit(
     *,
     token: str,
@@ -389,10 +405,10 @@ def rating_submit(
     try:
         with transaction.atomic():
             try:
-                session = RatingSession.objects.select_related("study").select_for_update(of=("self",)).get(token=token)
+                session = _session_for_rating(token)
             except RatingSession.DoesNotExist:
                 raise TrialNotFound(_("No such session.")) from None
-            keys = perspective_ids(study_id=session.study_id)
+            keys = dict(zip(session.perspective_keys, session.perspective_pks, strict=True))  # type: ignore[attr-defined]
             cleaned = _validate_scores(session.study, keys, scores)
             trials = {
                 t.index: t
@@ -477,7 +493,6 @@ def _store(
         )
         for k, v in scores.items()
     )
-    Trial.objects.filter(pk=trial.pk).update(answered_at=now)
     failures = _qc_failures(session=session, trial=trial, keys=keys, scores=scores, last=next_trial is None)
     study = session.study
     screen_out = bool(failures) and study.qc_action == Study.QcAction.SCREEN_OUT
@@ -497,7 +512,7 @@ def _store(
         fields["qc_failures"] = [*session.qc_failures, *failures]
     if status in (Status.COMPLETED, Status.SCREENED_OUT):
         fields["completed_at"] = now
-    RatingSession.objects.filter(pk=session.pk).update(**fields)
+    _advance(session_id=session.pk, trial_id=trial.pk, answered_at=now, fields=fields)
     if screen_out:
         # Screened-out ratings are not valid: every test stimulus of the session is needed again.
         _loads_add(list(session.trials.filter(kind=Trial.Kind.TEST).values_list("stimulus_id", flat=True)), -1)
@@ -509,6 +524,21 @@ def _store(
         next_trial=trial_payload(next_trial) if next_trial is not None and not screen_out else None,
         qc_failures=failures,
     )
+
+
+def _advance(*, session_id: int, trial_id: int, answered_at: datetime, fields: dict[str, Any]) -> None:
+    """Mark the trial answered and move the session on in one statement (one round trip fewer
+    on the hot path than two ORM updates). `fields` are RatingSession columns."""
+    meta = RatingSession._meta
+    columns = [meta.get_field(name) for name in fields]
+    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
+    values = [f.get_db_prep_save(v, connection) for f, v in zip(columns, fields.values(), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH answered AS (UPDATE ratings_trial SET answered_at = %s WHERE id = %s) "  # noqa: S608 - fixed names
+            f"UPDATE ratings_ratingsession SET {sets} WHERE id = %s",
+            [answered_at, trial_id, *values, session_id],
+        )
 
 
 def _qc_failures(

@@ -6,12 +6,12 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analysis.api.serializers import AnalysisRunOutputSerializer
+from config.pagination import BoundedLimitOffsetPagination
 from analysis.exceptions import JobQueueUnavailable
 from analysis.models import AnalysisRun
 from analysis.selectors import analysis_run_get_for_user, analysis_run_list
@@ -42,7 +42,7 @@ class StudyAnalysisRunsApi(APIView):
     @extend_schema(operation_id="analysis_runs_list", responses=AnalysisRunOutputSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
         study = study_get_for_user(user=request.user, slug=slug)
-        paginator = LimitOffsetPagination()
+        paginator = BoundedLimitOffsetPagination()
         page = paginator.paginate_queryset(analysis_run_list(study=study), request, view=self)
         return paginator.get_paginated_response(AnalysisRunOutputSerializer(page, many=True).data)
 

@@ -160,6 +160,16 @@ class Stack:
             self._bash(f'stop_postgres "{self.var}/pg"')
             self.pg_started = False
 
+    def profile(self, name: str) -> subprocess.Popen[bytes]:
+        """py-spy (pip install py-spy) on the gunicorn workers until interrupted: collapsed stacks."""
+        gunicorn = next(p for p in self.procs if "gunicorn" in str(p.args))
+        out = self.var / f"profile-{name}.txt"
+        spy = subprocess.Popen([str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(gunicorn.pid),
+                                "--subprocesses", "--rate", "250", "--format", "raw", "--output", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.5)  # attached before the load starts
+        return spy
+
     def access_times(self, pattern: str) -> list[float]:
         """Server-side request times (s) of the access-log lines matching `pattern`."""
         out = []
@@ -519,14 +529,22 @@ def check_stored(study_id: int, acked: list[tuple[str, int, str]], perspectives:
         duplicated = cursor.fetchone()[0]
     lost = sum(1 for token, index, key in acked if rows.get((token, index), ("", 0)) != (key, perspectives))
     acked_keys = {(t, i) for t, i, _k in acked}
-    unacknowledged = sum(1 for k in rows if k not in acked_keys)
+    tokens = {t for t, _i, _k in acked}  # this run's sessions only (the study holds earlier runs too)
+    unacknowledged = sum(1 for k in rows if k[0] in tokens and k not in acked_keys)
     return {"acknowledged": len(acked), "stored_answers": len(rows), "lost": lost, "duplicated": duplicated,
             "stored_without_ack": unacknowledged}
 
 
-def rating_bench(stack: Stack, study: Any, concurrency: int, tag: str) -> dict[str, Any]:
+def rating_bench(stack: Stack, study: Any, concurrency: int, tag: str, profile: bool = False) -> dict[str, Any]:
     prepared = prepare(stack, study, concurrency, tag)
+    spy = stack.profile(f"full-{concurrency}") if profile else None
     full = drive(stack.port, prepared.jobs)
+    if spy is not None:
+        spy.send_signal(2)  # py-spy writes its file on SIGINT
+        try:
+            spy.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            spy.kill()
     ref = drive(stack.port, prepared.reference_jobs)
     stored = check_stored(study.pk, full.acked, perspectives=3)
     return {
@@ -571,7 +589,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100, help="trials per session in the rating runs")
     parser.add_argument("--keep", action="store_true", help="leave var/bench-load/ in place (it is stopped anyway)")
-    parser.add_argument("--hold", type=float, default=0, help="seconds to wait before the rating runs (profiling)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the workers during the full-path runs")
+    parser.add_argument("--only-ratings", action="store_true", help="skip the allocation part")
     args = parser.parse_args()
     stack = Stack(VAR, web_workers=2, web_threads=4)
     results: dict[str, Any] = {"cores": os.cpu_count(), "gunicorn": "2 workers x 4 threads (gthread)",
@@ -584,14 +603,13 @@ def main() -> None:
         reference_table()
         alloc_study = study_make("bench-alloc", stimuli=300, per_session=10, target=4)
         rate_study = study_make("bench-rate", stimuli=600, per_session=args.trials, target=1000)
-        print("allocation under load: 2 waves of 64 simultaneous session starts ...", flush=True)
-        results["allocation"] = allocation_bench(stack, alloc_study)
-        if args.hold:
-            time.sleep(args.hold)
+        if not args.only_ratings:
+            print("allocation under load: 2 waves of 64 simultaneous session starts ...", flush=True)
+            results["allocation"] = allocation_bench(stack, alloc_study)
         for conc in (16, 64):
             print(f"rating submissions at {conc} concurrent participants ...", flush=True)
             cpu0 = cpu_seconds([os.getpid()])
-            results[f"ratings_{conc}"] = rating_bench(stack, rate_study, conc, f"rate{conc}")
+            results[f"ratings_{conc}"] = rating_bench(stack, rate_study, conc, f"rate{conc}", profile=args.profile)
             results[f"ratings_{conc}"]["generator_cpu_s"] = round(cpu_seconds([os.getpid()]) - cpu0, 2)
     finally:
         stack.stop()
@@ -600,10 +618,17 @@ def main() -> None:
 
 
 def report(r: dict[str, Any]) -> None:
-    a = r["allocation"]
     print()
     print(f"== bench/load on {r['cores']} cores; gunicorn {r['gunicorn']}; PostgreSQL {r['postgres']}; "
           f"cache {r['cache']}")
+    a = r.get("allocation")
+    if a:
+        report_allocation(a)
+    report_ratings(r)
+    print(f"(figures also in {VAR.relative_to(ROOT)}/results.json)")
+
+
+def report_allocation(a: dict[str, Any]) -> None:
     print(f"-- allocation: {a['participants']} session starts in 2 waves of 64 at once -> {a['outcomes']}")
     print(f"   session start (consent POST, allocates the trials): client p50 {a['session_start_client_ms']['p50']} ms, "
           f"p99 {a['session_start_client_ms']['p99']} ms; server p50 {a['session_start_server_ms']['p50']} ms, "
@@ -611,6 +636,9 @@ def report(r: dict[str, Any]) -> None:
     print(f"   allocation counters while filling: max spread {a['load_spread_max']} over {a['spread_samples']} samples, "
           f"max load {a['load_max']} (target {a['target']}); after rating every session: "
           f"{a['final']['ratings_per_stimulus_min']}..{a['final']['ratings_per_stimulus_max']} ratings per stimulus")
+
+
+def report_ratings(r: dict[str, Any]) -> None:
     for conc in (16, 64):
         x = r[f"ratings_{conc}"]
         f, ref, db = x["full"], x["reference"], x["db"]
@@ -625,7 +653,6 @@ def report(r: dict[str, Any]) -> None:
               f"load generator CPU {x['generator_cpu_s']} s")
         for e in f["error_samples"] + ref["error_samples"]:
             print("   error:", e)
-    print(f"(figures also in {VAR.relative_to(ROOT)}/results.json)")
 
 
 if __name__ == "__main__":

@@ -81,3 +81,18 @@ def test_random_rating_submissions_are_refused_with_a_message_and_store_nothing(
 
     assert not Rating.objects.exists()  # no random body is a complete, valid answer
     assert set(seen) <= {400, 409}
+
+
+@pytest.mark.django_db
+def test_huge_page_limits_and_offsets_are_bounded_not_a_database_error() -> None:
+    # found by bench/chaos/fuzz_api.py: limit=7765825381614190661206016 overflowed bigint (500)
+    world = build_world()
+    client = Client()
+    client.force_login(world.users["owner"])
+
+    for path in ("/api/studies/", f"/api/studies/{world.study.slug}/stimuli/", f"/api/studies/{world.study.slug}/analysis-runs/"):
+        answers = [client.get(path, {"limit": 10**25, "offset": off}) for off in (-5, 0, 10**30)]
+
+        assert [a.status_code for a in answers] == [200, 200, 200], path
+        assert answers[1].json()["count"] == len(answers[1].json()["results"]), path
+        assert answers[2].json()["results"] == [], path

@@ -120,6 +120,14 @@ MATRIX: dict[str, list[Case]] = {
         Case("get", lambda w: reverse("analysis:run-file", args=[run(w), "mos.csv"]), researcher(200)),
         Case("get", lambda w: reverse("analysis:run-file", args=[run(w), "raw_ratings.csv"]), researcher(200)),
     ],
+    "pilot:list": [
+        Case("get", s("pilot:list"), researcher(200)),
+        Case("post", s("pilot:list"), researcher(400), {"raters": ""}),
+    ],
+    "pilot:remove": [Case("post", s("pilot:remove"), researcher(302))],
+    "pilot:detail": [Case("get", s("pilot:detail", lambda w: w.pilot.pk), researcher(200))],
+    "pilot:status": [Case("get", s("pilot:status", lambda w: w.pilot.pk), researcher(200))],
+    "pilot:plot": [Case("get", s("pilot:plot", lambda w: w.pilot.pk), researcher(200))],
     # --- participant pages (public / token-bound)
     "ratings:study-entry": [Case("get", lambda w: reverse("ratings:study-entry", args=[w.study.slug]), everyone(200))],
     "ratings:study-consent": [
@@ -256,7 +264,7 @@ def test_every_role_gets_the_expected_status_everywhere(area: str) -> None:
 
 
 def _area(name: str) -> str:
-    if name.startswith(("experiments:", "analysis:")):
+    if name.startswith(("experiments:", "analysis:", "pilot:")):
         return "researcher pages"
     if name.startswith("ratings"):
         return "participant pages"

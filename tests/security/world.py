@@ -10,15 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import Permission
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.test import Client
 
 from analysis import services as analysis_services
 from analysis.models import AnalysisRun
 from experiments.models import Stimulus, StimulusImport, Study
-from ratings.models import Participant, RatingSession
+from ratings.models import Participant, PilotRun, RatingSession
 from ratings.panels import PanelEntry
 from ratings.services import participant_enter
-from tests.factories import StimulusFactory, StudyFactory, UserFactory, rated_study_create
+from tests.factories import StimulusFactory, StudyFactory, UserFactory, png_bytes, rated_study_create
 
 ROLES = ("anonymous", "participant", "owner", "collaborator", "other", "staff", "superuser")
 
@@ -31,6 +33,7 @@ class World:
     draft_stimulus: Stimulus
     stimulus_import: StimulusImport
     run: AnalysisRun
+    pilot: PilotRun
     session: RatingSession
     participant: Participant
     users: dict[str, Any] = field(default_factory=dict)
@@ -75,6 +78,8 @@ def build_world(**study_fields: Any) -> World:
     draft.collaborators.add(collaborator)
     draft_stimulus = StimulusFactory(study=draft)
     stimulus_import = StimulusImport.objects.create(study=study, source="imports/x.zip")
+    plot = default_storage.save(f"pilot/{study.slug}/plot.png", ContentFile(png_bytes()))
+    pilot = PilotRun.objects.create(study=study, raters=4, base_url="http://127.0.0.1:1", status=PilotRun.Status.DONE, plot=plot)
     return World(
         study=study,
         draft=draft,
@@ -82,6 +87,7 @@ def build_world(**study_fields: Any) -> World:
         draft_stimulus=draft_stimulus,
         stimulus_import=stimulus_import,
         run=run,
+        pilot=pilot,
         session=session,
         participant=session.participant,
         users={
