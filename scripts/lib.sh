@@ -52,7 +52,9 @@ ensure_venv() {
   stamp="$VENV/.installed-$reqs-$(cat "$ROOT/requirements.txt" "$ROOT/$reqs" | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
     say "installing $reqs"
-    "$PY" -m pip install -q --disable-pip-version-check -r "$ROOT/$reqs" || die "pip install failed"
+    # The log keeps pip's notes out of the way; it is shown when the install fails.
+    "$PY" -m pip install -q --disable-pip-version-check -r "$ROOT/$reqs" >"$VENV/pip.log" 2>&1 \
+      || { grep -v "^WARNING: Location 'file:" "$VENV/pip.log" >&2; die "pip install failed"; }
     rm -f "$VENV/.installed-$reqs"-*
     touch "$stamp"
   fi
@@ -99,6 +101,13 @@ start_postgres() {
     || psql -q -h 127.0.0.1 -p "$port" -U postgres -c "create role app login password 'app' createdb" >/dev/null
   psql -h 127.0.0.1 -p "$port" -U postgres -tAc "select 1 from pg_database where datname='app'" | grep -q 1 \
     || psql -q -h 127.0.0.1 -p "$port" -U postgres -c "create database app owner app" >/dev/null
+}
+
+stop_postgres_dry_status() {  # is the cluster in DIR running?
+  local dir="$1" bin run_as=()
+  bin="$(pg_bin)" || return 1
+  [ "$(id -u)" = 0 ] && run_as=(runuser -u postgres --)
+  "${run_as[@]}" "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1
 }
 
 stop_postgres() {
