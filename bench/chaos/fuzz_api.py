@@ -27,8 +27,12 @@ VAR = ROOT / "var" / "bench-fuzz"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--examples", type=int, default=100, help="per operation, mode and path-parameter choice")
-    parser.add_argument("--seed", type=int, default=None, help="fixed seed (default: a new random run each time)")
+    parser.add_argument(
+        "--examples", type=int, default=100, help="per operation, mode and path-parameter choice"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="fixed seed (default: a new random run each time)"
+    )
     args = parser.parse_args()
     stack = Stack(VAR)
     try:
@@ -42,7 +46,12 @@ def main() -> None:
 
         world = build_world()
         token = Token.objects.create(user=world.users["owner"]).key
-        ids = {"slug": world.study.slug, "run": world.run.pk, "import": world.stimulus_import.pk, "stimulus": world.stimulus.pk}
+        ids = {
+            "slug": world.study.slug,
+            "run": world.run.pk,
+            "import": world.stimulus_import.pk,
+            "stimulus": world.stimulus.pk,
+        }
         started = time.monotonic()
         report = fuzz_api(stack.url, token=token, ids=ids, examples=args.examples, seed=args.seed, log=print)
         seconds = time.monotonic() - started

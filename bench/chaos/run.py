@@ -6,7 +6,8 @@ broker and cache, a Celery worker, gunicorn 2 workers x 4 threads) and runs, wit
 participants over real HTTP (ratings.simulator: retries with the same idempotency key on
 connection errors and 5xx, as the trial page does):
 
-1. gunicorn   SIGKILL a random gunicorn worker every second during participant load.
+1. gunicorn   SIGKILL a random gunicorn worker every 1.5 s during participant load (a worker
+              takes about a second to boot again on 2 busy cores).
 2. postgres   Stop PostgreSQL (fast shutdown) twice during participant sessions, 3 s each.
 3. redis      Kill Redis: participants keep rating; an analysis start says the job queue is
               unavailable and the run stays pending; Redis back, the sweep enqueues it, done.
@@ -39,6 +40,7 @@ from bench.chaos.stack import Stack  # noqa: E402
 from ratings import simulator  # noqa: E402  (stdlib only)
 
 SCENARIOS = ("gunicorn", "postgres", "redis", "celery")
+KILL_EVERY = 1.5  # seconds between gunicorn worker kills
 
 
 def django_setup(env: dict[str, str]) -> None:
@@ -63,8 +65,15 @@ def open_study(tag: str, *, stimuli: int = 60, per_session: int = 10) -> Any:
 
     owner = UserFactory(username=f"chaos-{tag}")
     study = StudyFactory(
-        owner=owner, slug=f"chaos-{tag}", title=f"Chaos {tag}", stimuli_per_session=per_session, training_count=0,
-        min_viewing_ms=0, break_every=0, target_ratings=10_000, check_straightlining=False,
+        owner=owner,
+        slug=f"chaos-{tag}",
+        title=f"Chaos {tag}",
+        stimuli_per_session=per_session,
+        training_count=0,
+        min_viewing_ms=0,
+        break_every=0,
+        target_ratings=10_000,
+        check_straightlining=False,
     )
     for i in range(stimuli):
         StimulusFactory(study=study, prompt=f"prompt {i % 20}", name=f"{tag}-{i}.png")
@@ -85,7 +94,11 @@ def ledger(study: Any, result: simulator.SimulationResult) -> dict[str, Any]:
         for answer in p.stored:
             for key, score in answer["scores"].items():
                 acked[(p.token, answer["index"], key)] = float(score)
-    rows = list(Rating.objects.filter(session__study=study).values_list("session__token", "trial_index", "perspective__key", "score"))
+    rows = list(
+        Rating.objects.filter(session__study=study).values_list(
+            "session__token", "trial_index", "perspective__key", "score"
+        )
+    )
     stored = {(t, i, k): s for t, i, k, s in rows}
     dup_groups = (
         Rating.objects.filter(session__study=study)
@@ -107,13 +120,18 @@ def ledger(study: Any, result: simulator.SimulationResult) -> dict[str, Any]:
     }
 
 
-def simulate_in_background(stack: Stack, slug: str, n: int, concurrency: int, think: tuple[float, float],
-                           retries: int = 12) -> tuple[threading.Thread, dict[str, Any]]:
+def simulate_in_background(
+    stack: Stack, slug: str, n: int, concurrency: int, think: tuple[float, float], retries: int = 12
+) -> tuple[threading.Thread, dict[str, Any]]:
     out: dict[str, Any] = {}
 
     def go() -> None:
         out["result"] = simulator.simulate(
-            stack.url, slug, n, concurrency=concurrency, think=think,
+            stack.url,
+            slug,
+            n,
+            concurrency=concurrency,
+            think=think,
             population=simulator.Population(seed=7, spammers=0.0, straightliners=0.0, abandoners=0.0),
             client_options={"max_retries": retries, "backoff": 0.2, "max_backoff": 2.0},
         )
@@ -126,7 +144,7 @@ def simulate_in_background(stack: Stack, slug: str, n: int, concurrency: int, th
 # --- Scenarios ------------------------------------------------------------------------------------
 def scenario_gunicorn(stack: Stack) -> dict[str, Any]:
     study = open_study("gunicorn")
-    thread, out = simulate_in_background(stack, study.slug, n=48, concurrency=16, think=(0.005, 0.03))
+    thread, out = simulate_in_background(stack, study.slug, n=96, concurrency=16, think=(0.005, 0.03))
     kills = 0
     rng = random.Random(1)
     time.sleep(0.5)
@@ -135,7 +153,7 @@ def scenario_gunicorn(stack: Stack) -> dict[str, Any]:
         if workers:
             os.kill(rng.choice(workers), signal.SIGKILL)
             kills += 1
-        time.sleep(1.0)
+        time.sleep(KILL_EVERY)
     thread.join()
     return {"worker_kills": kills, **ledger(study, out["result"]), "healthz_after": stack.healthz()}
 
@@ -143,7 +161,9 @@ def scenario_gunicorn(stack: Stack) -> dict[str, Any]:
 def scenario_postgres(stack: Stack) -> dict[str, Any]:
     study = open_study("postgres")
     master, workers = stack.gunicorn_master(), sorted(stack.gunicorn_workers())
-    thread, out = simulate_in_background(stack, study.slug, n=24, concurrency=8, think=(0.05, 0.15), retries=15)
+    thread, out = simulate_in_background(
+        stack, study.slug, n=24, concurrency=8, think=(0.05, 0.15), retries=15
+    )
     outages = []
     for _ in range(2):
         time.sleep(1.5)
@@ -163,12 +183,19 @@ def scenario_postgres(stack: Stack) -> dict[str, Any]:
     }
 
 
-def _api(stack: Stack, method: str, path: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+def _api(
+    stack: Stack, method: str, path: str, token: str, body: dict[str, Any] | None = None
+) -> tuple[int, Any]:
     import http.client
 
     conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=60)
     data = json.dumps(body).encode() if body is not None else None
-    conn.request(method, path, body=data, headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
+    conn.request(
+        method,
+        path,
+        body=data,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
     response = conn.getresponse()
     raw = response.read()
     try:
@@ -214,8 +241,11 @@ def scenario_redis(stack: Stack) -> dict[str, Any]:
     run = _wait_run(run.pk, lambda r: r.is_finished) if run else None
     return {
         **ratings,
-        "analysis_start_while_down": {"status": status, "message": body.get("detail") if isinstance(body, dict) else body,
-                                      "seconds": answer_seconds},
+        "analysis_start_while_down": {
+            "status": status,
+            "message": body.get("detail") if isinstance(body, dict) else body,
+            "seconds": answer_seconds,
+        },
         "run_status_while_down": pending_while_down,
         "swept_after_redis_back": swept,
         "run_status_after": run.status if run else None,
@@ -251,7 +281,10 @@ def scenario_celery(stack: Stack) -> dict[str, Any]:
     same = {}
     if run.status == AnalysisRun.Status.DONE:
         for rel in ("moz1.txt", "moz2.txt", "moz3.txt", "mos.csv", "raters.csv"):
-            with default_storage.open(f"{run.storage_dir}/{rel}") as a, default_storage.open(f"{reference.storage_dir}/{rel}") as b:
+            with (
+                default_storage.open(f"{run.storage_dir}/{rel}") as a,
+                default_storage.open(f"{reference.storage_dir}/{rel}") as b,
+            ):
                 same[rel] = a.read() == b.read()
     time.sleep(3)  # let a redelivered duplicate message arrive: it must change nothing
     fresh_db()
@@ -265,7 +298,8 @@ def scenario_celery(stack: Stack) -> dict[str, Any]:
         "recovery_seconds": round(time.monotonic() - killed_at, 1),
         "same_files_as_undisturbed_run": same,
         "same_fingerprint": run.input_fingerprint == reference.input_fingerprint,
-        "unchanged_after_duplicate_delivery": (after.finished_at, after.claim_token) == (run.finished_at, run.claim_token),
+        "unchanged_after_duplicate_delivery": (after.finished_at, after.claim_token)
+        == (run.finished_at, run.claim_token),
         "jobs_lost": 0 if run.status == AnalysisRun.Status.DONE else 1,
     }
 
@@ -273,16 +307,26 @@ def scenario_celery(stack: Stack) -> dict[str, Any]:
 # --- Report ---------------------------------------------------------------------------------------
 def report(results: dict[str, Any]) -> None:
     print("\n== bench/chaos: faults and what survived them")
-    print(f"{'scenario':<10} {'acknowledged':>12} {'stored':>7} {'duplicated':>10} {'lost':>5} {'unacked-stored':>14} {'jobs lost':>9}")
+    print(
+        f"{'scenario':<10} {'acknowledged':>12} {'stored':>7} {'duplicated':>10} {'lost':>5} {'unacked-stored':>14} {'jobs lost':>9}"
+    )
     for name in SCENARIOS:
         r = results.get(name)
         if not r:
             continue
-        cells = [r.get(k, "-") for k in ("acknowledged", "stored", "duplicated", "lost", "stored_unacknowledged")]
-        print(f"{name:<10} {cells[0]:>12} {cells[1]:>7} {cells[2]:>10} {cells[3]:>5} {cells[4]:>14} {r.get('jobs_lost', 0):>9}")
+        cells = [
+            r.get(k, "-") for k in ("acknowledged", "stored", "duplicated", "lost", "stored_unacknowledged")
+        ]
+        print(
+            f"{name:<10} {cells[0]:>12} {cells[1]:>7} {cells[2]:>10} {cells[3]:>5} {cells[4]:>14} {r.get('jobs_lost', 0):>9}"
+        )
     for name in SCENARIOS:
         if name in results:
-            extra = {k: v for k, v in results[name].items() if k not in ("acknowledged", "stored", "duplicated", "lost", "stored_unacknowledged")}
+            extra = {
+                k: v
+                for k, v in results[name].items()
+                if k not in ("acknowledged", "stored", "duplicated", "lost", "stored_unacknowledged")
+            }
             print(f"\n[{name}] " + json.dumps(extra, default=str))
 
 
@@ -294,11 +338,14 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     args.scenarios = args.scenarios or list(SCENARIOS)
-    stack = Stack(VAR, extra_env={
-        "DJANGO_CACHE_URL": "",  # set below, once the Redis port is known
-        "ANALYSIS_RUN_STALE_SECONDS": "8",  # a killed worker's run is re-claimed after 8 s without heartbeat
-        "CELERY_VISIBILITY_TIMEOUT": "30",  # and its unacknowledged message is redelivered after 30 s
-    })
+    stack = Stack(
+        VAR,
+        extra_env={
+            "DJANGO_CACHE_URL": "",  # set below, once the Redis port is known
+            "ANALYSIS_RUN_STALE_SECONDS": "8",  # a killed worker's run is re-claimed after 8 s without heartbeat
+            "CELERY_VISIBILITY_TIMEOUT": "30",  # and its unacknowledged message is redelivered after 30 s
+        },
+    )
     stack.extra_env["DJANGO_CACHE_URL"] = f"redis://127.0.0.1:{stack.redis_port}/1"
     results: dict[str, Any] = {}
     try:
@@ -315,7 +362,11 @@ def main() -> None:
         stack.stop()
     (VAR / "results.json").write_text(json.dumps(results, indent=2, default=str))
     report(results)
-    bad = [n for n, r in results.items() if r.get("lost") or r.get("duplicated") or r.get("jobs_lost") or r.get("changed")]
+    bad = [
+        n
+        for n, r in results.items()
+        if r.get("lost") or r.get("duplicated") or r.get("jobs_lost") or r.get("changed")
+    ]
     sys.exit(1 if bad else 0)
 
 

@@ -37,7 +37,14 @@ def children(pid: int) -> list[int]:
 
 
 class Stack:
-    def __init__(self, var: Path, *, web_workers: int = 2, web_threads: int = 4, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        var: Path,
+        *,
+        web_workers: int = 2,
+        web_threads: int = 4,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.var = var
         self.web_workers, self.web_threads = web_workers, web_threads
         self.extra_env = extra_env or {}
@@ -72,7 +79,9 @@ class Stack:
         }
         self.redis_start()
         for args in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-            subprocess.run([str(PY), "manage.py", *args], check=True, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [str(PY), "manage.py", *args], check=True, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL
+            )
         self.celery_start()
         self.gunicorn_start()
 
@@ -91,8 +100,12 @@ class Stack:
 
     # --- parts
     def _bash(self, script: str) -> None:
-        subprocess.run(["bash", "-c", f'source "{ROOT}/scripts/lib.sh"; {script}'], check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["bash", "-c", f'source "{ROOT}/scripts/lib.sh"; {script}'],
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.var / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
@@ -110,8 +123,22 @@ class Stack:
         self.pg_running = False
 
     def redis_start(self) -> None:
-        self._spawn("redis", ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no", "--dir", str(self.var)])
+        self._spawn(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.var),
+            ],
+        )
         self._wait(lambda: self._tcp(self.redis_port), "Redis")
 
     def redis_kill(self) -> None:
@@ -120,8 +147,21 @@ class Stack:
         proc.wait()
 
     def celery_start(self) -> None:
-        self._spawn("celery", [str(PY), "-m", "celery", "-A", "config", "worker", "--concurrency=1",
-                               "--without-mingle", "--without-gossip", "--loglevel=INFO"])
+        self._spawn(
+            "celery",
+            [
+                str(PY),
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--concurrency=1",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel=INFO",
+            ],
+        )
 
     def celery_kill(self) -> None:
         """SIGKILL the worker and its pool: no chance to finish, acknowledge or clean up."""
@@ -132,11 +172,26 @@ class Stack:
         proc.wait()
 
     def gunicorn_start(self) -> None:
-        self._spawn("gunicorn", [
-            str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.web_workers), "--threads", str(self.web_threads), "--worker-class", "gthread",
-            "--no-control-socket", "--timeout", "60", "--graceful-timeout", "5",
-        ])
+        self._spawn(
+            "gunicorn",
+            [
+                str(ROOT / ".venv" / "bin" / "gunicorn"),
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.web_workers),
+                "--threads",
+                str(self.web_threads),
+                "--worker-class",
+                "gthread",
+                "--no-control-socket",
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "5",
+            ],
+        )
         self._wait(self.healthy, "gunicorn")
 
     def gunicorn_workers(self) -> list[int]:

@@ -590,10 +590,13 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100, help="trials per session in the rating runs")
     parser.add_argument("--keep", action="store_true", help="leave var/bench-load/ in place (it is stopped anyway)")
     parser.add_argument("--profile", action="store_true", help="py-spy the workers during the full-path runs")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (docs/deploy.md: 2)")
+    parser.add_argument("--web-threads", type=int, default=4, help="threads per worker (docs/deploy.md: 4)")
     parser.add_argument("--only-ratings", action="store_true", help="skip the allocation part")
     args = parser.parse_args()
-    stack = Stack(VAR, web_workers=2, web_threads=4)
-    results: dict[str, Any] = {"cores": os.cpu_count(), "gunicorn": "2 workers x 4 threads (gthread)",
+    stack = Stack(VAR, web_workers=args.web_workers, web_threads=args.web_threads)
+    results: dict[str, Any] = {"cores": os.cpu_count(),
+                               "gunicorn": f"{args.web_workers} workers x {args.web_threads} threads (gthread)",
                                "postgres": "fsync=on, synchronous_commit=on",
                                "cache": "Redis (rate-limit counters), limits on but high"}
     try:

@@ -45,9 +45,21 @@ class Redis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -83,7 +95,9 @@ def private_redis(tmp_path: Path, settings: Any) -> Iterator[Redis]:
     original = settings.CELERY_BROKER_URL
     point_celery_at(f"{redis.url}/0")
     # the cache too, as a deployment with shared rate-limit counters has it
-    settings.CACHES = {"default": {"BACKEND": "config.cache.FailOpenRedisCache", "LOCATION": f"{redis.url}/1"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "config.cache.FailOpenRedisCache", "LOCATION": f"{redis.url}/1"}
+    }
     settings.RATELIMIT_ENABLED = True
     yield redis
     point_celery_at(original)
@@ -92,8 +106,14 @@ def private_redis(tmp_path: Path, settings: Any) -> Iterator[Redis]:
 
 
 @pytest.fixture
-def private_worker(private_redis: Redis, celery_worker_env: dict[str, str], tmp_path: Path) -> Iterator[WorkerProcess]:
-    env = {**celery_worker_env, "CELERY_BROKER_URL": f"{private_redis.url}/0", "REDIS_URL": f"{private_redis.url}/0"}
+def private_worker(
+    private_redis: Redis, celery_worker_env: dict[str, str], tmp_path: Path
+) -> Iterator[WorkerProcess]:
+    env = {
+        **celery_worker_env,
+        "CELERY_BROKER_URL": f"{private_redis.url}/0",
+        "REDIS_URL": f"{private_redis.url}/0",
+    }
     worker = WorkerProcess(env, tmp_path / "worker.log")
     worker.start()
     yield worker
@@ -104,8 +124,15 @@ def rate_first_trial() -> int:
     session = enter(make_study())  # entry and allocation use the cache: it is down
     RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
     trial = session.trials.get(index=0)
-    body = {"index": 0, "stimulus": trial.stimulus_id, "scores": {"quality": 4, "authenticity": 3, "correspondence": 5}, "key": str(uuid.uuid4())}
-    response = Client().post(f"/api/participant/{session.token}/ratings/", json.dumps(body), content_type="application/json")
+    body = {
+        "index": 0,
+        "stimulus": trial.stimulus_id,
+        "scores": {"quality": 4, "authenticity": 3, "correspondence": 5},
+        "key": str(uuid.uuid4()),
+    }
+    response = Client().post(
+        f"/api/participant/{session.token}/ratings/", json.dumps(body), content_type="application/json"
+    )
     assert Rating.objects.filter(session=session).count() == (3 if response.status_code == 201 else 0)
     return response.status_code
 
@@ -120,7 +147,9 @@ def wait_for_run(run_id: int, timeout: float = 60) -> AnalysisRun:
     return AnalysisRun.objects.get(pk=run_id)
 
 
-def test_with_redis_down_rating_goes_on_and_the_analysis_waits_then_completes(private_redis: Redis, private_worker: WorkerProcess) -> None:
+def test_with_redis_down_rating_goes_on_and_the_analysis_waits_then_completes(
+    private_redis: Redis, private_worker: WorkerProcess
+) -> None:
     # given a rated study and its researcher
     study, _items, _people = rated_study_create(stimuli=4, raters=4)
     api = APIClient()

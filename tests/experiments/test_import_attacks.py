@@ -42,7 +42,12 @@ def png_claiming(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1))) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1)))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,8 +110,10 @@ def test_an_oversized_upload_is_refused_with_the_limit_on_the_page_and_in_the_ap
     )
 
     # then
-    assert form.status_code == 400 and "1,000 bytes" in " ".join(form.json()["errors"])
-    assert upload.status_code in (400, 413) and "1,000 bytes" in str(upload.json())
+    assert form.status_code == 400
+    assert "1,000 bytes" in " ".join(form.json()["errors"])
+    assert upload.status_code in (400, 413)
+    assert "1,000 bytes" in str(upload.json())
     assert not StimulusImport.objects.filter(study=study).exists()
     assert study.stimuli.count() == 0
 
@@ -116,13 +123,22 @@ def test_formula_payloads_from_a_manifest_are_neutralised_in_every_exported_csv(
     study = StudyFactory()
     payloads = ["=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3", "@SUM(A1)"]
     rows = "".join(f'{i}.png,"{p}","{p}"\n' for i, p in enumerate(payloads))
-    files = {"manifest.csv": f"file,prompt,model\n{rows}".encode(), **{f"{i}.png": image_bytes(i) for i in range(4)}}
+    files = {
+        "manifest.csv": f"file,prompt,model\n{rows}".encode(),
+        **{f"{i}.png": image_bytes(i) for i in range(4)},
+    }
     result = run_import(study, make_zip(files))
     assert result.status == StimulusImport.Status.DONE, result.problems
     stimuli = list(study.stimuli.order_by("position"))
     assert [s.prompt for s in stimuli] == payloads  # stored exactly as given
     for r in range(3):
-        ratings_add(RatingSessionFactory(participant__study=study), {s: {"quality": 1 + (i + r) % 5, "authenticity": 3, "correspondence": 2} for i, s in enumerate(stimuli)})
+        ratings_add(
+            RatingSessionFactory(participant__study=study),
+            {
+                s: {"quality": 1 + (i + r) % 5, "authenticity": 3, "correspondence": 2}
+                for i, s in enumerate(stimuli)
+            },
+        )
 
     # when the study is analysed and exported
     run = analysis_services.analysis_run_start(study=study, method="mos", enqueue=False)

@@ -50,7 +50,9 @@ def rated() -> tuple[Study, list[Participant]]:
     return study, people
 
 
-def test_exports_name_raters_by_code_unless_panel_ids_are_asked_for(rated: tuple[Study, list[Participant]]) -> None:
+def test_exports_name_raters_by_code_unless_panel_ids_are_asked_for(
+    rated: tuple[Study, list[Participant]],
+) -> None:
     study, people = rated
 
     default = run_file(analyse(study), "raw_ratings.csv")
@@ -61,7 +63,9 @@ def test_exports_name_raters_by_code_unless_panel_ids_are_asked_for(rated: tuple
     assert all(p.external_id in asked for p in people)
 
 
-def test_forgetting_erases_the_panel_id_and_keeps_the_pseudonymous_ratings(rated: tuple[Study, list[Participant]]) -> None:
+def test_forgetting_erases_the_panel_id_and_keeps_the_pseudonymous_ratings(
+    rated: tuple[Study, list[Participant]],
+) -> None:
     # given
     study, people = rated
     target = people[0]
@@ -72,12 +76,14 @@ def test_forgetting_erases_the_panel_id_and_keeps_the_pseudonymous_ratings(rated
 
     # then
     target.refresh_from_db()
-    assert result.had_panel_id and result.ratings_deleted == 0
+    assert result.had_panel_id
+    assert result.ratings_deleted == 0
     assert target.external_id is None
     assert set(target.panel_data) == {"forgotten_at"}
     assert Rating.objects.filter(session__participant=target).count() == ratings_before
     stored = json.dumps(list(Participant.objects.values()), default=str)
-    assert "PROLIFIC-0000" not in stored and "X0" not in stored
+    assert "PROLIFIC-0000" not in stored
+    assert "X0" not in stored
     # the others are untouched
     assert Participant.objects.filter(external_id__startswith="PROLIFIC-").count() == len(people) - 1
 
@@ -91,7 +97,8 @@ def test_forgetting_changes_no_result_of_the_analysis(rated: tuple[Study, list[P
 
     assert run_file(after, "mos.csv") == before
     raw = run_file(after, "raw_ratings.csv")
-    assert people[0].code in raw and "PROLIFIC-0000" not in raw  # falls back to the code
+    assert people[0].code in raw
+    assert "PROLIFIC-0000" not in raw
 
 
 def test_forgetting_twice_changes_nothing_more(rated: tuple[Study, list[Participant]]) -> None:
@@ -105,7 +112,9 @@ def test_forgetting_twice_changes_nothing_more(rated: tuple[Study, list[Particip
     assert Participant.objects.get(pk=people[0].pk).panel_data == first
 
 
-def test_deleting_a_participant_removes_their_ratings_and_the_rest_still_analyses(rated: tuple[Study, list[Participant]]) -> None:
+def test_deleting_a_participant_removes_their_ratings_and_the_rest_still_analyses(
+    rated: tuple[Study, list[Participant]],
+) -> None:
     # given
     study, people = rated
 
@@ -133,7 +142,9 @@ def test_the_command_forgets_by_panel_id_and_says_so(rated: tuple[Study, list[Pa
     assert Participant.objects.get(pk=people[1].pk).external_id is None
 
 
-def test_the_command_can_delete_by_our_code_and_refuses_unknown_ids(rated: tuple[Study, list[Participant]]) -> None:
+def test_the_command_can_delete_by_our_code_and_refuses_unknown_ids(
+    rated: tuple[Study, list[Participant]],
+) -> None:
     study, people = rated
     out = io.StringIO()
 
@@ -147,7 +158,9 @@ def test_the_command_can_delete_by_our_code_and_refuses_unknown_ids(rated: tuple
     assert Participant.objects.filter(study=study).count() == len(people) - 1
 
 
-def test_the_admin_action_forgets_the_selected_participants_of_own_studies_only(rated: tuple[Study, list[Participant]]) -> None:
+def test_the_admin_action_forgets_the_selected_participants_of_own_studies_only(
+    rated: tuple[Study, list[Participant]],
+) -> None:
     # given a staff researcher who owns the study, and another study's participant
     study, people = rated
     staff = UserFactory(username="staff-owner", is_staff=True)

@@ -25,12 +25,28 @@ Expected = dict[str, int]
 def researcher(ok: int) -> Expected:
     """A researcher page of the owner's study: log-in redirect for people without an account,
     404 for researchers who may not see the study (no existence leak)."""
-    return {"anonymous": 302, "participant": 302, "owner": ok, "collaborator": ok, "other": 404, "staff": 404, "superuser": ok}
+    return {
+        "anonymous": 302,
+        "participant": 302,
+        "owner": ok,
+        "collaborator": ok,
+        "other": 404,
+        "staff": 404,
+        "superuser": ok,
+    }
 
 
 def api(ok: int) -> Expected:
     """An API endpoint of the owner's study: 403 without an account (session auth answers 403)."""
-    return {"anonymous": 403, "participant": 403, "owner": ok, "collaborator": ok, "other": 404, "staff": 404, "superuser": ok}
+    return {
+        "anonymous": 403,
+        "participant": 403,
+        "owner": ok,
+        "collaborator": ok,
+        "other": 404,
+        "staff": 404,
+        "superuser": ok,
+    }
 
 
 def account(ok: int, *, anonymous: int = 302) -> Expected:
@@ -76,7 +92,11 @@ MATRIX: dict[str, list[Case]] = {
     "healthz": [Case("get", lambda w: reverse("healthz"), everyone(200))],
     "stimulus-image": [
         Case("get", lambda w: w.stimulus.image_url, everyone(200)),  # an open study's image is public
-        Case("get", lambda w: w.draft_stimulus.image_url, {**researcher(200), "anonymous": 404, "participant": 404}),
+        Case(
+            "get",
+            lambda w: w.draft_stimulus.image_url,
+            {**researcher(200), "anonymous": 404, "participant": 404},
+        ),
     ],
     "login": [
         Case("get", lambda w: reverse("login"), everyone(200)),
@@ -114,11 +134,17 @@ MATRIX: dict[str, list[Case]] = {
         Case("get", s("analysis:run-list"), researcher(200)),
         Case("post", s("analysis:run-list"), researcher(302), {"method": "mos"}),
     ],
-    "analysis:run-detail": [Case("get", lambda w: reverse("analysis:run-detail", args=[run(w)]), researcher(200))],
-    "analysis:run-status": [Case("get", lambda w: reverse("analysis:run-status", args=[run(w)]), researcher(200))],
+    "analysis:run-detail": [
+        Case("get", lambda w: reverse("analysis:run-detail", args=[run(w)]), researcher(200))
+    ],
+    "analysis:run-status": [
+        Case("get", lambda w: reverse("analysis:run-status", args=[run(w)]), researcher(200))
+    ],
     "analysis:run-file": [
         Case("get", lambda w: reverse("analysis:run-file", args=[run(w), "mos.csv"]), researcher(200)),
-        Case("get", lambda w: reverse("analysis:run-file", args=[run(w), "raw_ratings.csv"]), researcher(200)),
+        Case(
+            "get", lambda w: reverse("analysis:run-file", args=[run(w), "raw_ratings.csv"]), researcher(200)
+        ),
     ],
     "pilot:list": [
         Case("get", s("pilot:list"), researcher(200)),
@@ -129,32 +155,61 @@ MATRIX: dict[str, list[Case]] = {
     "pilot:status": [Case("get", s("pilot:status", lambda w: w.pilot.pk), researcher(200))],
     "pilot:plot": [Case("get", s("pilot:plot", lambda w: w.pilot.pk), researcher(200))],
     # --- participant pages (public / token-bound)
-    "ratings:study-entry": [Case("get", lambda w: reverse("ratings:study-entry", args=[w.study.slug]), everyone(200))],
+    "ratings:study-entry": [
+        Case("get", lambda w: reverse("ratings:study-entry", args=[w.study.slug]), everyone(200))
+    ],
     "ratings:study-consent": [
-        Case("post", lambda w: reverse("ratings:study-consent", args=[w.study.slug]), everyone(302), {"decision": "agree"}),
+        Case(
+            "post",
+            lambda w: reverse("ratings:study-consent", args=[w.study.slug]),
+            everyone(302),
+            {"decision": "agree"},
+        ),
     ],
     "ratings:session": [Case("get", tok("ratings:session"), everyone(200))],
     "ratings:session-questionnaire": [Case("post", tok("ratings:session-questionnaire"), everyone(302), {})],
-    "ratings:session-display": [Case("post", tok("ratings:session-display"), everyone(302), {"device": "{}"})],
+    "ratings:session-display": [
+        Case("post", tok("ratings:session-display"), everyone(302), {"device": "{}"})
+    ],
     "ratings:session-instructions": [Case("post", tok("ratings:session-instructions"), everyone(302))],
     "ratings:session-next": [Case("post", tok("ratings:session-next"), everyone(200))],
     "ratings-api:rating-submit": [
-        Case("post", lambda w: reverse("ratings-api:rating-submit", args=[w.session.token]), everyone(400), {}, json=True),
+        Case(
+            "post",
+            lambda w: reverse("ratings-api:rating-submit", args=[w.session.token]),
+            everyone(400),
+            {},
+            json=True,
+        ),
         Case("get", lambda w: reverse("ratings-api:rating-submit", args=[w.session.token]), everyone(405)),
     ],
     "ratings-api:device-change": [
-        Case("post", lambda w: reverse("ratings-api:device-change", args=[w.session.token]), everyone(201), {"dpr": 1}, json=True),
+        Case(
+            "post",
+            lambda w: reverse("ratings-api:device-change", args=[w.session.token]),
+            everyone(201),
+            {"dpr": 1},
+            json=True,
+        ),
     ],
     # --- API
     "api-token": [
-        Case("post", lambda w: reverse("api-token"), everyone(400), {"username": "owner", "password": "wrong"}),
+        Case(
+            "post", lambda w: reverse("api-token"), everyone(400), {"username": "owner", "password": "wrong"}
+        ),
     ],
     "schema": [Case("get", lambda w: reverse("schema"), everyone(200))],
     "api-docs": [Case("get", lambda w: reverse("api-docs"), everyone(200))],
     "api-redoc": [Case("get", lambda w: reverse("api-redoc"), everyone(200))],
     "experiments-api:study-list": [
         Case("get", lambda w: reverse("experiments-api:study-list"), account(200, anonymous=403)),
-        Case("post", lambda w: reverse("experiments-api:study-list"), account(400, anonymous=403), {}, json=True),
+        Case(
+            "post",
+            lambda w: reverse("experiments-api:study-list"),
+            account(400, anonymous=403),
+            {},
+            json=True,
+        ),
     ],
     "experiments-api:study-detail": [
         Case("get", s("experiments-api:study-detail"), api(200)),
@@ -175,7 +230,9 @@ MATRIX: dict[str, list[Case]] = {
         Case("get", s("analysis-api:study-runs"), api(200)),
         Case("post", s("analysis-api:study-runs"), api(202), {"method": "mos"}, json=True),
     ],
-    "analysis-api:run-detail": [Case("get", lambda w: reverse("analysis-api:run-detail", args=[run(w)]), api(200))],
+    "analysis-api:run-detail": [
+        Case("get", lambda w: reverse("analysis-api:run-detail", args=[run(w)]), api(200))
+    ],
     "analysis-api:run-file": [
         Case("get", lambda w: reverse("analysis-api:run-file", args=[run(w), "mos.csv"]), api(200)),
     ],
@@ -184,7 +241,18 @@ MATRIX: dict[str, list[Case]] = {
 # The admin's URLs, by kind (Django generates them per registered model). A custom admin view
 # has a kind not listed here and fails the completeness test.
 # Unnamed admin patterns ("") are Django's redirects from old change URLs and its catch-all 404.
-ADMIN_SITE_URLS = {"", "index", "login", "logout", "password_change", "password_change_done", "autocomplete", "jsi18n", "view_on_site", "app_list"}
+ADMIN_SITE_URLS = {
+    "",
+    "index",
+    "login",
+    "logout",
+    "password_change",
+    "password_change_done",
+    "autocomplete",
+    "jsi18n",
+    "view_on_site",
+    "app_list",
+}
 ADMIN_MODEL_KINDS = {"changelist", "add", "change", "delete", "history"}
 
 
@@ -225,7 +293,9 @@ def mismatches(world: World, cases: list[tuple[str, Case]]) -> list[str]:
         for name, case in cases:
             status = call(client, case, world)
             if status != case.expected[role]:
-                found.append(f"{case.method.upper()} {name} ({case.path(world)}) as {role}: {status}, expected {case.expected[role]}")
+                found.append(
+                    f"{case.method.upper()} {name} ({case.path(world)}) as {role}: {status}, expected {case.expected[role]}"
+                )
     return found
 
 
@@ -245,18 +315,11 @@ def test_every_url_pattern_has_a_matrix_entry() -> None:
     assert not set(MATRIX) - set(names), "matrix entries for URL names that no longer exist"
 
 
-@pytest.mark.parametrize(
-    "area", ["researcher pages", "participant pages", "api", "public"]
-)
+@pytest.mark.parametrize("area", ["researcher pages", "participant pages", "api", "public"])
 def test_every_role_gets_the_expected_status_everywhere(area: str) -> None:
     # given one world and the matrix entries of this area
     world = build_world()
-    selected = [
-        (name, case)
-        for name, cases in MATRIX.items()
-        for case in cases
-        if _area(name) == area
-    ]
+    selected = [(name, case) for name, cases in MATRIX.items() for case in cases if _area(name) == area]
     assert selected
 
     # when every role calls every entry / then each answer is the expected one
@@ -317,7 +380,9 @@ def admin_cases(world: World) -> list[tuple[str, str, str]]:
         obj = objects.get(model._meta.label_lower)
         if obj is not None:
             for kind in ("change", "history", "delete"):
-                cases.append((f"admin:{label}_{kind}", reverse(f"admin:{label}_{kind}", args=[obj.pk]), "owner"))
+                cases.append(
+                    (f"admin:{label}_{kind}", reverse(f"admin:{label}_{kind}", args=[obj.pk]), "owner")
+                )
     return cases
 
 
@@ -349,7 +414,13 @@ def test_the_admin_is_for_staff_and_staff_see_only_their_own_studies_data() -> N
 def test_staff_changelists_list_no_row_of_another_researchers_study() -> None:
     world = build_world()
     client = world.client("staff")
-    secrets = [world.study.slug, "Owner&#x27;s study", world.participant.code, "panel-worker-1", world.session.token]
+    secrets = [
+        world.study.slug,
+        "Owner&#x27;s study",
+        world.participant.code,
+        "panel-worker-1",
+        world.session.token,
+    ]
 
     leaked = []
     for model in admin.site._registry:

@@ -42,7 +42,11 @@ def send(client: Client, case: Case, world: World, *, token: bool) -> int:
     extra = {"HTTP_X_CSRFTOKEN": SECRET} if token else {}
     kwargs: dict[str, Any] = {}
     if case.data is not None:
-        kwargs = {"data": json.dumps(case.data), "content_type": "application/json"} if case.json else {"data": case.data}
+        kwargs = (
+            {"data": json.dumps(case.data), "content_type": "application/json"}
+            if case.json
+            else {"data": case.data}
+        )
     with transaction.atomic():
         status = getattr(client, case.method)(case.path(world), **kwargs, **extra).status_code
         transaction.set_rollback(True)
@@ -85,7 +89,9 @@ def test_every_state_changing_request_with_the_token_gets_its_normal_answer() ->
         role = actor(name)
         status = send(browser(world, role), case, world, token=True)
         if status != case.expected[role]:
-            failures.append(f"{case.method.upper()} {name} as {role} with the token: {status}, expected {case.expected[role]}")
+            failures.append(
+                f"{case.method.upper()} {name} as {role} with the token: {status}, expected {case.expected[role]}"
+            )
 
     assert failures == [], "\n".join(failures)
 

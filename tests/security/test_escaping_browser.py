@@ -44,7 +44,14 @@ def hostile_study(owner: Any) -> tuple[Study, RatingSession, Any]:
     stimuli = list(Stimulus.objects.filter(study=study).order_by("position"))
     for r in range(3):
         rater = RatingSessionFactory(participant__study=study)
-        ratings_add(rater, {s: {"quality": 1 + (j + r) % 5, "authenticity": 3, "correspondence": 2 + j % 3} for j, s in enumerate(stimuli)}, start_index=0)
+        ratings_add(
+            rater,
+            {
+                s: {"quality": 1 + (j + r) % 5, "authenticity": 3, "correspondence": 2 + j % 3}
+                for j, s in enumerate(stimuli)
+            },
+            start_index=0,
+        )
     run = analysis_services.analysis_run_start(study=study, method="mos", enqueue=False)
     analysis_services.analysis_run_execute(run_id=run.id)
     session = enter(study)
@@ -61,7 +68,9 @@ def assert_inert(page: Page, where: str, visible_text: str) -> None:
     assert page.evaluate("window.__pwned") is None, where
     assert page.locator('img[src="x"]').count() == 0, where
     # json_script data blocks carry the prompts (escaped) but are never executed
-    runnable = "[...document.scripts].filter(s => s.type !== 'application/json' && s.text.includes('__pwned'))"
+    runnable = (
+        "[...document.scripts].filter(s => s.type !== 'application/json' && s.text.includes('__pwned'))"
+    )
     assert page.evaluate(f"{runnable}.length") == 0, where
     expect(page.get_by_text(visible_text, exact=False).first).to_be_visible()
 

@@ -83,7 +83,8 @@ def test_plain_http_is_redirected_to_https_and_the_proxys_https_header_is_truste
     plain = Client().get(url)
     proxied = Client().get(url, HTTP_X_FORWARDED_PROTO="https")
 
-    assert plain.status_code == 301 and plain["Location"].startswith("https://")
+    assert plain.status_code == 301
+    assert plain["Location"].startswith("https://")
     assert proxied.status_code == 200
 
 
@@ -102,8 +103,10 @@ def test_every_page_has_hsts_a_csp_without_external_origins_and_no_inline_script
         sources = csp_sources(policy)
         foreign = {d: [s for s in srcs if s not in OWN_SOURCES] for d, srcs in sources.items()}
         assert {d: s for d, s in foreign.items() if s} == {}, f"{name}: {policy}"
-        assert sources["default-src"] == ["'self'"] and sources["script-src"] == ["'self'"], name
-        assert sources["object-src"] == ["'none'"] and sources["frame-ancestors"] == ["'none'"], name
+        assert sources["default-src"] == ["'self'"], name
+        assert sources["script-src"] == ["'self'"], name
+        assert sources["object-src"] == ["'none'"], name
+        assert sources["frame-ancestors"] == ["'none'"], name
         assert "unsafe" not in policy, name
         # and pages that need no exception from it
         if name in ("API", "admin"):
@@ -118,7 +121,11 @@ def test_every_page_has_hsts_a_csp_without_external_origins_and_no_inline_script
 def test_an_mturk_study_may_be_framed_by_mturk_and_post_to_it_only(production: None) -> None:
     study = make_study(panel=Study.Panel.MTURK)
 
-    policy = https(Client(), reverse("ratings:study-entry", args=[study.slug]) + "?assignmentId=a1&hitId=h&workerId=w&turkSubmitTo=https://www.mturk.com")["Content-Security-Policy"]
+    policy = https(
+        Client(),
+        reverse("ratings:study-entry", args=[study.slug])
+        + "?assignmentId=a1&hitId=h&workerId=w&turkSubmitTo=https://www.mturk.com",
+    )["Content-Security-Policy"]
     sources = csp_sources(policy)
 
     assert all(s == "'self'" or s.endswith(".mturk.com") for s in sources["frame-ancestors"])
@@ -131,11 +138,11 @@ def test_cookies_are_secure_and_http_only(production: None) -> None:
     client = Client()
     https(client, reverse("login"))  # sets the CSRF cookie
 
-    response = client.post(
-        reverse("login"), {"username": "owner", "password": "pw-123456"}, secure=True
-    )
+    response = client.post(reverse("login"), {"username": "owner", "password": "pw-123456"}, secure=True)
 
     assert response.status_code == 302
     session = response.cookies["sessionid"]
-    assert session["secure"] and session["httponly"] and session["samesite"] == "Lax"
+    assert session["secure"]
+    assert session["httponly"]
+    assert session["samesite"] == "Lax"
     assert client.cookies["csrftoken"]["secure"]

@@ -34,7 +34,12 @@ def entry(client: Client, slug: str, ip: str = "203.0.113.7") -> Any:
 def submit(session: RatingSession, index: int, ip: str = "203.0.113.7") -> Any:
     trial = session.trials.get(index=index)
     keys = session.study.perspectives.values_list("key", flat=True)
-    body = {"index": index, "stimulus": trial.stimulus_id, "scores": dict.fromkeys(keys, 3), "key": str(uuid.uuid4())}
+    body = {
+        "index": index,
+        "stimulus": trial.stimulus_id,
+        "scores": dict.fromkeys(keys, 3),
+        "key": str(uuid.uuid4()),
+    }
     return Client().post(
         reverse("ratings-api:rating-submit", args=[session.token]),
         data=json.dumps(body),
@@ -69,7 +74,8 @@ def test_the_study_link_answers_429_with_a_message_after_the_limit_per_address(s
 
     # then
     assert answers == [200] * 5 + [429] * 2
-    assert "Too many requests" in refused.content.decode() and refused["Retry-After"] == "60"
+    assert "Too many requests" in refused.content.decode()
+    assert refused["Retry-After"] == "60"
     assert elsewhere.status_code == 200  # another address has its own count
 
 
@@ -79,7 +85,11 @@ def test_the_consent_form_is_limited_per_address_and_creates_nobody_when_refused
     client = Client()
 
     answers = [
-        client.post(reverse("ratings:study-consent", args=[study.slug]), {"decision": "agree", "pid": f"p{i}"}, REMOTE_ADDR="203.0.113.9").status_code
+        client.post(
+            reverse("ratings:study-consent", args=[study.slug]),
+            {"decision": "agree", "pid": f"p{i}"},
+            REMOTE_ADDR="203.0.113.9",
+        ).status_code
         for i in range(5)
     ]
 
@@ -94,7 +104,8 @@ def test_rating_submissions_are_limited_per_session_and_a_refused_one_stores_not
     answers = [submit(session, i) for i in range(4)]
 
     assert [a.status_code for a in answers] == [201, 201, 201, 429]
-    assert answers[-1].json()["code"] == "rate_limited" and answers[-1].json()["detail"]
+    assert answers[-1].json()["code"] == "rate_limited"
+    assert answers[-1].json()["detail"]
     assert Rating.objects.filter(session=session).values("trial_index").distinct().count() == 3
     # another participant behind the same address is not affected
     assert submit(rating_session(), 0).status_code == 201
@@ -123,7 +134,12 @@ def test_an_unreachable_cache_lets_participants_through(settings: Any) -> None:
     study = make_study()
     working = settings.CACHES
     # nothing listens on port 9 (changing CACHES makes Django open new cache connections)
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
     try:
         answers = [entry(Client(), study.slug).status_code for _ in range(3)]
     finally:
@@ -143,7 +159,9 @@ def test_an_unreachable_cache_lets_participants_through(settings: Any) -> None:
         ("10.0.0.5", "", "10.0.0.5"),
     ],
 )
-def test_the_client_address_is_read_from_our_proxies_only(settings: Any, remote: str, forwarded: str, expected: str) -> None:
+def test_the_client_address_is_read_from_our_proxies_only(
+    settings: Any, remote: str, forwarded: str, expected: str
+) -> None:
     settings.TRUSTED_PROXY_IPS = ["10.0.0.5", "10.0.1.0/24"]
     request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
 

@@ -41,7 +41,9 @@ def session(study: Study) -> RatingSession:
 def raw_post(token: str, body: str | bytes) -> Any:
     client = Client()
     return client.post(
-        reverse("ratings-api:rating-submit", kwargs={"token": token}), data=body, content_type="application/json"
+        reverse("ratings-api:rating-submit", kwargs={"token": token}),
+        data=body,
+        content_type="application/json",
     )
 
 
@@ -60,13 +62,31 @@ def good(session: RatingSession, index: int = 0, **change: Any) -> dict[str, Any
 def assert_refused(response: Any, session: RatingSession, status: int = 400) -> None:
     assert response.status_code == status, response.content
     body = response.json()
-    assert body["detail"] and body["code"]
+    assert body["detail"]
+    assert body["code"]
     assert not Rating.objects.exists()
     session.refresh_from_db()
     assert session.current_index == 0
 
 
-@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", '"3"', "null", "[3]", '{"v": 3}', "true", "3.5", "0", "6"])
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "1e999",
+        "-1e999",
+        '"3"',
+        "null",
+        "[3]",
+        '{"v": 3}',
+        "true",
+        "3.5",
+        "0",
+        "6",
+    ],
+)
 def test_a_score_that_is_not_a_level_of_the_scale_is_refused(session: RatingSession, literal: str) -> None:
     body = json.dumps(good(session))
     body = body.replace('"quality": 3', f'"quality": {literal}')
@@ -88,7 +108,9 @@ def test_missing_or_extra_perspectives_are_refused(session: RatingSession, score
     assert_refused(raw_post(session.token, json.dumps(good(session, scores=scores))), session)
 
 
-@pytest.mark.parametrize("index", ["NaN", "Infinity", "1e400", "-1", "0.5", '"0"', "null", "99999999999999999999999"])
+@pytest.mark.parametrize(
+    "index", ["NaN", "Infinity", "1e400", "-1", "0.5", '"0"', "null", "99999999999999999999999"]
+)
 def test_a_trial_index_that_is_not_a_trial_is_refused(session: RatingSession, index: str) -> None:
     body = json.dumps(good(session)).replace('"index": 0', f'"index": {index}')
 
@@ -131,13 +153,16 @@ def test_a_stimulus_not_assigned_to_the_session_is_refused(study: Study, session
     assigned = set(session.trials.values_list("stimulus_id", flat=True))
     foreign = Stimulus.objects.filter(study=study).exclude(pk__in=assigned).first()
     other_study_stimulus = make_study().stimuli.first()
-    assert foreign is not None and other_study_stimulus is not None
+    assert foreign is not None
+    assert other_study_stimulus is not None
 
     for stimulus_id in (foreign.pk, other_study_stimulus.pk):
         assert_refused(raw_post(session.token, json.dumps(good(session, stimulus=stimulus_id))), session)
 
 
-def test_one_sessions_token_never_touches_another_sessions_trials(study: Study, session: RatingSession) -> None:
+def test_one_sessions_token_never_touches_another_sessions_trials(
+    study: Study, session: RatingSession
+) -> None:
     # given two sessions whose first trials show different stimuli
     other = rating_ready(study)
     while other.trials.get(index=0).stimulus_id == session.trials.get(index=0).stimulus_id:
@@ -153,19 +178,34 @@ def test_one_sessions_token_never_touches_another_sessions_trials(study: Study, 
     assert other.current_index == 0
 
 
-def test_the_session_pages_of_a_token_refuse_another_studys_slug_and_forged_tokens(study: Study, session: RatingSession) -> None:
+def test_the_session_pages_of_a_token_refuse_another_studys_slug_and_forged_tokens(
+    study: Study, session: RatingSession
+) -> None:
     other_study = make_study()
     client = Client()
-    forged = [session.token[:-1] + ("A" if session.token[-1] != "A" else "B"), session.token.upper(), session.token + "x"]
+    forged = [
+        session.token[:-1] + ("A" if session.token[-1] != "A" else "B"),
+        session.token.upper(),
+        session.token + "x",
+    ]
 
-    answers = [client.get(reverse("ratings:session", kwargs={"slug": other_study.slug, "token": session.token})).status_code]
+    answers = [
+        client.get(
+            reverse("ratings:session", kwargs={"slug": other_study.slug, "token": session.token})
+        ).status_code
+    ]
     answers += [client.get(f"/s/{study.slug}/t/{t}/").status_code for t in forged]
-    answers += [client.post(f"/api/participant/{t}/device/", data="{}", content_type="application/json").status_code for t in forged]
+    answers += [
+        client.post(f"/api/participant/{t}/device/", data="{}", content_type="application/json").status_code
+        for t in forged
+    ]
 
     assert set(answers) == {404}
 
 
-@pytest.mark.parametrize("path", ["/s/{slug}/t/%00/", "/api/participant/a%00b/ratings/", "/s/{slug}/?pid=%00", "/img/{nul}.png"])
+@pytest.mark.parametrize(
+    "path", ["/s/{slug}/t/%00/", "/api/participant/a%00b/ratings/", "/s/{slug}/?pid=%00", "/img/{nul}.png"]
+)
 def test_a_nul_character_in_the_address_is_a_400_not_a_database_error(study: Study, path: str) -> None:
     response = Client().get(path.format(slug=study.slug, nul="a" * 62 + "%00"))
 
@@ -174,7 +214,9 @@ def test_a_nul_character_in_the_address_is_a_400_not_a_database_error(study: Stu
 
 
 def test_a_nul_character_in_a_participant_form_is_a_400(session: RatingSession) -> None:
-    url = reverse("ratings:session-questionnaire", kwargs={"slug": session.study.slug, "token": session.token})
+    url = reverse(
+        "ratings:session-questionnaire", kwargs={"slug": session.study.slug, "token": session.token}
+    )
 
     urlencoded = Client().post(url, "age=30%00", content_type="application/x-www-form-urlencoded")
     multipart = Client().post(url, {"age": "30\x00"})
@@ -182,7 +224,9 @@ def test_a_nul_character_in_a_participant_form_is_a_400(session: RatingSession) 
     assert (urlencoded.status_code, multipart.status_code) == (400, 400)
 
 
-def test_a_replayed_key_with_other_content_is_refused_and_the_first_answer_kept(session: RatingSession) -> None:
+def test_a_replayed_key_with_other_content_is_refused_and_the_first_answer_kept(
+    session: RatingSession,
+) -> None:
     first = good(session)
     assert raw_post(session.token, json.dumps(first)).status_code == 201
     stored = sorted(Rating.objects.values_list("perspective__key", "score"))

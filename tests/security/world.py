@@ -79,7 +79,9 @@ def build_world(**study_fields: Any) -> World:
     draft_stimulus = StimulusFactory(study=draft)
     stimulus_import = StimulusImport.objects.create(study=study, source="imports/x.zip")
     plot = default_storage.save(f"pilot/{study.slug}/plot.png", ContentFile(png_bytes()))
-    pilot = PilotRun.objects.create(study=study, raters=4, base_url="http://127.0.0.1:1", status=PilotRun.Status.DONE, plot=plot)
+    pilot = PilotRun.objects.create(
+        study=study, raters=4, base_url="http://127.0.0.1:1", status=PilotRun.Status.DONE, plot=plot
+    )
     return World(
         study=study,
         draft=draft,

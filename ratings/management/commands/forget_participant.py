@@ -16,7 +16,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("study", help="slug of the study")
         parser.add_argument("panel_id", help="the panel's id for the participant (or our participant code)")
-        parser.add_argument("--delete-ratings", action="store_true", help="delete the participant and their ratings")
+        parser.add_argument(
+            "--delete-ratings", action="store_true", help="delete the participant and their ratings"
+        )
 
     def handle(self, *args: Any, study: str, panel_id: str, delete_ratings: bool, **options: Any) -> None:
         try:
@@ -27,6 +29,8 @@ class Command(BaseCommand):
         if delete_ratings:
             self.stdout.write(f"Deleted participant {result.code} and {result.ratings_deleted} rating(s).")
         elif result.had_panel_id:
-            self.stdout.write(f"Erased the panel id of participant {result.code}; their ratings are kept under that code.")
+            self.stdout.write(
+                f"Erased the panel id of participant {result.code}; their ratings are kept under that code."
+            )
         else:
             self.stdout.write(f"Participant {result.code} had no panel id left; nothing changed.")

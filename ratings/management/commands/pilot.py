@@ -22,11 +22,15 @@ class Command(BaseCommand):
         parser.add_argument("slug")
         parser.add_argument("--raters", type=int, default=20)
         parser.add_argument("--seed", type=int, default=None)
-        parser.add_argument("--base-url", default="", help="server to drive (default: PILOT_BASE_URL, SITE_URL)")
+        parser.add_argument(
+            "--base-url", default="", help="server to drive (default: PILOT_BASE_URL, SITE_URL)"
+        )
         parser.add_argument("--spammers", type=float, default=0.1, help="share of random raters (0..1)")
         parser.add_argument("--straightliners", type=float, default=0.05)
         parser.add_argument("--abandoners", type=float, default=0.05)
-        parser.add_argument("--noise", type=float, default=0.5, help="inconsistency of honest raters, scale points")
+        parser.add_argument(
+            "--noise", type=float, default=0.5, help="inconsistency of honest raters, scale points"
+        )
         parser.add_argument("--remove", action="store_true", help="remove the study's pilot data and exit")
         parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
 
@@ -40,13 +44,21 @@ class Command(BaseCommand):
         base_url = options["base_url"] or pilot_base_url()
         try:
             run = pilot_run_start(
-                study=study, raters=options["raters"], base_url=base_url, seed=options["seed"],
-                spammers=options["spammers"], straightliners=options["straightliners"],
-                abandoners=options["abandoners"], noise=options["noise"], enqueue=False,
+                study=study,
+                raters=options["raters"],
+                base_url=base_url,
+                seed=options["seed"],
+                spammers=options["spammers"],
+                straightliners=options["straightliners"],
+                abandoners=options["abandoners"],
+                noise=options["noise"],
+                enqueue=False,
             )
         except DomainError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"pilot {run.pk}: {run.raters} simulated raters against {run.base_url} (seed {run.seed})")
+        self.stdout.write(
+            f"pilot {run.pk}: {run.raters} simulated raters against {run.base_url} (seed {run.seed})"
+        )
         pilot_run_execute(run_id=run.pk)
         run = PilotRun.objects.get(pk=run.pk)
         if run.status != PilotRun.Status.DONE:
@@ -59,18 +71,24 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({"simulation": run.simulation, "report": report}, indent=2))
             return
         sim = run.simulation
-        self.stdout.write(f"simulated in {sim['seconds']} s: outcomes {sim['outcomes']}, {sim['answers']} answers, "
-                          f"{sim['retries']} retries")
+        self.stdout.write(
+            f"simulated in {sim['seconds']} s: outcomes {sim['outcomes']}, {sim['answers']} answers, "
+            f"{sim['retries']} retries"
+        )
         for p in report["perspectives"]:
             self.stdout.write(
                 f"  {p['key']:>15}: Pearson {p['pearson']:.3f}  Spearman {p['spearman']:.3f}  "
                 f"RMSE {p['rmse']:.3f} scale points (n={p['n']})"
             )
         s = report["screening"]
-        self.stdout.write(f"screening: caught {s['caught_bad']} of {s['planted_bad']} planted bad raters; "
-                          f"{s['false_alarms']} honest raters left out; per kind {s['kinds']}")
+        self.stdout.write(
+            f"screening: caught {s['caught_bad']} of {s['planted_bad']} planted bad raters; "
+            f"{s['false_alarms']} honest raters left out; per kind {s['kinds']}"
+        )
         t = report["target"]
-        self.stdout.write(f"target: {t['participants']} complete participants needed "
-                          f"({t['test_stimuli']} x {t['target']} / {t['per_session']}); usable share "
-                          f"{t['usable_share']:.2f} -> recruit {t['recruit']}")
+        self.stdout.write(
+            f"target: {t['participants']} complete participants needed "
+            f"({t['test_stimuli']} x {t['target']} / {t['per_session']}); usable share "
+            f"{t['usable_share']:.2f} -> recruit {t['recruit']}"
+        )
         self.stdout.write(f"plot: {run.plot}")
