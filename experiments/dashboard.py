@@ -5,6 +5,7 @@ ratings-per-stimulus histogram is counted in SQL too (a bincount over per-stimul
 study with 100,000 stimuli returns a few dozen rows, not 100,000.
 """
 
+import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,6 +104,8 @@ def valid_trials(study: Study) -> "Any":
 
 def _histogram(study: Study, target: int) -> tuple[list[Bin], int, int, int]:
     """(bins 0..target, valid ratings, ratings still needed, test stimuli)."""
+    if connection.vendor != "postgresql":
+        return _histogram_portable(study, target)
     trials_sql, params = valid_trials(study).values("stimulus_id").annotate(n=Count("id")).query.sql_with_params()
     stimulus = Stimulus._meta.db_table
     sql = f"""
@@ -124,7 +127,32 @@ def _histogram(study: Study, target: int) -> tuple[list[Bin], int, int, int]:
     return bins, ratings, needed, sum(counts.values())
 
 
+def _histogram_portable(study: Study, target: int) -> tuple[list[Bin], int, int, int]:
+    """The same through the ORM, for the SQLite fallback of scripts/run (small studies only)."""
+    per = dict(valid_trials(study).values("stimulus_id").annotate(n=Count("id")).values_list("stimulus_id", "n"))
+    ids = Stimulus.objects.filter(study=study, role=Stimulus.Role.TEST).values_list("pk", flat=True)
+    counts: dict[int, int] = {}
+    ratings = 0
+    for pk in ids:
+        n = per.get(pk, 0)
+        ratings += n
+        counts[min(n, target)] = counts.get(min(n, target), 0) + 1
+    bins = [
+        Bin(ratings=r, stimuli=counts.get(r, 0), label=f"≥{r}" if r == target else str(r))
+        for r in range(target + 1)
+    ]
+    needed = sum((target - b.ratings) * b.stimuli for b in bins)
+    return bins, ratings, needed, sum(counts.values())
+
+
 def _median_response_ms(study: Study) -> float | None:
+    if connection.vendor != "postgresql":
+        values = sorted(
+            Rating.objects.filter(
+                session__study=study, kind=Trial.Kind.TEST, response_ms__isnull=False, session__is_pilot=False
+            ).values_list("response_ms", flat=True)
+        )
+        return float(statistics.median(values)) if values else None
     rating = Rating._meta.db_table
     session = RatingSession._meta.db_table
     sql = f"""
@@ -140,6 +168,16 @@ def _median_response_ms(study: Study) -> float | None:
 
 def _qc_failures(study: Study) -> tuple[int, dict[str, int]]:
     """Sessions with any failure, and failures by kind (items are strings or {kind|type: ...})."""
+    if connection.vendor != "postgresql":
+        by_kind: dict[str, int] = {}
+        failed = 0
+        for failures in RatingSession.objects.filter(study=study, is_pilot=False).values_list("qc_failures", flat=True):
+            items = failures if isinstance(failures, list) else []
+            failed += bool(items)
+            for item in items:
+                kind = str(item.get("kind") or item.get("type") or item) if isinstance(item, dict) else str(item)
+                by_kind[kind[:60]] = by_kind.get(kind[:60], 0) + 1
+        return failed, by_kind
     session = RatingSession._meta.db_table
     sql = f"""
         SELECT COALESCE(e ->> 'kind', e ->> 'type', e #>> '{{}}') AS k, COUNT(*), COUNT(DISTINCT s.id)

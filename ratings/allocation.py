@@ -21,12 +21,59 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import F
+from django.db.models.functions import Greatest
 
 from experiments.models import Stimulus, Study
 
 # Namespace of the advisory locks taken on behalf of a study (the second key is the study id).
 LOCK_NAMESPACE = 7301
 ENSURE_EVERY_SECONDS = 60
+
+
+def on_postgres() -> bool:
+    """The SQL here is PostgreSQL's; the SQLite fallback of `scripts/run` gets plain ORM versions."""
+    return connection.vendor == "postgresql"
+
+
+def _portable_loads_ensure(study_id: int) -> None:
+    from ratings.models import StimulusLoad
+
+    test_ids = Stimulus.objects.filter(study_id=study_id, role=Stimulus.Role.TEST).values_list("pk", flat=True)
+    StimulusLoad.objects.bulk_create(
+        [StimulusLoad(stimulus_id=pk, study_id=study_id, load=0) for pk in test_ids], ignore_conflicts=True
+    )
+    StimulusLoad.objects.filter(study_id=study_id).exclude(stimulus__role=Stimulus.Role.TEST).delete()
+
+
+def _portable_pick(*, study: Study, count: int, exclude: Sequence[int]) -> dict[int, str]:
+    from ratings.models import StimulusLoad
+
+    rows = list(
+        StimulusLoad.objects.filter(study=study, load__lt=study.target_ratings)
+        .exclude(stimulus_id__in=list(exclude))
+        .order_by("load", "shuffle")
+        .values_list("stimulus_id", "stimulus__prompt")[:count]
+    )
+    for stimulus_id, _prompt in rows:
+        StimulusLoad.objects.filter(stimulus_id=stimulus_id).update(load=F("load") + 1, shuffle=random.random())
+    return dict(rows)
+
+
+def _portable_recount(*, study_id: int) -> None:
+    from ratings.models import RatingSession, StimulusLoad, Trial
+
+    counts: dict[int, int] = {}
+    trials = Trial.objects.filter(
+        session__study_id=study_id, kind=Trial.Kind.TEST, session__is_pilot=False,
+        session__participant__excluded_reason="",
+    ).exclude(session__status=RatingSession.Status.SCREENED_OUT)
+    live = list(RatingSession.LIVE_STATUSES)
+    for stimulus_id, answered_at, status in trials.values_list("stimulus_id", "answered_at", "session__status"):
+        if answered_at is not None or status in live:
+            counts[stimulus_id] = counts.get(stimulus_id, 0) + 1
+    for load in StimulusLoad.objects.filter(study_id=study_id):
+        StimulusLoad.objects.filter(pk=load.pk).update(load=counts.get(load.stimulus_id, 0))
 
 
 @dataclass
@@ -47,6 +94,8 @@ class Item:
 
 def study_lock(study_id: int) -> None:
     """Serialise allocations (and recounts) of one study until the transaction ends."""
+    if not on_postgres():
+        return  # SQLite (the no-PostgreSQL fallback) lets one writer in at a time anyway
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, study_id])
 
@@ -59,6 +108,10 @@ def stimulus_loads_ensure(study_id: int, *, force: bool = False) -> None:
     """
     key = f"ratings:loads-ensured:{study_id}"
     if not force and cache.get(key):
+        return
+    if not on_postgres():
+        _portable_loads_ensure(study_id)
+        cache.set(key, True, ENSURE_EVERY_SECONDS)
         return
     with connection.cursor() as cursor:
         cursor.execute(
@@ -89,6 +142,8 @@ def balanced_pick(*, study: Study, count: int, exclude: Sequence[int]) -> dict[i
     Call inside the allocation transaction, after `study_lock`. Fewer come back when too few are
     still needed (no over-allocation). Returns {stimulus id: prompt} in pick order.
     """
+    if not on_postgres():
+        return _portable_pick(study=study, count=count, exclude=exclude)
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -125,6 +180,12 @@ def loads_change(stimulus_ids: Sequence[int], delta: int) -> None:
     """Add `delta` to the counters of these stimuli, locking them in id order (no deadlock)."""
     if not stimulus_ids:
         return
+    if not on_postgres():
+        from ratings.models import StimulusLoad
+
+        for stimulus_id in sorted(stimulus_ids):
+            StimulusLoad.objects.filter(stimulus_id=stimulus_id).update(load=Greatest(F("load") + delta, 0))
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -147,6 +208,9 @@ def stimulus_loads_recount(*, study_id: int) -> None:
 
     study_lock(study_id)
     stimulus_loads_ensure(study_id, force=True)
+    if not on_postgres():
+        _portable_recount(study_id=study_id)
+        return
     live = list(RatingSession.LIVE_STATUSES)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -400,6 +400,8 @@ def _session_for_rating(token: str) -> RatingSession:
     Hand-written SQL on the hot path: the equivalent ORM query (select_related, select_for_update
     and two ArraySubquery annotations) cost more to compile than to run (bench/load).
     """
+    if not allocation.on_postgres():
+        return _session_for_rating_portable(token)
     with connection.cursor() as cursor:
         cursor.execute(_session_for_rating_sql(), [token])
         row = cursor.fetchone()
@@ -410,6 +412,15 @@ def _session_for_rating(token: str) -> RatingSession:
     session = _from_row(RatingSession, row[:n_session])
     RatingSession.study.field.set_cached_value(session, _from_row(Study, row[n_session : n_session + n_study]))
     session.perspective_keys = dict(zip(row[-2], row[-1], strict=True))  # type: ignore[attr-defined]
+    return session
+
+
+def _session_for_rating_portable(token: str) -> RatingSession:
+    """The same as `_session_for_rating` through the ORM (the SQLite fallback)."""
+    session = RatingSession.objects.select_related("study").select_for_update().get(token=token)
+    session.perspective_keys = dict(  # type: ignore[attr-defined]
+        Perspective.objects.filter(study_id=session.study_id).order_by("order").values_list("key", "id")
+    )
     return session
 
 
@@ -426,6 +437,9 @@ def _trials_for_rating_sql() -> str:
 
 def _trials_for_rating(session_id: int, index: int) -> dict[int, Trial]:
     """Trial `index` and the next one, each with its stimulus (hand-written SQL, as above)."""
+    if not allocation.on_postgres():
+        found = Trial.objects.filter(session_id=session_id, index__in=[index, index + 1]).select_related("stimulus")
+        return {trial.index: trial for trial in found}
     n_trial = len(Trial._meta.concrete_fields)
     with connection.cursor() as cursor:
         cursor.execute(_trials_for_rating_sql(), [session_id, index, index + 1])
@@ -578,6 +592,10 @@ def _store(
 def _advance(*, session_id: int, trial_id: int, answered_at: datetime, fields: dict[str, Any]) -> None:
     """Mark the trial answered and move the session on in one statement (one round trip fewer
     on the hot path than two ORM updates). `fields` are RatingSession columns."""
+    if not allocation.on_postgres():
+        Trial.objects.filter(pk=trial_id).update(answered_at=answered_at)
+        RatingSession.objects.filter(pk=session_id).update(**fields)
+        return
     meta = RatingSession._meta
     columns = [meta.get_field(name) for name in fields]
     sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
