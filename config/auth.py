@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from config import ratelimit
@@ -38,6 +38,3 @@ class LockoutAuthenticationForm(AuthenticationForm):
 
 class LoginView(auth_views.LoginView):
     form_class = LockoutAuthenticationForm
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return super().post(request, *args, **kwargs)

@@ -4,6 +4,20 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 
+def content_security_policy(
+    *, frame_ancestors: tuple[str, ...] = ("'none'",), form_action: tuple[str, ...] = ("'self'",)
+) -> str:
+    """The one policy of every page: no external origin, no inline script or style.
+
+    Only who may frame the page and where its forms may post vary (an MTurk study's pages).
+    """
+    return (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+        "script-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
+        f"base-uri 'self'; frame-ancestors {' '.join(frame_ancestors)}; form-action {' '.join(form_action)}"
+    )
+
+
 class ContentSecurityPolicyMiddleware:
     """Allow no external origin on any page: scripts, styles, images and fonts are our own.
 
@@ -19,11 +33,7 @@ class ContentSecurityPolicyMiddleware:
         if "Content-Security-Policy" not in response:
             # Forms post to this site only; the pages of an MTurk study set their own policy
             # that adds MTurk's submit hosts (ratings.views._panel_headers).
-            response["Content-Security-Policy"] = (
-                "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
-                "script-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
-                "base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
-            )
+            response["Content-Security-Policy"] = content_security_policy()
         return response
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from experiments.models import Stimulus, Study
+from ratings.allocation import on_postgres
 from ratings.models import Participant, Rating, RatingSession, Trial
 
 S = RatingSession.Status
@@ -104,7 +105,7 @@ def valid_trials(study: Study) -> "Any":
 
 def _histogram(study: Study, target: int) -> tuple[list[Bin], int, int, int]:
     """(bins 0..target, valid ratings, ratings still needed, test stimuli)."""
-    if connection.vendor != "postgresql":
+    if not on_postgres():
         return _histogram_portable(study, target)
     trials_sql, params = valid_trials(study).values("stimulus_id").annotate(n=Count("id")).query.sql_with_params()
     stimulus = Stimulus._meta.db_table
@@ -146,7 +147,7 @@ def _histogram_portable(study: Study, target: int) -> tuple[list[Bin], int, int,
 
 
 def _median_response_ms(study: Study) -> float | None:
-    if connection.vendor != "postgresql":
+    if not on_postgres():
         values = sorted(
             Rating.objects.filter(
                 session__study=study, kind=Trial.Kind.TEST, response_ms__isnull=False, session__is_pilot=False
@@ -168,7 +169,7 @@ def _median_response_ms(study: Study) -> float | None:
 
 def _qc_failures(study: Study) -> tuple[int, dict[str, int]]:
     """Sessions with any failure, and failures by kind (items are strings or {kind|type: ...})."""
-    if connection.vendor != "postgresql":
+    if not on_postgres():
         by_kind: dict[str, int] = {}
         failed = 0
         for failures in RatingSession.objects.filter(study=study, is_pilot=False).values_list("qc_failures", flat=True):

@@ -9,6 +9,7 @@ import contextlib
 import json
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -17,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import DomainError
+from config.middleware import content_security_policy
 from config.ratelimit import ratelimit
 from experiments.models import Stimulus, Study
 from ratings import panels
@@ -48,13 +50,9 @@ def _panel_headers(response: HttpResponse, study: Study) -> HttpResponse:
     """MTurk shows ExternalQuestion pages in a frame on its own site: allow exactly those parents."""
     if study.panel == Study.Panel.MTURK:
         response.xframe_options_exempt = True  # type: ignore[attr-defined]
-        from django.conf import settings
-
-        form_action = " ".join(["'self'", *settings.CSP_FORM_ACTION_EXTRA])
-        response["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-            "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
-            f"frame-ancestors 'self' {' '.join(panels.MTURK_FRAME_ANCESTORS)}; form-action {form_action}"
+        response["Content-Security-Policy"] = content_security_policy(
+            frame_ancestors=("'self'", *panels.MTURK_FRAME_ANCESTORS),
+            form_action=("'self'", *settings.CSP_FORM_ACTION_EXTRA),
         )
     return response
 

@@ -103,7 +103,7 @@ start_postgres() {
     || psql -q -h 127.0.0.1 -p "$port" -U postgres -c "create database app owner app" >/dev/null
 }
 
-stop_postgres_dry_status() {  # is the cluster in DIR running?
+postgres_running() {  # is the cluster in DIR running?
   local dir="$1" bin run_as=()
   bin="$(pg_bin)" || return 1
   [ "$(id -u)" = 0 ] && run_as=(runuser -u postgres --)
