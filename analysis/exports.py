@@ -132,9 +132,7 @@ def _float_text(x: float) -> str:
     return "nan" if math.isnan(x) else repr(float(x))
 
 
-def _ordered(
-    results: Mapping[str, AnalysisResult], perspectives: Sequence[str]
-) -> list[AnalysisResult]:
+def _ordered(results: Mapping[str, AnalysisResult], perspectives: Sequence[str]) -> list[AnalysisResult]:
     missing = [k for k in perspectives if k not in results]
     if missing:
         raise ValueError(f"no result for perspective(s) {', '.join(missing)}")
@@ -206,9 +204,7 @@ def write_mos_csv(
     n = len(stimuli)
     for key, res in zip(perspectives, ordered, strict=True):
         if res.stimuli.mos.shape[0] != n:
-            raise ValueError(
-                f"perspective {key!r} has {res.stimuli.mos.shape[0]} stimuli, metadata has {n}"
-            )
+            raise ValueError(f"perspective {key!r} has {res.stimuli.mos.shape[0]} stimuli, metadata has {n}")
     categories: dict[str, None] = {}
     for s in stimuli:
         categories.update(dict.fromkeys(s.get("categories") or {}))
@@ -247,18 +243,14 @@ def write_raters_csv(
         ids = rater_ids[key] if isinstance(rater_ids, Mapping) else rater_ids
         rs = res.raters
         if len(ids) != rs.n.shape[0]:
-            raise ValueError(
-                f"perspective {key!r} has {rs.n.shape[0]} raters, {len(ids)} ids given"
-            )
+            raise ValueError(f"perspective {key!r} has {rs.n.shape[0]} raters, {len(ids)} ids given")
         cols: dict[str, Any] = {
             "rater": pd.Series(list(ids), dtype=object),
             "perspective": pd.Series([key] * len(ids), dtype=object),
         }
         for field in RATER_COLUMNS[2:]:
             values = getattr(rs, field)
-            cols[field] = (
-                pd.Series(list(values), dtype=object) if values.dtype == object else values
-            )
+            cols[field] = pd.Series(list(values), dtype=object) if values.dtype == object else values
         frames.append(pd.DataFrame(cols))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RATER_COLUMNS)
     return _to_csv(frame, path)
@@ -295,9 +287,7 @@ def iter_raw_ratings_csv(rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> I
     yield buf.getvalue()
 
 
-def write_raw_ratings(
-    dest: PathLike | IO[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]
-) -> int:
+def write_raw_ratings(dest: PathLike | IO[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> int:
     """Stream ``rows`` to ``raw_ratings.csv`` (a path or an open text file); return the row count.
 
     Rows as in :func:`iter_raw_ratings_csv`; each is written as it arrives (constant memory).

@@ -78,9 +78,7 @@ def _counted_ratings(
 ) -> QuerySet[Rating]:
     """Ratings that may enter the MOS: test trials on test stimuli, pilot data unless asked
     (or only pilot data: the pilot mode's own analysis)."""
-    qs = Rating.objects.filter(
-        session__study=study, kind=Trial.Kind.TEST, stimulus__role=Stimulus.Role.TEST
-    )
+    qs = Rating.objects.filter(session__study=study, kind=Trial.Kind.TEST, stimulus__role=Stimulus.Role.TEST)
     if rating_id_max is not None:
         qs = qs.filter(id__lte=rating_id_max)
     return _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only).order_by()
@@ -128,7 +126,10 @@ def test_stimuli(study: Study) -> list[dict[str, Any]]:
 
 
 def _fingerprint(
-    participant: np.ndarray, stimulus: np.ndarray, perspective: np.ndarray, score: np.ndarray,
+    participant: np.ndarray,
+    stimulus: np.ndarray,
+    perspective: np.ndarray,
+    score: np.ndarray,
     stimulus_ids: Sequence[int],
 ) -> str:
     """SHA-256 over the rating rows sorted, and the stimulus order they are indexed by."""
@@ -197,9 +198,7 @@ def study_ratings_load(
     rater = np.searchsorted(participant_ids, p_arr)
     order = np.argsort(stimulus_ids, kind="stable")
     stim_index = order[np.searchsorted(stimulus_ids[order], s_arr)]
-    codes = dict(
-        Participant.objects.filter(id__in=participant_ids.tolist()).values_list("id", "code")
-    )
+    codes = dict(Participant.objects.filter(id__in=participant_ids.tolist()).values_list("id", "code"))
     per: dict[str, Ratings] = {}
     notes: list[str] = []
     for p in perspectives:
@@ -230,12 +229,8 @@ def study_ratings_load(
 def _qc_exclusions(qc: dict[int, str], participant_ids: np.ndarray) -> tuple[QcExclusion, ...]:
     if participant_ids.size == 0:
         return ()
-    codes = dict(
-        Participant.objects.filter(id__in=participant_ids.tolist()).values_list("id", "code")
-    )
-    return tuple(
-        QcExclusion(int(i), codes[int(i)], qc[int(i)][:200]) for i in participant_ids.tolist()
-    )
+    codes = dict(Participant.objects.filter(id__in=participant_ids.tolist()).values_list("id", "code"))
+    return tuple(QcExclusion(int(i), codes[int(i)], qc[int(i)][:200]) for i in participant_ids.tolist())
 
 
 RAW_FIELDS = (

@@ -123,9 +123,7 @@ class Summary:
             f"{len(self.files)} files in {self.output_dir} ({self.timings.get('total', 0.0):.2f} s)"
         ]
         for key in self.perspectives:
-            out.append(
-                f"  {key}: {self.n_ratings[key]} ratings, {self.n_rejected[key]} raters rejected"
-            )
+            out.append(f"  {key}: {self.n_ratings[key]} ratings, {self.n_rejected[key]} raters rejected")
         return out
 
 
@@ -161,9 +159,7 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
 
 def _check_method(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if method not in METHODS:
-        raise UnknownMethodError(
-            f"unknown method {method!r}; available: {', '.join(sorted(METHODS))}"
-        )
+        raise UnknownMethodError(f"unknown method {method!r}; available: {', '.join(sorted(METHODS))}")
     try:
         return METHODS[method].validate(params)
     except ValueError as exc:
@@ -281,9 +277,7 @@ def _read_stimuli_order(path: str | Path) -> list[str]:
     return ids
 
 
-def _stimulus_codes(
-    column: pd.Series, stimuli_path: str | Path | None
-) -> tuple[np.ndarray, list[Any]]:
+def _stimulus_codes(column: pd.Series, stimuli_path: str | Path | None) -> tuple[np.ndarray, list[Any]]:
     if stimuli_path is None:
         return _sorted_codes(column)
     order = _read_stimuli_order(stimuli_path)

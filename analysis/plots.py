@@ -56,12 +56,8 @@ def plot_mos_histogram(res: AnalysisResult, key: str, path: PathLike) -> Path:
     fig = _figure()
     ax = fig.add_subplot()
     if mos.size:
-        ax.hist(
-            mos, bins=min(40, max(5, int(np.sqrt(mos.size)))), color="#4C72B0", edgecolor="white"
-        )
-        ax.axvline(
-            float(mos.mean()), color="#C44E52", linestyle="--", label=f"mean {mos.mean():.2f}"
-        )
+        ax.hist(mos, bins=min(40, max(5, int(np.sqrt(mos.size)))), color="#4C72B0", edgecolor="white")
+        ax.axvline(float(mos.mean()), color="#C44E52", linestyle="--", label=f"mean {mos.mean():.2f}")
         ax.legend(frameon=False)
     ax.set_xlabel(_scale_label(res))
     ax.set_ylabel("stimuli")
@@ -115,9 +111,7 @@ def plot_screening(res: AnalysisResult, key: str, path: PathLike) -> Path:
     ax.axvline(RATIO1_LIMIT, color="grey", linestyle="--", linewidth=1)
     ax.axhline(RATIO2_LIMIT, color="grey", linestyle="--", linewidth=1)
     ax.scatter(r1[~rej], r2[~rej], s=16, color="#4C72B0", label=f"kept ({int((~rej).sum())})")
-    ax.scatter(
-        r1[rej], r2[rej], s=30, marker="x", color="#C44E52", label=f"rejected ({int(rej.sum())})"
-    )
+    ax.scatter(r1[rej], r2[rej], s=30, marker="x", color="#C44E52", label=f"rejected ({int(rej.sum())})")
     ax.set_xlim(0, xmax)
     ax.set_ylim(-0.03, 1.05)
     ax.set_xlabel("ratio1 = (P + Q) / T   (reject if > 0.05)")

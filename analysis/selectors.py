@@ -49,4 +49,4 @@ def analysis_run_file_name(*, run: AnalysisRun, relative: str) -> str:
 def analysis_run_relative_files(*, run: AnalysisRun) -> list[str]:
     """The run's result files as paths inside the run folder, in a stable order."""
     base = run.summary.get("storage_dir", run.storage_dir) + "/"
-    return sorted(f[len(base):] for f in run.files if f.startswith(base))
+    return sorted(f[len(base) :] for f in run.files if f.startswith(base))

@@ -10,6 +10,7 @@ read the same ratings and write the same files.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -56,9 +57,7 @@ def _stale_after() -> timedelta:
 
 def _validated_parameters(method: str, parameters: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     if method not in METHODS:
-        raise AnalysisRunInvalid(
-            f"Unknown method {method!r}; choose one of {', '.join(sorted(METHODS))}."
-        )
+        raise AnalysisRunInvalid(f"Unknown method {method!r}; choose one of {', '.join(sorted(METHODS))}.")
     try:
         return METHODS[method].version, METHODS[method].validate(dict(parameters))
     except ValueError as exc:
@@ -219,12 +218,11 @@ def analysis_run_execute(*, run_id: int) -> str:
         logger.warning("analysis run %s: claim lost to another worker; stopped", run_id)
         return "lost"
     except TRANSIENT_ERRORS:
-        try:
+        # Still down: the run goes stale and the sweep enqueues it again.
+        with contextlib.suppress(TRANSIENT_ERRORS):
             _mine(run_id, token).update(
                 status=Status.PENDING, claim_token="", progress_message="Retrying after a database error"
             )
-        except TRANSIENT_ERRORS:
-            pass  # still down: the run goes stale and the sweep enqueues it again
         raise
     except Exception as exc:  # deterministic: the same input fails the same way again
         logger.exception("analysis run %s failed", run_id)
@@ -308,7 +306,7 @@ def _analyse(
                 "median": float(np.median(finite)) if finite.size else None,
                 "min": float(finite.min()) if finite.size else None,
                 "n_raters": int(finite.size),
-                "per_rater": {code: v for code, v in zip(data.rater_codes, vs_rest.tolist())},
+                "per_rater": {code: v for code, v in zip(data.rater_codes, vs_rest.tolist(), strict=False)},
             },
         }
         _progress(run.id, token, 0.15 + 0.4 * (k + 1) / n, f"Scored {key}")
@@ -345,9 +343,7 @@ def _write_files(
                 "include_panel_ids": run.include_panel_ids,
                 "rating_id_max": run.rating_id_max,
             },
-            "quality_control_excluded": [
-                {"rater": q.code, "reason": q.reason} for q in data.qc_excluded
-            ],
+            "quality_control_excluded": [{"rater": q.code, "reason": q.reason} for q in data.qc_excluded],
             "stimulus_order": "test stimuli by position; row k = k-th test stimulus",
         },
     )
@@ -403,21 +399,23 @@ def _summary(
             },
         )
         per.append(item)
-    return _json_safe({
-        "storage_dir": run.storage_dir,
-        "counts": {
-            "stimuli": len(data.stimuli),
-            "raters": len(data.participant_ids),
-            "ratings": data.n_ratings,
-            "perspectives": len(data.perspectives),
-            "quality_control_excluded": len(data.qc_excluded),
-        },
-        "perspectives": per,
-        "rejected_raters": _rejections(data, results),
-        "quality_control_excluded": [{"rater": q.code, "reason": q.reason} for q in data.qc_excluded],
-        "notes": list(data.notes),
-        "plots": [f for f in files if "/plots/" in f],
-    })
+    return _json_safe(
+        {
+            "storage_dir": run.storage_dir,
+            "counts": {
+                "stimuli": len(data.stimuli),
+                "raters": len(data.participant_ids),
+                "ratings": data.n_ratings,
+                "perspectives": len(data.perspectives),
+                "quality_control_excluded": len(data.qc_excluded),
+            },
+            "perspectives": per,
+            "rejected_raters": _rejections(data, results),
+            "quality_control_excluded": [{"rater": q.code, "reason": q.reason} for q in data.qc_excluded],
+            "notes": list(data.notes),
+            "plots": [f for f in files if "/plots/" in f],
+        }
+    )
 
 
 def _json_safe(value: Any) -> Any:
@@ -486,9 +484,9 @@ def _participants_exclude(study_id: int, data: loaders.StudyRatings, summary: di
     reasons: dict[int, str] = {q.participant_id: q.reason for q in data.qc_excluded}
     for item in summary["rejected_raters"]:
         reasons[item["participant"]] = f"analysis: {item['reason']}"[:200]
-    Participant.objects.filter(study_id=study_id).exclude(pk__in=reasons).exclude(
+    Participant.objects.filter(study_id=study_id).exclude(pk__in=reasons).exclude(excluded_reason="").update(
         excluded_reason=""
-    ).update(excluded_reason="")
+    )
     by_reason: dict[str, list[int]] = {}
     for pid, reason in reasons.items():
         by_reason.setdefault(reason, []).append(pid)

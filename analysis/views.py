@@ -54,7 +54,9 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect("analysis:run-detail", pk=run.pk)
     runs = analysis_run_list(study=study)
     status = 400 if request.method == "POST" else 200
-    return render(request, "analysis/run_list.html", {"study": study, "runs": runs, "form": form}, status=status)
+    return render(
+        request, "analysis/run_list.html", {"study": study, "runs": runs, "form": form}, status=status
+    )
 
 
 def _status(run: AnalysisRun) -> dict[str, Any]:

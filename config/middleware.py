@@ -53,7 +53,9 @@ class RejectNulCharactersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self._has_nul(request):
             return HttpResponse(
-                _("The request contains a NUL character."), status=400, content_type="text/plain; charset=utf-8"
+                _("The request contains a NUL character."),
+                status=400,
+                content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)
 

@@ -5,6 +5,7 @@ stop participants from rating. `RATELIMIT_ENABLED=false` turns every limit off (
 that run many participants from one address); each limit is a setting read per request.
 """
 
+import contextlib
 import hashlib
 import ipaddress
 import logging
@@ -70,10 +71,8 @@ def count(scope: str, ident: str, *, window: int) -> int:
 
 
 def reset(scope: str, ident: str, *, window: int) -> None:
-    try:
+    with contextlib.suppress(Exception):
         cache.delete(_key(scope, ident, window))
-    except Exception:
-        pass
 
 
 def too_many(request: HttpRequest, window: int) -> HttpResponse:

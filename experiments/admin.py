@@ -58,7 +58,11 @@ class StudyAdmin(StudyScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = admin.ModelAdmin.get_queryset(self, request)
-        return qs if request.user.is_superuser else qs.filter(pk__in=study_list_for_user(user=request.user).values("pk"))
+        return (
+            qs
+            if request.user.is_superuser
+            else qs.filter(pk__in=study_list_for_user(user=request.user).values("pk"))
+        )
 
 
 @admin.register(Perspective)

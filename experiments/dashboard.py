@@ -107,7 +107,9 @@ def _histogram(study: Study, target: int) -> tuple[list[Bin], int, int, int]:
     """(bins 0..target, valid ratings, ratings still needed, test stimuli)."""
     if not on_postgres():
         return _histogram_portable(study, target)
-    trials_sql, params = valid_trials(study).values("stimulus_id").annotate(n=Count("id")).query.sql_with_params()
+    trials_sql, params = (
+        valid_trials(study).values("stimulus_id").annotate(n=Count("id")).query.sql_with_params()
+    )
     stimulus = Stimulus._meta.db_table
     sql = f"""
         SELECT LEAST(COALESCE(c.n, 0), %s) AS bin, COUNT(*), SUM(COALESCE(c.n, 0))
@@ -130,7 +132,9 @@ def _histogram(study: Study, target: int) -> tuple[list[Bin], int, int, int]:
 
 def _histogram_portable(study: Study, target: int) -> tuple[list[Bin], int, int, int]:
     """The same through the ORM, for the SQLite fallback of scripts/run (small studies only)."""
-    per = dict(valid_trials(study).values("stimulus_id").annotate(n=Count("id")).values_list("stimulus_id", "n"))
+    per = dict(
+        valid_trials(study).values("stimulus_id").annotate(n=Count("id")).values_list("stimulus_id", "n")
+    )
     ids = Stimulus.objects.filter(study=study, role=Stimulus.Role.TEST).values_list("pk", flat=True)
     counts: dict[int, int] = {}
     ratings = 0
@@ -172,11 +176,15 @@ def _qc_failures(study: Study) -> tuple[int, dict[str, int]]:
     if not on_postgres():
         by_kind: dict[str, int] = {}
         failed = 0
-        for failures in RatingSession.objects.filter(study=study, is_pilot=False).values_list("qc_failures", flat=True):
+        for failures in RatingSession.objects.filter(study=study, is_pilot=False).values_list(
+            "qc_failures", flat=True
+        ):
             items = failures if isinstance(failures, list) else []
             failed += bool(items)
             for item in items:
-                kind = str(item.get("kind") or item.get("type") or item) if isinstance(item, dict) else str(item)
+                kind = (
+                    str(item.get("kind") or item.get("type") or item) if isinstance(item, dict) else str(item)
+                )
                 by_kind[kind[:60]] = by_kind.get(kind[:60], 0) + 1
         return failed, by_kind
     session = RatingSession._meta.db_table

@@ -22,7 +22,9 @@ Draw = Callable[[ImageDraw.ImageDraw, random.Random], None]
 def _sky(d: ImageDraw.ImageDraw, top: tuple[int, int, int], bottom: tuple[int, int, int], h: int) -> None:
     for y in range(h):
         t = y / max(h - 1, 1)
-        d.line([(0, y), (SIZE, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
+        d.line(
+            [(0, y), (SIZE, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+        )
 
 
 def apple_on_table(d: ImageDraw.ImageDraw, rng: random.Random) -> None:
@@ -102,7 +104,12 @@ SCENES: list[tuple[str, str, str, Draw]] = [
     ("a red apple on a wooden table", "Basic", "Food & Beverage", apple_on_table),
     ("a white sailboat on a calm sea at sunset", "Basic", "Outdoor Scenes", sailboat_sunset),
     ("a snowy mountain under a starry night sky", "Imagination", "Outdoor Scenes", snowy_mountain),
-    ("a yellow house with a green door and a red roof", "Properties & Positioning", "Indoor Scenes", yellow_house),
+    (
+        "a yellow house with a green door and a red roof",
+        "Properties & Positioning",
+        "Indoor Scenes",
+        yellow_house,
+    ),
     ("two cats sitting on a blue sofa", "Quantity", "Animals", cats_on_sofa),
 ]
 TRAINING_SCENE = ("a red bicycle parked on a grey street", "Basic", "Vehicles", red_bicycle)
@@ -122,7 +129,9 @@ def degrade(img: Image.Image, how: str, seed: int) -> Image.Image:
         return Image.blend(img, noise, 0.45)
     if how == "jpeg":
         buf = io.BytesIO()
-        img.resize((SIZE // 4, SIZE // 4)).resize((SIZE, SIZE), Image.Resampling.NEAREST).save(buf, "JPEG", quality=4)
+        img.resize((SIZE // 4, SIZE // 4)).resize((SIZE, SIZE), Image.Resampling.NEAREST).save(
+            buf, "JPEG", quality=4
+        )
         return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
     return img
 

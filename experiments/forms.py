@@ -32,23 +32,45 @@ class StudyForm(forms.ModelForm):
         required=False,
         assume_scheme="https",
         label=_("Completion URL"),
-        help_text=_("Where participants go at the end, e.g. https://app.prolific.com/submissions/complete?cc=CODE"),
+        help_text=_(
+            "Where participants go at the end, e.g. https://app.prolific.com/submissions/complete?cc=CODE"
+        ),
     )
     scale_labels = LinesField(
         required=False,
         label=_("Scale labels"),
-        help_text=_("One per level from the lowest (integer scale), or two end labels (slider). Empty: numbers only."),
+        help_text=_(
+            "One per level from the lowest (integer scale), or two end labels (slider). Empty: numbers only."
+        ),
     )
 
     class Meta:
         model = Study
         fields = [
-            "title", "description", "instructions", "consent_text",
-            "target_ratings", "stimuli_per_session", "break_every", "min_viewing_ms", "allocation_mode",
-            "training_count", "session_expiry_minutes",
-            "scale_kind", "scale_min", "scale_max", "scale_labels",
-            "gold_per_session", "repeats_per_session", "traps_per_session", "check_straightlining", "qc_action",
-            "panel", "completion_code", "screenout_code", "completion_url",
+            "title",
+            "description",
+            "instructions",
+            "consent_text",
+            "target_ratings",
+            "stimuli_per_session",
+            "break_every",
+            "min_viewing_ms",
+            "allocation_mode",
+            "training_count",
+            "session_expiry_minutes",
+            "scale_kind",
+            "scale_min",
+            "scale_max",
+            "scale_labels",
+            "gold_per_session",
+            "repeats_per_session",
+            "traps_per_session",
+            "check_straightlining",
+            "qc_action",
+            "panel",
+            "completion_code",
+            "screenout_code",
+            "completion_url",
         ]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
@@ -61,14 +83,22 @@ class StudyForm(forms.ModelForm):
         }
 
     def service_fields(self) -> dict[str, Any]:
-        return {k: v for k, v in self.cleaned_data.items() if k in TRIAL_DESIGN_FIELDS or k in EDITABLE_FIELDS}
+        return {
+            k: v for k, v in self.cleaned_data.items() if k in TRIAL_DESIGN_FIELDS or k in EDITABLE_FIELDS
+        }
 
 
 class PerspectiveForm(forms.Form):
-    key = forms.SlugField(max_length=40, label=_("Key"), help_text=_("Short id used in exports, e.g. quality"))
+    key = forms.SlugField(
+        max_length=40, label=_("Key"), help_text=_("Short id used in exports, e.g. quality")
+    )
     label = forms.CharField(max_length=80, label=_("Label"))
-    question = forms.CharField(max_length=300, label=_("Question shown"), widget=forms.Textarea(attrs={"rows": 2}))
-    level_descriptions = LinesField(required=False, label=_("Level descriptions"), help_text=_("One per level, lowest first (optional)."))
+    question = forms.CharField(
+        max_length=300, label=_("Question shown"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+    level_descriptions = LinesField(
+        required=False, label=_("Level descriptions"), help_text=_("One per level, lowest first (optional).")
+    )
 
 
 class BasePerspectiveFormSet(forms.BaseFormSet):
@@ -84,14 +114,19 @@ class BasePerspectiveFormSet(forms.BaseFormSet):
         # Blank extra forms (unchanged) and ticked-for-deletion forms are left out.
         initial = self.initial_form_count()
         return [
-            f for i, f in enumerate(self.forms)
-            if (i < initial or f.has_changed()) and getattr(f, "cleaned_data", None) and not self._should_delete_form(f)
+            f
+            for i, f in enumerate(self.forms)
+            if (i < initial or f.has_changed())
+            and getattr(f, "cleaned_data", None)
+            and not self._should_delete_form(f)
         ]
 
     def perspectives(self) -> list[dict[str, Any]]:
         rows = self._kept_forms()
         rows.sort(key=lambda f: (f.cleaned_data.get("ORDER") or 10_000, self.forms.index(f)))
-        return [{k: f.cleaned_data[k] for k in ("key", "label", "question", "level_descriptions")} for f in rows]
+        return [
+            {k: f.cleaned_data[k] for k in ("key", "label", "question", "level_descriptions")} for f in rows
+        ]
 
 
 PerspectiveFormSet = forms.formset_factory(
@@ -101,11 +136,15 @@ PerspectiveFormSet = forms.formset_factory(
 
 class StudyCreateForm(forms.Form):
     title = forms.CharField(max_length=200, label=_("Title"))
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label=_("Description"))
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label=_("Description")
+    )
 
 
 class StimulusUploadForm(forms.Form):
-    kind = forms.ChoiceField(choices=StimulusImport.Kind.choices, initial=StimulusImport.Kind.MANIFEST, label=_("Layout"))
+    kind = forms.ChoiceField(
+        choices=StimulusImport.Kind.choices, initial=StimulusImport.Kind.MANIFEST, label=_("Layout")
+    )
     archive = forms.FileField(
         label=_("Zip archive"),
         help_text=_("Images plus manifest.csv (file,prompt,model), or the AIGCIQA2023 folder zipped."),
@@ -116,6 +155,7 @@ class StimulusUploadForm(forms.Form):
         archive = self.cleaned_data["archive"]
         if archive.size > settings.STIMULUS_UPLOAD_MAX_BYTES:
             raise forms.ValidationError(
-                _("The file is larger than the limit of %(limit)s bytes.") % {"limit": f"{settings.STIMULUS_UPLOAD_MAX_BYTES:,}"}
+                _("The file is larger than the limit of %(limit)s bytes.")
+                % {"limit": f"{settings.STIMULUS_UPLOAD_MAX_BYTES:,}"}
             )
         return archive

@@ -34,9 +34,7 @@ def inspect_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> ImageInfo:
                 if fmt not in ALLOWED_FORMATS:
                     raise ImageProblem(f"format {fmt or 'unknown'} is not allowed (PNG, JPEG or WebP)")
                 if width * height > max_pixels:
-                    raise ImageProblem(
-                        f"{width}x{height} pixels exceeds the limit of {max_pixels:,} pixels"
-                    )
+                    raise ImageProblem(f"{width}x{height} pixels exceeds the limit of {max_pixels:,} pixels")
                 probe.verify()
             with Image.open(io.BytesIO(data)) as img:
                 img.load()

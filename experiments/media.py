@@ -25,7 +25,5 @@ def stimulus_image(request: HttpRequest, sha256: str, ext: str) -> FileResponse:
         raise Http404("No such image") from None
     response = FileResponse(handle, content_type=CONTENT_TYPES[ext])
     # The URL names the content: it never changes, so it may be cached for a year.
-    response["Cache-Control"] = (
-        "public, max-age=31536000, immutable" if public else "private, max-age=3600"
-    )
+    response["Cache-Control"] = "public, max-age=31536000, immutable" if public else "private, max-age=3600"
     return response

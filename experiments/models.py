@@ -82,7 +82,9 @@ class Study(models.Model):
         verbose_name_plural = "studies"
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(scale_max__gt=models.F("scale_min")), name="scale_range_not_empty"),
+            models.CheckConstraint(
+                condition=Q(scale_max__gt=models.F("scale_min")), name="scale_range_not_empty"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -168,9 +170,7 @@ class StimulusImport(models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.MANIFEST)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     source = models.CharField(max_length=500, help_text=_("Uploaded archive path in storage, or a folder"))
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     progress = models.FloatField(default=0.0)  # 0..1
     message = models.CharField(max_length=300, blank=True)
     problems = models.JSONField(default=list, blank=True)

@@ -8,7 +8,9 @@ AIGCIQA2023_PERSPECTIVES = [
     {
         "key": "quality",
         "label": _("Quality"),
-        "question": _("How good is the perceptual quality of this image: clarity, recognisable outlines and content, rich detail?"),
+        "question": _(
+            "How good is the perceptual quality of this image: clarity, recognisable outlines and content, rich detail?"
+        ),
         "level_descriptions": [
             _("Very blurry; outlines cannot be distinguished; details severely lacking"),
             _("Blurry; outlines hard to distinguish; few details"),

@@ -71,6 +71,9 @@ def stimulus_import_get(*, study: Study, pk: int) -> StimulusImport:
 
 def study_generators(*, study: Study) -> list[str]:
     return list(
-        Stimulus.objects.filter(study=study).exclude(generator="").order_by("generator")
-        .values_list("generator", flat=True).distinct()
+        Stimulus.objects.filter(study=study)
+        .exclude(generator="")
+        .order_by("generator")
+        .values_list("generator", flat=True)
+        .distinct()
     )

@@ -259,11 +259,14 @@ def study_update(
 
 
 def _study_set_status(study: Study, new: str, allowed_from: tuple[str, ...], verb: str) -> Study:
-    updated = Study.objects.filter(pk=study.pk, status__in=allowed_from).update(status=new, updated_at=timezone.now())
+    updated = Study.objects.filter(pk=study.pk, status__in=allowed_from).update(
+        status=new, updated_at=timezone.now()
+    )
     if not updated:
         study.refresh_from_db(fields=["status"])
         raise StudyStatusError(
-            _("A study that is %(status)s cannot be %(verb)s.") % {"status": study.get_status_display().lower(), "verb": verb}
+            _("A study that is %(status)s cannot be %(verb)s.")
+            % {"status": study.get_status_display().lower(), "verb": verb}
         )
     study.refresh_from_db()
     return study
@@ -276,7 +279,9 @@ def study_launch(*, study: Study) -> Study:
         raise StudyError(_("Import test stimuli before launching the study."))
     if not study.perspectives.exists():
         raise StudyError(_("A study needs at least one perspective."))
-    return _study_set_status(study, Study.Status.OPEN, (Study.Status.DRAFT, Study.Status.PAUSED), str(_("launched")))
+    return _study_set_status(
+        study, Study.Status.OPEN, (Study.Status.DRAFT, Study.Status.PAUSED), str(_("launched"))
+    )
 
 
 @transaction.atomic
@@ -288,7 +293,9 @@ def study_pause(*, study: Study) -> Study:
 @transaction.atomic
 def study_close(*, study: Study) -> Study:
     """Close the study for good: no new sessions."""
-    return _study_set_status(study, Study.Status.CLOSED, (Study.Status.OPEN, Study.Status.PAUSED), str(_("closed")))
+    return _study_set_status(
+        study, Study.Status.CLOSED, (Study.Status.OPEN, Study.Status.PAUSED), str(_("closed"))
+    )
 
 
 # --- Stimulus imports ------------------------------------------------------------------------
@@ -330,16 +337,22 @@ def _enqueue_import(import_id: int) -> None:
 def stimulus_import_claim(*, import_id: int) -> bool:
     """Mark the import running unless another worker has it (a stale run may be taken over)."""
     stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    claimable = Q(status=StimulusImport.Status.PENDING) | Q(status=StimulusImport.Status.RUNNING, started_at__lt=stale)
+    claimable = Q(status=StimulusImport.Status.PENDING) | Q(
+        status=StimulusImport.Status.RUNNING, started_at__lt=stale
+    )
     return bool(
         StimulusImport.objects.filter(claimable, pk=import_id).update(
-            status=StimulusImport.Status.RUNNING, started_at=timezone.now(), progress=0.0,
+            status=StimulusImport.Status.RUNNING,
+            started_at=timezone.now(),
+            progress=0.0,
             message=str(_("Reading the upload")),
         )
     )
 
 
-def _progress(stimulus_import: StimulusImport, share: float, start: float, message: str) -> Callable[[int, int], None]:
+def _progress(
+    stimulus_import: StimulusImport, share: float, start: float, message: str
+) -> Callable[[int, int], None]:
     def report(done: int, total: int) -> None:
         if done == total or done % 25 == 0:
             StimulusImport.objects.filter(pk=stimulus_import.pk).update(
@@ -349,7 +362,9 @@ def _progress(stimulus_import: StimulusImport, share: float, start: float, messa
     return report
 
 
-def stimulus_import_execute(*, stimulus_import: StimulusImport, manifest: bytes | None = None) -> StimulusImport:
+def stimulus_import_execute(
+    *, stimulus_import: StimulusImport, manifest: bytes | None = None
+) -> StimulusImport:
     """Validate everything, then import all stimuli in one transaction, or none with every problem.
 
     Long, so not one transaction: validation and file storage run first (files are stored under
@@ -377,7 +392,9 @@ def _validate(
     else:
         keys = list(study.perspectives.values_list("key", flat=True))
         planned, problems = plan_manifest(source, perspective_keys=keys, manifest=manifest)
-    checked, image_problems = check_images(source, planned, _progress(stimulus_import, 0.6, 0.0, str(_("Checking images"))))
+    checked, image_problems = check_images(
+        source, planned, _progress(stimulus_import, 0.6, 0.0, str(_("Checking images")))
+    )
     problems += image_problems
     problems += check_duplicates(study, checked)
     problems += assign_positions(study, [c.planned for c in checked])
@@ -399,9 +416,13 @@ def _create_rows(study: Study, built: list[Built]) -> None:
     # The study row lock serialises imports into one study, so the position check below holds.
     Study.objects.select_for_update().get(pk=study.pk)
     stimuli = [b.stimulus for b in built]
-    clash = list(study.stimuli.filter(position__in=[s.position for s in stimuli]).values_list("position", flat=True))
+    clash = list(
+        study.stimuli.filter(position__in=[s.position for s in stimuli]).values_list("position", flat=True)
+    )
     if clash:
-        raise ImportRejected([Problem(f"another import took position {p} meanwhile") for p in sorted(clash)[:50]])
+        raise ImportRejected(
+            [Problem(f"another import took position {p} meanwhile") for p in sorted(clash)[:50]]
+        )
     Stimulus.objects.bulk_create(stimuli, batch_size=1000)
 
 
@@ -431,7 +452,10 @@ def _import_finish(stimulus_import: StimulusImport, *, problems: list[Problem], 
 def stimulus_import_fail(*, import_id: int, message: str) -> None:
     """Mark an import failed after an unexpected error (nothing was imported: rows are all-or-nothing)."""
     StimulusImport.objects.filter(pk=import_id).exclude(status=StimulusImport.Status.DONE).update(
-        status=StimulusImport.Status.FAILED, message=message[:300], progress=1.0, finished_at=timezone.now(),
+        status=StimulusImport.Status.FAILED,
+        message=message[:300],
+        progress=1.0,
+        finished_at=timezone.now(),
         problems=[Problem(message).as_dict()],
     )
 
@@ -441,7 +465,11 @@ def stimulus_import_run_local(
 ) -> StimulusImport:
     """Import a folder or zip on the server's disk now, in this process (the management commands)."""
     stimulus_import = StimulusImport.objects.create(
-        study=study, kind=kind, source=os.path.abspath(path), created_by=user, original_name=os.path.basename(path)
+        study=study,
+        kind=kind,
+        source=os.path.abspath(path),
+        created_by=user,
+        original_name=os.path.basename(path),
     )
     stimulus_import_claim(import_id=stimulus_import.pk)
     stimulus_import.refresh_from_db()

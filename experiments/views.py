@@ -64,7 +64,10 @@ def study_create(request: HttpRequest) -> HttpResponse:
     form = StudyCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         study = services.study_create(owner=request.user, **form.cleaned_data)
-        messages.success(request, _("Study created with the AIGCIQA2023 perspectives. Adjust the settings, then upload stimuli."))
+        messages.success(
+            request,
+            _("Study created with the AIGCIQA2023 perspectives. Adjust the settings, then upload stimuli."),
+        )
         return redirect("experiments:study-edit", slug=study.slug)
     return render(request, "experiments/study_create.html", {"form": form})
 
@@ -90,21 +93,36 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def study_edit(request: HttpRequest, slug: str) -> HttpResponse:
     study = selectors.study_get_for_user(user=request.user, slug=slug)
     initial = [
-        {"key": p.key, "label": p.label, "question": p.question, "level_descriptions": p.level_descriptions, "ORDER": i}
+        {
+            "key": p.key,
+            "label": p.label,
+            "question": p.question,
+            "level_descriptions": p.level_descriptions,
+            "ORDER": i,
+        }
         for i, p in enumerate(study.perspectives.order_by("order"), start=1)
     ]
     form = StudyForm(request.POST or None, instance=Study.objects.get(pk=study.pk))
     formset = PerspectiveFormSet(request.POST or None, initial=initial, prefix="p")
     if request.method == "POST" and form.is_valid() and formset.is_valid():
         try:
-            services.study_update(study=study, fields=form.service_fields(), perspectives=formset.perspectives())
+            services.study_update(
+                study=study, fields=form.service_fields(), perspectives=formset.perspectives()
+            )
         except DomainError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, _("Saved."))
             return redirect("experiments:study-detail", slug=study.slug)
-    context = {"study": study, "form": form, "formset": formset, "has_ratings": selectors.study_has_ratings(study=study)}
-    return render(request, "experiments/study_edit.html", context, status=400 if request.method == "POST" else 200)
+    context = {
+        "study": study,
+        "form": form,
+        "formset": formset,
+        "has_ratings": selectors.study_has_ratings(study=study),
+    }
+    return render(
+        request, "experiments/study_edit.html", context, status=400 if request.method == "POST" else 200
+    )
 
 
 def _status_action(request: HttpRequest, slug: str, action: Any, done: str) -> HttpResponse:
@@ -127,7 +145,9 @@ def study_launch(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def study_pause(request: HttpRequest, slug: str) -> HttpResponse:
-    return _status_action(request, slug, services.study_pause, _("The study is paused: no new sessions start."))
+    return _status_action(
+        request, slug, services.study_pause, _("The study is paused: no new sessions start.")
+    )
 
 
 @login_required
@@ -147,8 +167,13 @@ def stimulus_list(request: HttpRequest, slug: str) -> HttpResponse:
         request.GET.get("page")
     )
     context = {
-        "study": study, "page": page, "role": role, "generator": generator, "q": q,
-        "roles": Stimulus.Role.choices, "generators": selectors.study_generators(study=study),
+        "study": study,
+        "page": page,
+        "role": role,
+        "generator": generator,
+        "q": q,
+        "roles": Stimulus.Role.choices,
+        "generators": selectors.study_generators(study=study),
     }
     return render(request, "experiments/stimulus_list.html", context)
 
@@ -201,7 +226,10 @@ def stimulus_import_create(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             try:
                 stimulus_import = services.stimulus_import_create(
-                    study=study, user=request.user, upload=form.cleaned_data["archive"], kind=form.cleaned_data["kind"]
+                    study=study,
+                    user=request.user,
+                    upload=form.cleaned_data["archive"],
+                    kind=form.cleaned_data["kind"],
                 )
             except DomainError as exc:
                 form.add_error(None, str(exc))
@@ -209,11 +237,20 @@ def stimulus_import_create(request: HttpRequest, slug: str) -> HttpResponse:
                 detail = reverse("experiments:import-detail", args=[study.slug, stimulus_import.pk])
                 if wants_json:
                     status_url = reverse("experiments:import-status", args=[study.slug, stimulus_import.pk])
-                    return JsonResponse({"id": stimulus_import.pk, "status_url": status_url, "detail_url": detail}, status=202)
+                    return JsonResponse(
+                        {"id": stimulus_import.pk, "status_url": status_url, "detail_url": detail}, status=202
+                    )
                 return redirect(detail)
         if wants_json:
-            return JsonResponse({"errors": [str(e) for errors in form.errors.values() for e in errors]}, status=400)
-    return render(request, "experiments/import_create.html", {"study": study, "form": form}, status=400 if request.method == "POST" else 200)
+            return JsonResponse(
+                {"errors": [str(e) for errors in form.errors.values() for e in errors]}, status=400
+            )
+    return render(
+        request,
+        "experiments/import_create.html",
+        {"study": study, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @login_required
@@ -266,15 +303,26 @@ def study_dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "experiments/study_dashboard.html", context)
 
 
-def histogram_bars(bins: list[dict[str, Any]], *, height: int = 160, width: int = 640) -> list[dict[str, Any]]:
+def histogram_bars(
+    bins: list[dict[str, Any]], *, height: int = 160, width: int = 640
+) -> list[dict[str, Any]]:
     """SVG geometry of the ratings-per-stimulus histogram (server-side: no inline styles needed)."""
     top = max([b["stimuli"] for b in bins] + [1])
     step = width / max(len(bins), 1)
     bars = []
     for i, b in enumerate(bins):
         h = round(height * b["stimuli"] / top, 1)
-        bars.append({**b, "x": round(i * step + 2, 1), "w": round(step - 4, 1), "y": round(height - h, 1), "h": h, "ty": round(height - h - 4, 1),
-                     "cx": round(i * step + step / 2, 1)})
+        bars.append(
+            {
+                **b,
+                "x": round(i * step + 2, 1),
+                "w": round(step - 4, 1),
+                "y": round(height - h, 1),
+                "h": h,
+                "ty": round(height - h - 4, 1),
+                "cx": round(i * step + step / 2, 1),
+            }
+        )
     return bars
 
 
@@ -285,5 +333,3 @@ def study_dashboard_json(request: HttpRequest, slug: str) -> JsonResponse:
     data = study_dashboard(study=study).as_dict()
     data["bars"] = histogram_bars(data["histogram"])
     return JsonResponse(data)
-
-

@@ -21,9 +21,13 @@ class SessionScopedAdmin(StudyScopedAdmin):
 
 
 @admin.action(description=_("Forget the panel id (privacy request; ratings are kept)"))
-def forget_panel_ids(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
+def forget_panel_ids(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Participant]
+) -> None:
     forgotten = sum(participant_forget(participant=p).had_panel_id for p in queryset)
-    modeladmin.message_user(request, _("Erased the panel id of %(n)d participant(s).") % {"n": forgotten}, messages.SUCCESS)
+    modeladmin.message_user(
+        request, _("Erased the panel id of %(n)d participant(s).") % {"n": forgotten}, messages.SUCCESS
+    )
 
 
 @admin.register(Participant)

@@ -39,7 +39,9 @@ def on_postgres() -> bool:
 def _portable_loads_ensure(study_id: int) -> None:
     from ratings.models import StimulusLoad
 
-    test_ids = Stimulus.objects.filter(study_id=study_id, role=Stimulus.Role.TEST).values_list("pk", flat=True)
+    test_ids = Stimulus.objects.filter(study_id=study_id, role=Stimulus.Role.TEST).values_list(
+        "pk", flat=True
+    )
     StimulusLoad.objects.bulk_create(
         [StimulusLoad(stimulus_id=pk, study_id=study_id, load=0) for pk in test_ids], ignore_conflicts=True
     )
@@ -56,7 +58,9 @@ def _portable_pick(*, study: Study, count: int, exclude: Sequence[int]) -> dict[
         .values_list("stimulus_id", "stimulus__prompt")[:count]
     )
     for stimulus_id, _prompt in rows:
-        StimulusLoad.objects.filter(stimulus_id=stimulus_id).update(load=F("load") + 1, shuffle=random.random())
+        StimulusLoad.objects.filter(stimulus_id=stimulus_id).update(
+            load=F("load") + 1, shuffle=random.random()
+        )
     return dict(rows)
 
 
@@ -65,11 +69,15 @@ def _portable_recount(*, study_id: int) -> None:
 
     counts: dict[int, int] = {}
     trials = Trial.objects.filter(
-        session__study_id=study_id, kind=Trial.Kind.TEST, session__is_pilot=False,
+        session__study_id=study_id,
+        kind=Trial.Kind.TEST,
+        session__is_pilot=False,
         session__participant__excluded_reason="",
     ).exclude(session__status=RatingSession.Status.SCREENED_OUT)
     live = list(RatingSession.LIVE_STATUSES)
-    for stimulus_id, answered_at, status in trials.values_list("stimulus_id", "answered_at", "session__status"):
+    for stimulus_id, answered_at, status in trials.values_list(
+        "stimulus_id", "answered_at", "session__status"
+    ):
         if answered_at is not None or status in live:
             counts[stimulus_id] = counts.get(stimulus_id, 0) + 1
     for load in StimulusLoad.objects.filter(study_id=study_id):
@@ -271,7 +279,9 @@ def insert_repeats(order: list[Item], repeats: list[Item], rng: random.Random, g
     result = order[:]
     for repeat in repeats:
         first = next(
-            i for i, item in enumerate(result) if item.stimulus_id == repeat.stimulus_id and item.repetition == 0
+            i
+            for i, item in enumerate(result)
+            if item.stimulus_id == repeat.stimulus_id and item.repetition == 0
         )
 
         def fits(pos: int, repeat: Item = repeat) -> bool:

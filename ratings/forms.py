@@ -12,11 +12,17 @@ class PilotStartForm(forms.Form):
     straightliners = forms.IntegerField(label=_("Straight-liners (%)"), min_value=0, max_value=100, initial=5)
     abandoners = forms.IntegerField(label=_("Abandon mid-session (%)"), min_value=0, max_value=100, initial=5)
     noise = forms.FloatField(
-        label=_("Inconsistency of honest raters (scale points)"), min_value=0, max_value=10, initial=0.5,
+        label=_("Inconsistency of honest raters (scale points)"),
+        min_value=0,
+        max_value=10,
+        initial=0.5,
         widget=forms.NumberInput(attrs={"step": "0.1"}),
     )
     seed = forms.IntegerField(
-        label=_("Seed (empty: random)"), required=False, min_value=0, max_value=2**31 - 1,
+        label=_("Seed (empty: random)"),
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
         help_text=_("The same seed plants the same truth and the same raters."),
     )
 

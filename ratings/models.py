@@ -29,7 +29,7 @@ class Participant(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
     code = models.CharField(max_length=32, unique=True, default=new_code)
     panel = models.CharField(max_length=10, choices=Study.Panel.choices)
-    external_id = models.CharField(max_length=128, null=True, blank=True)
+    external_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001 - NULL keeps the unique constraint off absent ids
     panel_data = models.JSONField(default=dict, blank=True)
     is_pilot = models.BooleanField(default=False)
     # Set by the latest analysis (screening, zero variance, quality control); their ratings do not
@@ -83,8 +83,12 @@ class RatingSession(models.Model):
     expired_from = models.CharField(max_length=16, blank=True)
 
     LIVE_STATUSES = (
-        Status.CONSENT, Status.QUESTIONNAIRE, Status.DISPLAY_CHECK, Status.INSTRUCTIONS,
-        Status.TRAINING, Status.RATING,
+        Status.CONSENT,
+        Status.QUESTIONNAIRE,
+        Status.DISPLAY_CHECK,
+        Status.INSTRUCTIONS,
+        Status.TRAINING,
+        Status.RATING,
     )
 
     class Meta:
@@ -170,9 +174,7 @@ class StimulusLoad(models.Model):
     `shuffle` is re-drawn on every pick so that ties are broken at random by an index scan.
     """
 
-    stimulus = models.OneToOneField(
-        Stimulus, primary_key=True, on_delete=models.CASCADE, related_name="load"
-    )
+    stimulus = models.OneToOneField(Stimulus, primary_key=True, on_delete=models.CASCADE, related_name="load")
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
     load = models.IntegerField(default=0)
     shuffle = models.FloatField(default=random_key)
@@ -205,7 +207,9 @@ class PilotRun(models.Model):
     spammers = models.FloatField(default=0.1)
     straightliners = models.FloatField(default=0.05)
     abandoners = models.FloatField(default=0.05)
-    noise = models.FloatField(default=0.5, help_text=_("Typical inconsistency of honest raters, in scale points"))
+    noise = models.FloatField(
+        default=0.5, help_text=_("Typical inconsistency of honest raters, in scale points")
+    )
     base_url = models.CharField(max_length=300)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     progress_message = models.CharField(max_length=200, blank=True)

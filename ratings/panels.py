@@ -60,14 +60,18 @@ def panel_entry_parse(*, study: Study, query: dict[str, str]) -> PanelEntry:
     data = {key: _clean(query.get(key)) for key in PANEL_PARAMS[panel] if _clean(query.get(key))}
     if panel == Study.Panel.PROLIFIC:
         pid = data.get("PROLIFIC_PID")
-        problem = "" if pid else _("This study link must be opened from Prolific (the Prolific ID is missing).")
+        problem = (
+            "" if pid else _("This study link must be opened from Prolific (the Prolific ID is missing).")
+        )
         return PanelEntry(panel, pid or None, data, problem=problem)
     if panel == Study.Panel.MTURK:
         preview = data.get("assignmentId") == MTURK_PREVIEW_ASSIGNMENT
         worker = data.get("workerId")
         problem = ""
         if not preview and not (worker and data.get("assignmentId")):
-            problem = _("This study link must be opened from Amazon Mechanical Turk (the worker ID is missing).")
+            problem = _(
+                "This study link must be opened from Amazon Mechanical Turk (the worker ID is missing)."
+            )
         submit_to = data.get("turkSubmitTo", "")
         if submit_to and submit_to.rstrip("/") not in MTURK_SUBMIT_HOSTS:
             data.pop("turkSubmitTo")

@@ -142,12 +142,16 @@ def participants_needed(study: Study, tests: int | None = None) -> dict[str, Any
 
 
 # --- Start --------------------------------------------------------------------------------------
-def _check_options(raters: int, spammers: float, straightliners: float, abandoners: float, noise: float) -> None:
+def _check_options(
+    raters: int, spammers: float, straightliners: float, abandoners: float, noise: float
+) -> None:
     if not 1 <= raters <= MAX_RATERS:
         raise PilotInvalid(_("Choose between 1 and %(n)s simulated raters.") % {"n": MAX_RATERS})
     shares = (spammers, straightliners, abandoners)
     if any(not 0 <= s <= 1 for s in shares) or spammers + straightliners > 1:
-        raise PilotInvalid(_("Shares are fractions between 0 and 1; spammers and straight-liners add up to 1 at most."))
+        raise PilotInvalid(
+            _("Shares are fractions between 0 and 1; spammers and straight-liners add up to 1 at most.")
+        )
     if not 0 <= noise <= 10:
         raise PilotInvalid(_("The inconsistency must be between 0 and 10 scale points."))
 
@@ -236,10 +240,17 @@ def pilot_run_execute(*, run_id: int) -> str:
         plot = _plot(run, report)
     except Exception as exc:  # deterministic or not, the researcher needs to see it
         logger.exception("pilot %s failed", run_id)
-        _update(run, status=Status.FAILED, error=str(exc)[:2000] or type(exc).__name__,
-                progress_message="Failed", finished_at=timezone.now())
+        _update(
+            run,
+            status=Status.FAILED,
+            error=str(exc)[:2000] or type(exc).__name__,
+            progress_message="Failed",
+            finished_at=timezone.now(),
+        )
         return "failed"
-    _update(run, status=Status.DONE, report=report, plot=plot, progress_message="Done", finished_at=timezone.now())
+    _update(
+        run, status=Status.DONE, report=report, plot=plot, progress_message="Done", finished_at=timezone.now()
+    )
     return "done"
 
 
@@ -262,17 +273,28 @@ def _simulate(run: PilotRun) -> None:
         bias_sd=run.noise * 0.6,
     )
     result = simulator.simulate(
-        run.base_url, study.slug, run.raters, population=population,
-        concurrency=min(CONCURRENCY, run.raters), query=query,
+        run.base_url,
+        study.slug,
+        run.raters,
+        population=population,
+        concurrency=min(CONCURRENCY, run.raters),
+        query=query,
     )
     planted = [
-        {**p.rater.as_dict(), "pid": pids.get(p.rater.index, ""), "outcome": p.outcome, "answered": p.answered}
+        {
+            **p.rater.as_dict(),
+            "pid": pids.get(p.rater.index, ""),
+            "outcome": p.outcome,
+            "answered": p.answered,
+        }
         for p in result.participants
     ]
     _update(run, planted=planted, simulation=result.summary())
     _sessions_settle(study)
     if not any(p.answered for p in result.participants):
-        errors = "; ".join(result.stats.errors[:3]) or ", ".join(f"{k}: {v}" for k, v in result.outcomes().items())
+        errors = "; ".join(result.stats.errors[:3]) or ", ".join(
+            f"{k}: {v}" for k, v in result.outcomes().items()
+        )
         raise PilotInvalid(_("No simulated participant could rate (%(why)s).") % {"why": errors})
 
 
@@ -323,7 +345,9 @@ def _evaluate(run: PilotRun, analysis: Any) -> dict[str, Any]:
     study = run.study
     scale = simulator.Scale(kind=study.scale_kind, min=float(study.scale_min), max=float(study.scale_max))
     keys = list(study.perspectives.order_by("order").values_list("key", flat=True))
-    stimuli = list(study.stimuli.filter(role=Stimulus.Role.TEST).order_by("position").values_list("pk", "position"))
+    stimuli = list(
+        study.stimuli.filter(role=Stimulus.Role.TEST).order_by("position").values_list("pk", "position")
+    )
     rows = _mos_rows(analysis)
     perspectives = []
     for key in keys:
@@ -331,17 +355,19 @@ def _evaluate(run: PilotRun, analysis: Any) -> dict[str, Any]:
         mos = [_float(rows.get(pos, {}).get(f"{key}_mos")) for _pk, pos in stimuli]
         counts = [_float(rows.get(pos, {}).get(f"{key}_n")) for _pk, pos in stimuli]
         r = recovery(truth, mos)
-        perspectives.append({
-            "key": key,
-            "n": r.n,
-            "pearson": r.pearson,
-            "spearman": r.spearman,
-            "rmse": r.rmse,
-            "slope": r.slope,
-            "intercept": r.intercept,
-            "points": [[round(t, 4), m] for t, m in zip(truth, mos, strict=True)],
-            "ratings_per_stimulus": _spread(counts),
-        })
+        perspectives.append(
+            {
+                "key": key,
+                "n": r.n,
+                "pearson": r.pearson,
+                "spearman": r.spearman,
+                "rmse": r.rmse,
+                "slope": r.slope,
+                "intercept": r.intercept,
+                "points": [[round(t, 4), m] for t, m in zip(truth, mos, strict=True)],
+                "ratings_per_stimulus": _spread(counts),
+            }
+        )
     screening = _screening(run, analysis)
     report = {
         "method": analysis.method,
@@ -367,8 +393,9 @@ def _screening(run: PilotRun, analysis: Any) -> dict[str, Any]:
     pids = [p["pid"] for p in run.planted if p.get("pid")]
     people = {
         ext: (pk, code)
-        for pk, code, ext in Participant.objects.filter(study=run.study, is_pilot=True, external_id__in=pids)
-        .values_list("pk", "code", "external_id")
+        for pk, code, ext in Participant.objects.filter(
+            study=run.study, is_pilot=True, external_id__in=pids
+        ).values_list("pk", "code", "external_id")
     }
     rejected = {item["participant"]: item["reason"] for item in summary.get("rejected_raters", [])}
     qc = {item["rater"]: item["reason"] for item in summary.get("quality_control_excluded", [])}
@@ -383,8 +410,15 @@ def _screening(run: PilotRun, analysis: Any) -> dict[str, Any]:
         row["rated"] += int(counted)
         row["caught"] += int(bool(reason))
         row["abandoned"] += int(planted.get("outcome") == "abandoned")
-        raters.append({"code": code, "kind": planted["kind"], "outcome": planted.get("outcome", ""),
-                       "answered": planted.get("answered", 0), "caught": reason})
+        raters.append(
+            {
+                "code": code,
+                "kind": planted["kind"],
+                "outcome": planted.get("outcome", ""),
+                "answered": planted.get("answered", 0),
+                "caught": reason,
+            }
+        )
     bad = [k for k in (simulator.SPAMMER, simulator.STRAIGHTLINER) if k in kinds]
     return {
         "kinds": kinds,
@@ -395,13 +429,13 @@ def _screening(run: PilotRun, analysis: Any) -> dict[str, Any]:
     }
 
 
-def _target(run: PilotRun, study: Study, perspectives: list[dict[str, Any]], screening: dict[str, Any]) -> dict[str, Any]:
+def _target(
+    run: PilotRun, study: Study, perspectives: list[dict[str, Any]], screening: dict[str, Any]
+) -> dict[str, Any]:
     plan = participants_needed(study)
     outcomes = (run.simulation or {}).get("outcomes", {})
     started = sum(n for outcome, n in outcomes.items() if outcome not in ("full", "error", "not_started"))
-    usable = sum(
-        1 for r in screening["raters"] if r["outcome"] == "completed" and not r["caught"]
-    )
+    usable = sum(1 for r in screening["raters"] if r["outcome"] == "completed" and not r["caught"])
     share = usable / started if started else 0.0
     spread = perspectives[0]["ratings_per_stimulus"] if perspectives else {"min": 0}
     return {
@@ -442,9 +476,7 @@ def _plot(run: PilotRun, report: dict[str, Any]) -> str:
                 xs = np.linspace(report["scale"]["min"], report["scale"]["max"], 20)
                 # the fitted mapping, drawn in the plot's coordinates (MOS as a function of truth)
                 ax.plot(xs, (xs - item["intercept"]) / item["slope"], color="#DD8452", lw=1.2)
-        stats = (
-            f"r = {_fmt(item['pearson'])}, ρ = {_fmt(item['spearman'])}\nRMSE = {_fmt(item['rmse'])} scale points"
-        )
+        stats = f"r = {_fmt(item['pearson'])}, ρ = {_fmt(item['spearman'])}\nRMSE = {_fmt(item['rmse'])} scale points"
         ax.set_title(f"{item['key']}\n{stats}", fontsize=9)
         ax.set_xlabel("planted true score")
         ax.set_ylabel(f"recovered MOS ({report['method']})")

@@ -47,7 +47,9 @@ def pilot_list(request: HttpRequest, slug: str) -> HttpResponse:
         "counts": pilot_data_counts(study=study),
         "plan": participants_needed(study),
     }
-    return render(request, "ratings/pilot_list.html", context, status=400 if request.method == "POST" else 200)
+    return render(
+        request, "ratings/pilot_list.html", context, status=400 if request.method == "POST" else 200
+    )
 
 
 @login_required
@@ -91,6 +93,7 @@ def pilot_remove(request: HttpRequest, slug: str) -> HttpResponse:
     counts = pilot_data_remove(study=study)
     messages.success(
         request,
-        _("Pilot data removed: %(participants)s participants, %(ratings)s ratings, %(analyses)s analyses.") % counts,
+        _("Pilot data removed: %(participants)s participants, %(ratings)s ratings, %(analyses)s analyses.")
+        % counts,
     )
     return redirect("pilot:list", slug=study.slug)

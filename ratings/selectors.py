@@ -59,7 +59,9 @@ def scale_levels(study: Study) -> list[dict[str, Any]]:
 
 
 def session_trials(*, session: RatingSession, start: int = 0) -> QuerySet[Trial]:
-    return Trial.objects.filter(session=session, index__gte=start).select_related("stimulus").order_by("index")
+    return (
+        Trial.objects.filter(session=session, index__gte=start).select_related("stimulus").order_by("index")
+    )
 
 
 def trial_payload(trial: Trial) -> dict[str, Any]:
@@ -82,7 +84,11 @@ def trial_payload(trial: Trial) -> dict[str, Any]:
 
 def seen_stimulus_ids(*, participant: Participant) -> list[int]:
     """Every stimulus this participant was given in any session (never given twice)."""
-    return list(Trial.objects.filter(session__participant=participant).values_list("stimulus_id", flat=True).distinct())
+    return list(
+        Trial.objects.filter(session__participant=participant)
+        .values_list("stimulus_id", flat=True)
+        .distinct()
+    )
 
 
 def session_message(status: str) -> str:

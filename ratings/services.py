@@ -41,7 +41,9 @@ EXPIRE_EVERY_SECONDS = 30
 
 
 # --- Entry and allocation ------------------------------------------------------------------
-def participant_enter(*, study: Study, entry: PanelEntry, consent: bool, pilot: bool = False) -> RatingSession:
+def participant_enter(
+    *, study: Study, entry: PanelEntry, consent: bool, pilot: bool = False
+) -> RatingSession:
     """Resume the panel id's session, or record the consent decision in a new session.
 
     A returning panel id always gets its own latest session back, never a second one. Consent
@@ -65,7 +67,10 @@ def participant_enter(*, study: Study, entry: PanelEntry, consent: bool, pilot: 
     try:
         with transaction.atomic():
             participant = Participant(
-                study=study, panel=entry.panel, external_id=entry.external_id, panel_data=entry.data,
+                study=study,
+                panel=entry.panel,
+                external_id=entry.external_id,
+                panel_data=entry.data,
                 is_pilot=pilot,
             )
             participant.full_clean(validate_constraints=False)
@@ -75,7 +80,9 @@ def participant_enter(*, study: Study, entry: PanelEntry, consent: bool, pilot: 
             return session_start(participant=participant, number=1)
     except IntegrityError:
         # The same panel id arrived twice at once (double click, two tabs): the first one wins.
-        existing = participant_latest_session(study=study, panel=entry.panel, external_id=entry.external_id or "")
+        existing = participant_latest_session(
+            study=study, panel=entry.panel, external_id=entry.external_id or ""
+        )
         if existing is None:
             raise
         return existing
@@ -220,9 +227,9 @@ def sessions_expire(*, study: Study, now: datetime | None = None) -> int:
 
 def _unanswered_test_stimuli(session_ids: list[int]) -> list[int]:
     return list(
-        Trial.objects.filter(session_id__in=session_ids, kind=Trial.Kind.TEST, answered_at__isnull=True).values_list(
-            "stimulus_id", flat=True
-        )
+        Trial.objects.filter(
+            session_id__in=session_ids, kind=Trial.Kind.TEST, answered_at__isnull=True
+        ).values_list("stimulus_id", flat=True)
     )
 
 
@@ -387,7 +394,9 @@ def _session_for_rating_sql() -> str:
 def _from_row(model: type[models.Model], values: Sequence[Any]) -> Any:
     fields = model._meta.concrete_fields
     converted = [
-        f.from_db_value(v, None, connection) if v is not None and hasattr(f, "from_db_value") else v  # JSON columns
+        f.from_db_value(v, None, connection)
+        if v is not None and hasattr(f, "from_db_value")
+        else v  # JSON columns
         for f, v in zip(fields, values, strict=True)
     ]
     return model.from_db(connection.alias, [f.attname for f in fields], converted)
@@ -410,7 +419,9 @@ def _session_for_rating(token: str) -> RatingSession:
     n_session = len(RatingSession._meta.concrete_fields)
     n_study = len(Study._meta.concrete_fields)
     session = _from_row(RatingSession, row[:n_session])
-    RatingSession.study.field.set_cached_value(session, _from_row(Study, row[n_session : n_session + n_study]))
+    RatingSession.study.field.set_cached_value(
+        session, _from_row(Study, row[n_session : n_session + n_study])
+    )
     session.perspective_keys = dict(zip(row[-2], row[-1], strict=True))  # type: ignore[attr-defined]
     return session
 
@@ -438,7 +449,9 @@ def _trials_for_rating_sql() -> str:
 def _trials_for_rating(session_id: int, index: int) -> dict[int, Trial]:
     """Trial `index` and the next one, each with its stimulus (hand-written SQL, as above)."""
     if not allocation.on_postgres():
-        found = Trial.objects.filter(session_id=session_id, index__in=[index, index + 1]).select_related("stimulus")
+        found = Trial.objects.filter(session_id=session_id, index__in=[index, index + 1]).select_related(
+            "stimulus"
+        )
         return {trial.index: trial for trial in found}
     n_trial = len(Trial._meta.concrete_fields)
     with connection.cursor() as cursor:
@@ -519,7 +532,9 @@ def _replay(
     by_id = {pid: score for pid, score, _k in stored}
     if any(by_id.get(keys[k]) != v for k, v in scores.items()):
         raise IdempotencyKeyReused(_("This idempotency key was already used for other answers."))
-    return SubmitResult(created=False, index=trial.index, next_index=session.current_index, status=session.status)
+    return SubmitResult(
+        created=False, index=trial.index, next_index=session.current_index, status=session.status
+    )
 
 
 def _store(
@@ -578,7 +593,9 @@ def _store(
     _advance(session_id=session.pk, trial_id=trial.pk, answered_at=now, fields=fields)
     if screen_out:
         # Screened-out ratings are not valid: every test stimulus of the session is needed again.
-        _loads_add(list(session.trials.filter(kind=Trial.Kind.TEST).values_list("stimulus_id", flat=True)), -1)
+        _loads_add(
+            list(session.trials.filter(kind=Trial.Kind.TEST).values_list("stimulus_id", flat=True)), -1
+        )
     return SubmitResult(
         created=True,
         index=trial.index,

@@ -153,7 +153,9 @@ def planted_truth(seed: int, stimulus_id: int, perspective: str, scale: Scale) -
     return scale.min + span * min(max(base + own, 0.05), 0.95)
 
 
-def rater_scores(rater: Rater, trial: Mapping[str, Any], keys: list[str], scale: Scale, seed: int) -> dict[str, float]:
+def rater_scores(
+    rater: Rater, trial: Mapping[str, Any], keys: list[str], scale: Scale, seed: int
+) -> dict[str, float]:
     """The rater's answers to one trial, deterministic in (seed, rater, stimulus, repetition)."""
     # Keyed on the stimulus and the trial kind, never the position: the server allocates in a
     # random order, and the same seed must give the same answers to the same stimulus.
@@ -170,7 +172,9 @@ def rater_scores(rater: Rater, trial: Mapping[str, Any], keys: list[str], scale:
             ref = trial["reference"][key]
             value = (sum(ref) / len(ref) if isinstance(ref, list) else float(ref)) + rng.gauss(0, rater.noise)
         else:
-            value = planted_truth(seed, trial["stimulus"], key, scale) + rater.bias + rng.gauss(0, rater.noise)
+            value = (
+                planted_truth(seed, trial["stimulus"], key, scale) + rater.bias + rng.gauss(0, rater.noise)
+            )
         out[key] = scale.clip(value)
     return out
 
@@ -191,7 +195,15 @@ class _PageParser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "id": a.get("id", ""), "fields": {}, "radios": {}, "buttons": []})
+            self.forms.append(
+                {
+                    "action": a.get("action", ""),
+                    "id": a.get("id", ""),
+                    "fields": {},
+                    "radios": {},
+                    "buttons": [],
+                }
+            )
         elif tag == "input" and self.forms:
             fields, name = self.forms[-1], a.get("name")
             if name and a.get("type") == "radio":
@@ -337,8 +349,13 @@ class ParticipantClient:
         return url if url.startswith(self.prefix + "/") or not self.prefix else self.prefix + url
 
     def request(
-        self, method: str, url: str, body: bytes | None = None, headers: Mapping[str, str] | None = None,
-        *, kind: str = "other",
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        kind: str = "other",
     ) -> Response:
         """One request, retried with exponential backoff on connection errors and 5xx answers.
 
@@ -418,7 +435,9 @@ class ParticipantClient:
         if form is None:
             if page.stage != "ended" and page.status == 200:
                 return self._remember(page)  # a returning panel id: its session resumes
-            raise SimulatorError(f"no consent form at {page.url} (HTTP {page.status}): {page.texts.get('message', '')}")
+            raise SimulatorError(
+                f"no consent form at {page.url} (HTTP {page.status}): {page.texts.get('message', '')}"
+            )
         fields = {**form["fields"], "decision": "agree" if agree else "decline"}
         return self._remember(self.post_form(form["action"], fields, kind="consent"))
 
@@ -430,7 +449,9 @@ class ParticipantClient:
     def page(self) -> Page:
         return self.get_page(self.session_url, kind="page")
 
-    def through_stages(self, page: Page, answers: Callable[[dict[str, Any]], dict[str, str]] | None = None) -> Page:
+    def through_stages(
+        self, page: Page, answers: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    ) -> Page:
         """Questionnaire, display check and instructions, until the trials page (or an end)."""
         for _step in range(6):
             stage = page.stage
@@ -449,18 +470,27 @@ class ParticipantClient:
             self.config = page.json("trial-config")
         return page
 
-    def submit(self, trial: Mapping[str, Any], scores: Mapping[str, float], *, viewing_ms: int = 2500,
-               response_ms: int = 1800, key: str | None = None) -> Response:
+    def submit(
+        self,
+        trial: Mapping[str, Any],
+        scores: Mapping[str, float],
+        *,
+        viewing_ms: int = 2500,
+        response_ms: int = 1800,
+        key: str | None = None,
+    ) -> Response:
         """POST one trial's answers to the JSON endpoint, with a fresh idempotency key per answer."""
-        body = json.dumps({
-            "index": trial["index"],
-            "stimulus": trial["stimulus"],
-            "scores": dict(scores),
-            "key": key or str(uuid.uuid4()),
-            "viewing_ms": viewing_ms,
-            "response_ms": response_ms,
-            "client_time": datetime.now(UTC).isoformat(),
-        }).encode()
+        body = json.dumps(
+            {
+                "index": trial["index"],
+                "stimulus": trial["stimulus"],
+                "scores": dict(scores),
+                "key": key or str(uuid.uuid4()),
+                "viewing_ms": viewing_ms,
+                "response_ms": response_ms,
+                "client_time": datetime.now(UTC).isoformat(),
+            }
+        ).encode()
         return self.post_json(self.session_data["submit_url"], body)
 
     def post_json(self, url: str, body: bytes, *, kind: str = "rating") -> Response:
@@ -525,14 +555,21 @@ def run_participant(
 
 
 def _rate_trials(
-    client: ParticipantClient, rater: Rater, result: ParticipantResult, *, seed: int, rng: random.Random,
+    client: ParticipantClient,
+    rater: Rater,
+    result: ParticipantResult,
+    *,
+    seed: int,
+    rng: random.Random,
     think: tuple[float, float],
 ) -> None:
     data, config = client.session_data, client.config
     keys = [p["key"] for p in config["perspectives"]]
     scale = Scale.from_config(config)
     trials = list(data["trials"])
-    stop_at = math.floor(rater.abandon_after * data["trial_count"]) if rater.abandon_after is not None else None
+    stop_at = (
+        math.floor(rater.abandon_after * data["trial_count"]) if rater.abandon_after is not None else None
+    )
     status = ""
     pos = 0
     while pos < len(trials):
@@ -547,7 +584,14 @@ def _rate_trials(
         body = response.json()
         if response.status in (200, 201):
             result.answered += 1
-            result.stored.append({"index": trial["index"], "stimulus": trial["stimulus"], "kind": trial["kind"], "scores": scores})
+            result.stored.append(
+                {
+                    "index": trial["index"],
+                    "stimulus": trial["stimulus"],
+                    "kind": trial["kind"],
+                    "scores": scores,
+                }
+            )
             status = body.get("status", "")
             if status == "screened_out":
                 break
@@ -603,7 +647,10 @@ def percentiles(values: list[float], points: tuple[int, ...] = (50, 99)) -> dict
     if not values:
         return {}
     ordered = sorted(values)
-    out = {f"p{p}": round(1000 * ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)], 2) for p in points}
+    out = {
+        f"p{p}": round(1000 * ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)], 2)
+        for p in points
+    }
     out["n"] = len(ordered)
     return out
 

@@ -106,7 +106,9 @@ def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
         if existing and existing.is_pilot == bool(pilot):
             return redirect(session_url(existing))
     if study.status != Study.Status.OPEN and not (pilot and study.status != Study.Status.CLOSED):
-        return _message(request, study, study.title, _("This study is not open at the moment. Please come back later."))
+        return _message(
+            request, study, study.title, _("This study is not open at the moment. Please come back later.")
+        )
     params = {**entry.params, "pilot": pilot} if pilot else entry.params
     return _page(request, study, "ratings/study_entry.html", {"params": params})
 
@@ -125,7 +127,9 @@ def study_consent(request: HttpRequest, slug: str) -> HttpResponse:
     except PilotLinkInvalid as exc:
         return _message(request, study, study.title, str(exc), status=403)
     except DomainError as exc:
-        return _message(request, study, study.title, str(exc), status=400 if exc.code != "study_full" else 200)
+        return _message(
+            request, study, study.title, str(exc), status=400 if exc.code != "study_full" else 200
+        )
     return redirect(session_url(session))
 
 
@@ -146,9 +150,15 @@ def session_page(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     return view(request, session)
 
 
-def _questionnaire(request: HttpRequest, session: RatingSession, errors: dict[str, str] | None = None) -> HttpResponse:
+def _questionnaire(
+    request: HttpRequest, session: RatingSession, errors: dict[str, str] | None = None
+) -> HttpResponse:
     questions = [
-        {**q, "error": (errors or {}).get(str(q.get("key")), ""), "value": request.POST.get(str(q.get("key")), "")}
+        {
+            **q,
+            "error": (errors or {}).get(str(q.get("key")), ""),
+            "value": request.POST.get(str(q.get("key")), ""),
+        }
         for q in session.study.questionnaire
     ]
     return _page(
@@ -161,7 +171,9 @@ def _questionnaire(request: HttpRequest, session: RatingSession, errors: dict[st
 
 
 def _largest(session: RatingSession) -> dict[str, int]:
-    sizes = list(Stimulus.objects.filter(trials__session=session).values_list("width", "height").distinct()) or [(0, 0)]
+    sizes = list(
+        Stimulus.objects.filter(trials__session=session).values_list("width", "height").distinct()
+    ) or [(0, 0)]
     return {"width": max(w for w, _ in sizes), "height": max(h for _, h in sizes)}
 
 
@@ -295,7 +307,10 @@ def _ended(request: HttpRequest, session: RatingSession) -> HttpResponse:
     study = session.study
     code = panels.screenout_code(study)
     redirect_url = panels.finish_redirect_url(
-        study=study, code=code, panel_data=session.participant.panel_data, participant_code=session.participant.code
+        study=study,
+        code=code,
+        panel_data=session.participant.panel_data,
+        participant_code=session.participant.code,
     )
     return _page(
         request,

@@ -46,8 +46,16 @@ class WorkerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the worker
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "--concurrency=1", "--without-mingle", "--without-gossip", "--loglevel=INFO",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--concurrency=1",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel=INFO",
             ],
             cwd=ROOT,
             env=self.env,
@@ -61,7 +69,8 @@ class WorkerProcess:
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
+            assert self.proc is not None, self.log_tail()
+            assert self.proc.poll() is None, self.log_tail()
             try:
                 if app.control.ping(timeout=0.5):
                     return
@@ -99,12 +108,16 @@ def celery_worker_env(django_db_setup: None, django_db_blocker: Any) -> dict[str
         f"{settings_dict['PORT']}/{settings_dict['NAME']}"
     )
     env = dict(os.environ)
-    env.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test", "TEST_DATABASE_NAME": ""})
+    env.update(
+        {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test", "TEST_DATABASE_NAME": ""}
+    )
     return env
 
 
 @pytest.fixture(scope="session")
-def celery_worker(celery_worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+def celery_worker(
+    celery_worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
     """A real `celery worker` subprocess on the real Redis broker, sharing the test database.
 
     Tests that use it need committed data: mark them `django_db(transaction=True)`.

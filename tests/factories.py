@@ -99,7 +99,11 @@ def ratings_add(
     perspectives = {p.key: p for p in Perspective.objects.filter(study=session.study)}
     trials = Trial.objects.bulk_create(
         Trial(
-            session=session, index=start_index + k, stimulus=s, kind=kind, prompt_shown=s.prompt,
+            session=session,
+            index=start_index + k,
+            stimulus=s,
+            kind=kind,
+            prompt_shown=s.prompt,
             repetition=repetition,
         )
         for k, s in enumerate(scores)
@@ -163,7 +167,8 @@ def rated_study_create(
         scores = {}
         for j, s in enumerate(items):
             scores[s] = {
-                key: float(rng.integers(1, 6)) if spam
+                key: float(rng.integers(1, 6))
+                if spam
                 else float(np.clip(np.round(truth[j] + d * 0.1 + rng.normal(0, 0.5)), 1, 5))
                 for d, key in enumerate(keys)
             }

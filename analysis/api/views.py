@@ -11,18 +11,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analysis.api.serializers import AnalysisRunOutputSerializer
-from config.pagination import BoundedLimitOffsetPagination
 from analysis.exceptions import JobQueueUnavailable
 from analysis.models import AnalysisRun
 from analysis.selectors import analysis_run_get_for_user, analysis_run_list
 from analysis.services import analysis_run_start
 from analysis.stats import DEFAULT_METHOD, METHODS
 from analysis.views import file_response
+from config.pagination import BoundedLimitOffsetPagination
 from experiments.selectors import study_get_for_user
 
 QueueUnavailableSerializer = inline_serializer(
     "AnalysisQueueUnavailable",
-    {"detail": serializers.CharField(), "code": serializers.CharField(), "run": AnalysisRunOutputSerializer()},
+    {
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+        "run": AnalysisRunOutputSerializer(),
+    },
 )
 
 
@@ -32,7 +36,9 @@ class StudyAnalysisRunsApi(APIView):
     class InputSerializer(serializers.Serializer):
         method = serializers.ChoiceField(choices=sorted(METHODS), default=DEFAULT_METHOD)
         parameters = serializers.DictField(
-            child=serializers.JSONField(), required=False, default=dict,
+            child=serializers.JSONField(),
+            required=False,
+            default=dict,
             help_text="Method parameters; missing ones take the method's defaults.",
         )
         include_pilot = serializers.BooleanField(default=False)
@@ -83,7 +89,10 @@ class AnalysisRunFileApi(APIView):
 
     @extend_schema(
         operation_id="analysis_run_file",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="No such file")},
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="No such file"),
+        },
     )
     def get(self, request: Request, pk: int, path: str) -> FileResponse:
         run = analysis_run_get_for_user(user=request.user, run_id=pk)

@@ -39,9 +39,7 @@ def validate(p: Mapping[str, Any]) -> dict[str, Any]:
     out = params.check_known(NAME, p, DEFAULTS)
     out["screen"] = params.check_bool("screen", out["screen"])
     out["screen_on"] = params.check_choice("screen_on", out["screen_on"], ("raw", "zscores"))
-    out["screening_sd"] = params.check_choice(
-        "screening_sd", out["screening_sd"], ("sample", "population")
-    )
+    out["screening_sd"] = params.check_choice("screening_sd", out["screening_sd"], ("sample", "population"))
     out["screening_denominator"] = params.check_choice(
         "screening_denominator", out["screening_denominator"], ("rated", "total")
     )

@@ -135,9 +135,7 @@ def run(r: Ratings, **p: Any) -> AnalysisResult:
     rater, stim_idx, score = r.rater[keep], r.stimulus[keep], r.score[keep]
     notes: list[str] = []
     if keep.any():
-        x, b, v, it, step = solve(
-            rater, stim_idx, score, n_r, n_s, tol=p["tol"], max_iter=p["max_iter"]
-        )
+        x, b, v, it, step = solve(rater, stim_idx, score, n_r, n_s, tol=p["tol"], max_iter=p["max_iter"])
         if step >= p["tol"]:
             notes.append(f"MLE did not converge in {it} iterations (last max |dx| = {step:.3g})")
         else:

@@ -12,9 +12,7 @@ import numpy as np
 __all__ = ["check_bool", "check_choice", "check_int", "check_known", "check_number"]
 
 
-def check_known(
-    method: str, params: Mapping[str, Any], defaults: Mapping[str, Any]
-) -> dict[str, Any]:
+def check_known(method: str, params: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
     """Reject unknown names; return ``defaults`` updated with ``params``."""
     unknown = sorted(set(params) - set(defaults))
     if unknown:
@@ -49,11 +47,7 @@ def check_number(
     high_open: bool = False,
 ) -> float:
     """``value`` must be a real number in the given range."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(float(value))
-    ):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         raise ValueError(f"parameter {name} must be a number; got {value!r}")
     x = float(value)
     too_low = x <= low if low_open else x < low

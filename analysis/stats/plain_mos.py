@@ -48,10 +48,6 @@ def run(r: Ratings, **p: Any) -> AnalysisResult:
     raw = groupby.moments(r.rater, r.score, n_r, ddof=1)
     scr = bt500_screening(r.rater, r.stimulus, r.score, n_r, n_s)
     stim = stimulus_stats(r.stimulus, r.score, r.score, n_s, ci=p["ci"])
-    raters = rater_report(
-        raw, scr, rejected=np.zeros(n_r, dtype=bool), reason=empty_reasons(n_r, raw.count)
-    )
+    raters = rater_report(raw, scr, rejected=np.zeros(n_r, dtype=bool), reason=empty_reasons(n_r, raw.count))
     notes = tuple(stimulus_count_notes(stim.n, n_s))
-    return AnalysisResult(
-        method=NAME, version=VERSION, params=p, stimuli=stim, raters=raters, notes=notes
-    )
+    return AnalysisResult(method=NAME, version=VERSION, params=p, stimuli=stim, raters=raters, notes=notes)

@@ -68,9 +68,7 @@ class Ratings:
         if int(self.rater.max()) >= self.n_raters:
             raise ValueError(f"rater index {int(self.rater.max())} >= n_raters={self.n_raters}")
         if int(self.stimulus.max()) >= self.n_stimuli:
-            raise ValueError(
-                f"stimulus index {int(self.stimulus.max())} >= n_stimuli={self.n_stimuli}"
-            )
+            raise ValueError(f"stimulus index {int(self.stimulus.max())} >= n_stimuli={self.n_stimuli}")
         if not np.isfinite(self.score).all():
             bad = int(np.flatnonzero(~np.isfinite(self.score))[0])
             raise ValueError(f"score must be finite; rating {bad} is {self.score[bad]!r}")

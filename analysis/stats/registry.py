@@ -85,7 +85,5 @@ def analyse(r: Ratings, method: str = DEFAULT_METHOD, **params: Any) -> Analysis
     try:
         m = METHODS[method]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown method {method!r}; available: {', '.join(sorted(METHODS))}"
-        ) from None
+        raise ValueError(f"unknown method {method!r}; available: {', '.join(sorted(METHODS))}") from None
     return m.run(r, **m.validate(params))

@@ -123,9 +123,7 @@ class AnalysisResult:
         return int(self.raters.rejected.sum())
 
 
-def t_interval(
-    mean: FloatArray, sd: FloatArray, n: IntArray, ci: float
-) -> tuple[FloatArray, FloatArray]:
+def t_interval(mean: FloatArray, sd: FloatArray, n: IntArray, ci: float) -> tuple[FloatArray, FloatArray]:
     r"""Student-t confidence interval of a mean, per group.
 
     .. math:: \bar x \pm t_{(1+c)/2,\,n-1}\, s / \sqrt{n}
@@ -171,9 +169,7 @@ def stimulus_stats(
     m = groupby.moments(stimulus, values, n_stimuli, ddof=1)
     raw_var = groupby.moments(stimulus, raw, n_stimuli, ddof=1).var
     lo, hi = t_interval(m.mean, m.sd, m.count, ci)
-    return StimulusStats(
-        mos=m.mean, sd=m.sd, sd_raw=np.sqrt(raw_var), n=m.count, ci_low=lo, ci_high=hi
-    )
+    return StimulusStats(mos=m.mean, sd=m.sd, sd_raw=np.sqrt(raw_var), n=m.count, ci_low=lo, ci_high=hi)
 
 
 def empty_reasons(n_raters: int, rater_counts: IntArray) -> ObjectArray:

@@ -115,9 +115,7 @@ def case_reliability_1m(repeat: int) -> dict[str, Any]:
     return {
         "ratings": r.n_ratings,
         "seconds": best_of(fn, 1),
-        "alloc_mb": alloc_peak(
-            lambda: reliability.split_half(r, rng=np.random.default_rng(0), n_splits=5)
-        )
+        "alloc_mb": alloc_peak(lambda: reliability.split_half(r, rng=np.random.default_rng(0), n_splits=5))
         / 2**20,
         "baseline_s": best_of(baseline(r), 5),
     }
@@ -140,9 +138,7 @@ def case_offline_1m(repeat: int, splits: int) -> dict[str, Any]:
             }
         ).to_csv(path, index=False)
         size = path.stat().st_size
-        seconds = best_of(
-            lambda: offline.run(path, Path(tmp) / "out", reliability_splits=splits), repeat
-        )
+        seconds = best_of(lambda: offline.run(path, Path(tmp) / "out", reliability_splits=splits), repeat)
         summary = offline.run(path, Path(tmp) / "out", reliability_splits=splits)
     return {
         "ratings": int(st.score.size),

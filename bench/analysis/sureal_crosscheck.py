@@ -64,9 +64,7 @@ def dataset(st, complete: bool) -> SimpleNamespace:
         by_stim[j][i] = u
     for j, votes in enumerate(by_stim):
         os_ = (
-            [votes[i] for i in range(st.n_raters)]
-            if complete
-            else {f"r{i:05d}": u for i, u in votes.items()}
+            [votes[i] for i in range(st.n_raters)] if complete else {f"r{i:05d}": u for i, u in votes.items()}
         )
         dis.append({"content_id": 0, "asset_id": j, "path": f"dis{j}", "os": os_})
     return SimpleNamespace(ref_videos=ref, dis_videos=dis, dataset_name="synthetic")
@@ -100,9 +98,7 @@ def compare_zscore_subjrej(label: str, st, complete: bool = True) -> float:
     z_mos = 6.0 * ours.stimuli.mos / 100.0 - 3.0
     diff = float(np.max(np.abs(z_mos - np.asarray(theirs["quality_scores"]))))
     same_rejections = list(ours.raters.rejected) == list(theirs["observer_rejected"])
-    r1 = float(
-        np.nanmax(np.abs(ours.raters.ratio1 - np.asarray(theirs["observer_rejected_1st_stats"])))
-    )
+    r1 = float(np.nanmax(np.abs(ours.raters.ratio1 - np.asarray(theirs["observer_rejected_1st_stats"]))))
     print(
         f"{label:44} max|dz-MOS| = {diff:.2e}  rejected {int(ours.raters.rejected.sum()):3d}/"
         f"{st.n_raters} same={same_rejections}  max|d ratio1| = {r1:.1e}  "
@@ -126,9 +122,7 @@ def compare_mle(st) -> None:
     ours = analyse(ratings(st), "mle")
     dx = float(np.max(np.abs(ours.stimuli.mos - np.asarray(theirs["quality_scores"]))))
     db = float(np.max(np.abs(ours.raters.bias - np.asarray(theirs["observer_bias"]))))
-    dv = float(
-        np.max(np.abs(ours.raters.inconsistency - np.asarray(theirs["observer_inconsistency"])))
-    )
+    dv = float(np.max(np.abs(ours.raters.inconsistency - np.asarray(theirs["observer_inconsistency"]))))
     print(
         f"{'SubjectMLEModelProjectionSolver vs mle':44} max|dx| = {dx:.1e}  max|db| = {db:.1e}  "
         f"max|dv| = {dv:.1e}  (stopping rules differ: L2 vs max |dx| < 1e-8)"
@@ -138,9 +132,7 @@ def compare_mle(st) -> None:
 def ablation(st) -> None:
     """Revert one sureal option at a time to our default: which conventions matter here?"""
     reader = RawDatasetReader(dataset(st, True))
-    theirs = np.asarray(
-        quiet(lambda: ZscoringSubjrejMosModel(reader).run_modeling())["quality_scores"]
-    )
+    theirs = np.asarray(quiet(lambda: ZscoringSubjrejMosModel(reader).run_modeling())["quality_scores"])
     defaults = {
         "screen_on": "raw",
         "screening_sd": "sample",
@@ -163,21 +155,15 @@ def main() -> None:
     worst = max(worst, compare_zscore_subjrej("67k complete (2400 x 28, 15% random)", big))
     for seed in range(4):
         st = make_study(300, 40, 1.0, seed=10 + seed, random_share=0.25)
-        worst = max(
-            worst, compare_zscore_subjrej(f"complete 300 x 40, 25% random, seed {seed}", st)
-        )
+        worst = max(worst, compare_zscore_subjrej(f"complete 300 x 40, 25% random, seed {seed}", st))
     st = make_study(300, 40, 1.0, seed=20, random_share=0.25, levels=11)
     worst = max(worst, compare_zscore_subjrej("complete 300 x 40, 0..10 scale", st))
     inc = make_study(400, 60, 0.5, seed=30, random_share=0.2)
-    worst = max(
-        worst, compare_zscore_subjrej("incomplete 400 x 60 at 50% (dict os)", inc, complete=False)
-    )
+    worst = max(worst, compare_zscore_subjrej("incomplete 400 x 60 at 50% (dict os)", inc, complete=False))
     compare_mos(big)
     compare_mle(make_study(300, 40, 1.0, seed=40, random_share=0.0))
     ablation(make_study(300, 40, 1.0, seed=10, random_share=0.25))
-    print(
-        f"\nworst z-MOS difference: {worst:.2e}  ({'OK' if worst <= 1e-9 else 'MISMATCH'} at 1e-9)"
-    )
+    print(f"\nworst z-MOS difference: {worst:.2e}  ({'OK' if worst <= 1e-9 else 'MISMATCH'} at 1e-9)")
     # default conventions for contrast: how much the choices matter on the 67k case
     default = analyse(ratings(big))
     sureal_like = analyse(ratings(big), **SUREAL_OPTIONS)

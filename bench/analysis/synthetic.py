@@ -39,9 +39,7 @@ def make_study(
         perms = -(-total // n_stimuli)
         stimulus = np.concatenate([rng.permutation(n_stimuli) for _ in range(perms)])[:total]
     else:
-        stimulus = np.concatenate(
-            [rng.choice(n_stimuli, per_rater, replace=False) for _ in range(n_raters)]
-        )
+        stimulus = np.concatenate([rng.choice(n_stimuli, per_rater, replace=False) for _ in range(n_raters)])
     rater = np.repeat(np.arange(n_raters), per_rater)
     truth = rng.uniform(1.5, levels - 0.5, n_stimuli)
     bias = rng.normal(0.0, 0.4, n_raters)

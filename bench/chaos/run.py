@@ -146,7 +146,9 @@ def scenario_gunicorn(stack: Stack) -> dict[str, Any]:
     study = open_study("gunicorn")
     # The trial page never gives up (answers wait in the browser); the simulated client retries
     # 30 times with backoff up to 2 s, about a minute of outage.
-    thread, out = simulate_in_background(stack, study.slug, n=96, concurrency=16, think=(0.005, 0.03), retries=30)
+    thread, out = simulate_in_background(
+        stack, study.slug, n=96, concurrency=16, think=(0.005, 0.03), retries=30
+    )
     kills = 0
     rng = random.Random(1)
     time.sleep(0.5)

@@ -33,8 +33,19 @@ def reference_insert(request: HttpRequest) -> JsonResponse:
             "INSERT INTO bench_reference_rating (session_id, trial_id, stimulus_id, perspective_id, score,"
             " repetition, kind, prompt_shown, trial_index, viewing_ms, response_ms, client_time, idempotency_key)"
             " VALUES (%s, %s, %s, %s, %s, 0, 'test', %s, %s, %s, %s, %s, %s) RETURNING id",
-            [1, data["index"], data["stimulus"], 1, data["scores"]["quality"], "a prompt", data["index"],
-             data.get("viewing_ms"), data.get("response_ms"), data.get("client_time"), uuid.UUID(data["key"])],
+            [
+                1,
+                data["index"],
+                data["stimulus"],
+                1,
+                data["scores"]["quality"],
+                "a prompt",
+                data["index"],
+                data.get("viewing_ms"),
+                data.get("response_ms"),
+                data.get("client_time"),
+                uuid.UUID(data["key"]),
+            ],
         )
         row_id = cursor.fetchone()[0]
     return JsonResponse({"stored": True, "id": row_id}, status=201)

@@ -112,24 +112,76 @@ class Stack:
             "RATELIMIT_RATING_IP_PER_MINUTE": "1000000",
             "PYTHONPATH": str(ROOT),
         }
-        self._spawn("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no", "--dir", str(self.var)])
+        self._spawn(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.var),
+            ],
+        )
         for args in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-            subprocess.run([str(PY), "manage.py", *args], check=True, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL)
-        self._spawn("celery", [str(PY), "-m", "celery", "-A", "config", "worker", "--concurrency=2",
-                               "--without-mingle", "--without-gossip", "--max-tasks-per-child", "50", "--loglevel=WARNING"])
-        self._spawn("gunicorn", [
-            str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers), "--threads", str(self.threads), "--worker-class", "gthread",
-            "--no-control-socket", "--max-requests", "2000", "--max-requests-jitter", "200", "--timeout", "60",
-            "--access-logfile", str(self.var / "logs" / "access.log"),
-            "--access-logformat", "%(m)s %(U)s %(s)s %(D)s",
-        ])
+            subprocess.run(
+                [str(PY), "manage.py", *args], check=True, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL
+            )
+        self._spawn(
+            "celery",
+            [
+                str(PY),
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--concurrency=2",
+                "--without-mingle",
+                "--without-gossip",
+                "--max-tasks-per-child",
+                "50",
+                "--loglevel=WARNING",
+            ],
+        )
+        self._spawn(
+            "gunicorn",
+            [
+                str(ROOT / ".venv" / "bin" / "gunicorn"),
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--threads",
+                str(self.threads),
+                "--worker-class",
+                "gthread",
+                "--no-control-socket",
+                "--max-requests",
+                "2000",
+                "--max-requests-jitter",
+                "200",
+                "--timeout",
+                "60",
+                "--access-logfile",
+                str(self.var / "logs" / "access.log"),
+                "--access-logformat",
+                "%(m)s %(U)s %(s)s %(D)s",
+            ],
+        )
         self._wait_healthy()
 
     def _spawn(self, name: str, args: list[str]) -> None:
         log = open(self.var / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
-        self.procs.append(subprocess.Popen(args, cwd=ROOT, env=self.env or None, stdout=log, stderr=subprocess.STDOUT))
+        self.procs.append(
+            subprocess.Popen(args, cwd=ROOT, env=self.env or None, stdout=log, stderr=subprocess.STDOUT)
+        )
 
     def _wait_healthy(self, timeout: float = 60) -> None:
         import http.client
@@ -164,9 +216,23 @@ class Stack:
         """py-spy (pip install py-spy) on the gunicorn workers until interrupted: collapsed stacks."""
         gunicorn = next(p for p in self.procs if "gunicorn" in str(p.args))
         out = self.var / f"profile-{name}.txt"
-        spy = subprocess.Popen([str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(gunicorn.pid),
-                                "--subprocesses", "--rate", "250", "--format", "raw", "--output", str(out)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "py-spy"),
+                "record",
+                "--pid",
+                str(gunicorn.pid),
+                "--subprocesses",
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(1.5)  # attached before the load starts
         return spy
 
@@ -329,16 +395,25 @@ def study_make(slug: str, *, stimuli: int, per_session: int, target: int) -> Any
     from experiments.services import stimulus_create, study_create
 
     user, _ = get_user_model().objects.get_or_create(username="bench")
-    study = study_create(owner=user, title=f"Bench {slug}", slug=slug, stimuli_per_session=per_session,
-                         target_ratings=target, training_count=0, min_viewing_ms=0, break_every=0,
-                         check_straightlining=False)
+    study = study_create(
+        owner=user,
+        title=f"Bench {slug}",
+        slug=slug,
+        stimuli_per_session=per_session,
+        target_ratings=target,
+        training_count=0,
+        min_viewing_ms=0,
+        break_every=0,
+        check_straightlining=False,
+    )
     for k in range(stimuli):
         img = Image.new("RGB", (64, 64), ((k * 37) % 256, (k * 91) % 256, k % 256))
         img.putpixel((k % 64, (k // 64) % 64), (255, 255, 255))
         buf = io.BytesIO()
         img.save(buf, "PNG")
-        stimulus_create(study=study, data=buf.getvalue(), name=f"s{k}.png", prompt=f"prompt {k % 40}",
-                        position=k)
+        stimulus_create(
+            study=study, data=buf.getvalue(), name=f"s{k}.png", prompt=f"prompt {k % 40}", position=k
+        )
     Study.objects.filter(pk=study.pk).update(status=Study.Status.OPEN)
     return study
 
@@ -361,7 +436,8 @@ def spread_sampler(study_id: int, stop: threading.Event, out: dict[str, Any]) ->
     with connection.cursor() as cursor:
         while not stop.is_set():
             cursor.execute(
-                "SELECT max(load) - min(load), max(load) FROM ratings_stimulusload WHERE study_id = %s", [study_id]
+                "SELECT max(load) - min(load), max(load) FROM ratings_stimulusload WHERE study_id = %s",
+                [study_id],
             )
             spread, top = cursor.fetchone()
             if spread is not None:
@@ -381,15 +457,21 @@ def allocation_bench(stack: Stack, study: Any, n: int = 64, waves: int = 2) -> d
     sampler = threading.Thread(target=spread_sampler, args=(study.pk, stop, spread))
     sampler.start()
     for wave in range(waves):
-        clients = [simulator.ParticipantClient(stack.url, study.slug, {"pid": f"alloc-{wave}-{i}"}) for i in range(n)]
+        clients = [
+            simulator.ParticipantClient(stack.url, study.slug, {"pid": f"alloc-{wave}-{i}"}) for i in range(n)
+        ]
         with ThreadPoolExecutor(16) as pool:
             forms = list(pool.map(lambda c: c.get_page(c.entry_url(), kind="entry").form("consent"), clients))
         if any(form is None for form in forms):
             raise RuntimeError("a study link showed no consent form (rate limit? see logs/access.log)")
         barrier = threading.Barrier(n, timeout=60)
 
-        def consent(k: int, clients: list[simulator.ParticipantClient] = clients,
-                    forms: list[Any] = forms, barrier: threading.Barrier = barrier) -> tuple[float, int, str]:
+        def consent(
+            k: int,
+            clients: list[simulator.ParticipantClient] = clients,
+            forms: list[Any] = forms,
+            barrier: threading.Barrier = barrier,
+        ) -> tuple[float, int, str]:
             c, form = clients[k], forms[k]
             body = "&".join(f"{a}={b}" for a, b in {**form["fields"], "decision": "agree"}.items()).encode()
             headers = {"Content-Type": "application/x-www-form-urlencoded", "Origin": c.origin}
@@ -414,7 +496,11 @@ def allocation_bench(stack: Stack, study: Any, n: int = 64, waves: int = 2) -> d
     return {
         "participants": n * waves,
         "outcomes": outcomes,
-        "session_start_client_ms": {"p50": ms(client_ms, 50), "p99": ms(client_ms, 99), "max": ms(client_ms, 100)},
+        "session_start_client_ms": {
+            "p50": ms(client_ms, 50),
+            "p99": ms(client_ms, 99),
+            "max": ms(client_ms, 100),
+        },
         "session_start_server_ms": {"p50": ms(server, 50), "p99": ms(server, 99), "max": ms(server, 100)},
         "load_spread_max": spread.get("max_spread"),
         "load_max": spread.get("max_load"),
@@ -493,11 +579,17 @@ def prepare(stack: Stack, study: Any, n: int, tag: str) -> Prepared:
         requests, ref_requests, tags = [], [], []
         for trial in c.session_data["trials"]:
             key = str(uuid.uuid4())
-            body = json.dumps({
-                "index": trial["index"], "stimulus": trial["stimulus"],
-                "scores": simulator.rater_scores(rater, trial, keys, scale, 0), "key": key,
-                "viewing_ms": 2400, "response_ms": 1700, "client_time": "2026-01-01T12:00:00+00:00",
-            }).encode()
+            body = json.dumps(
+                {
+                    "index": trial["index"],
+                    "stimulus": trial["stimulus"],
+                    "scores": simulator.rater_scores(rater, trial, keys, scale, 0),
+                    "key": key,
+                    "viewing_ms": 2400,
+                    "response_ms": 1700,
+                    "client_time": "2026-01-01T12:00:00+00:00",
+                }
+            ).encode()
             requests.append(encode("POST", c.session_data["submit_url"], stack.port, body, headers))
             ref_requests.append(encode("POST", "/bench/reference/", stack.port, body, headers))
             tags.append((c.session_data["token"], trial["index"], key))
@@ -531,11 +623,18 @@ def check_stored(study_id: int, acked: list[tuple[str, int, str]], perspectives:
     acked_keys = {(t, i) for t, i, _k in acked}
     tokens = {t for t, _i, _k in acked}  # this run's sessions only (the study holds earlier runs too)
     unacknowledged = sum(1 for k in rows if k[0] in tokens and k not in acked_keys)
-    return {"acknowledged": len(acked), "stored_answers": len(rows), "lost": lost, "duplicated": duplicated,
-            "stored_without_ack": unacknowledged}
+    return {
+        "acknowledged": len(acked),
+        "stored_answers": len(rows),
+        "lost": lost,
+        "duplicated": duplicated,
+        "stored_without_ack": unacknowledged,
+    }
 
 
-def rating_bench(stack: Stack, study: Any, concurrency: int, tag: str, profile: bool = False) -> dict[str, Any]:
+def rating_bench(
+    stack: Stack, study: Any, concurrency: int, tag: str, profile: bool = False
+) -> dict[str, Any]:
     prepared = prepare(stack, study, concurrency, tag)
     spy = stack.profile(f"full-{concurrency}") if profile else None
     full = drive(stack.port, prepared.jobs)
@@ -560,9 +659,14 @@ def rating_bench(stack: Stack, study: Any, concurrency: int, tag: str, profile: 
 
 def summary(r: DriveResult) -> dict[str, Any]:
     return {
-        "requests": r.count, "seconds": round(r.seconds, 2), "per_second": round(r.rate, 1),
-        "p50_ms": ms(r.latencies, 50), "p99_ms": ms(r.latencies, 99), "errors": len(r.errors),
-        "error_samples": r.errors[:3], "reconnects": r.reconnects,
+        "requests": r.count,
+        "seconds": round(r.seconds, 2),
+        "per_second": round(r.rate, 1),
+        "p50_ms": ms(r.latencies, 50),
+        "p99_ms": ms(r.latencies, 99),
+        "errors": len(r.errors),
+        "error_samples": r.errors[:3],
+        "reconnects": r.reconnects,
     }
 
 
@@ -572,7 +676,9 @@ def cpu_seconds(pids: list[int]) -> float:
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / os.sysconf(
+                "SC_CLK_TCK"
+            )
         except (OSError, IndexError):
             pass
     return total
@@ -588,17 +694,21 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100, help="trials per session in the rating runs")
-    parser.add_argument("--keep", action="store_true", help="leave var/bench-load/ in place (it is stopped anyway)")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave var/bench-load/ in place (it is stopped anyway)"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the workers during the full-path runs")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (docs/deploy.md: 2)")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per worker (docs/deploy.md: 4)")
     parser.add_argument("--only-ratings", action="store_true", help="skip the allocation part")
     args = parser.parse_args()
     stack = Stack(VAR, web_workers=args.web_workers, web_threads=args.web_threads)
-    results: dict[str, Any] = {"cores": os.cpu_count(),
-                               "gunicorn": f"{args.web_workers} workers x {args.web_threads} threads (gthread)",
-                               "postgres": "fsync=on, synchronous_commit=on",
-                               "cache": "Redis (rate-limit counters), limits on but high"}
+    results: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "gunicorn": f"{args.web_workers} workers x {args.web_threads} threads (gthread)",
+        "postgres": "fsync=on, synchronous_commit=on",
+        "cache": "Redis (rate-limit counters), limits on but high",
+    }
     try:
         print("starting PostgreSQL (fsync on), Redis, Celery, gunicorn in", VAR.relative_to(ROOT), flush=True)
         stack.start()
@@ -612,7 +722,9 @@ def main() -> None:
         for conc in (16, 64):
             print(f"rating submissions at {conc} concurrent participants ...", flush=True)
             cpu0 = cpu_seconds([os.getpid()])
-            results[f"ratings_{conc}"] = rating_bench(stack, rate_study, conc, f"rate{conc}", profile=args.profile)
+            results[f"ratings_{conc}"] = rating_bench(
+                stack, rate_study, conc, f"rate{conc}", profile=args.profile
+            )
             results[f"ratings_{conc}"]["generator_cpu_s"] = round(cpu_seconds([os.getpid()]) - cpu0, 2)
     finally:
         stack.stop()
@@ -622,8 +734,10 @@ def main() -> None:
 
 def report(r: dict[str, Any]) -> None:
     print()
-    print(f"== bench/load on {r['cores']} cores; gunicorn {r['gunicorn']}; PostgreSQL {r['postgres']}; "
-          f"cache {r['cache']}")
+    print(
+        f"== bench/load on {r['cores']} cores; gunicorn {r['gunicorn']}; PostgreSQL {r['postgres']}; "
+        f"cache {r['cache']}"
+    )
     a = r.get("allocation")
     if a:
         report_allocation(a)
@@ -633,27 +747,39 @@ def report(r: dict[str, Any]) -> None:
 
 def report_allocation(a: dict[str, Any]) -> None:
     print(f"-- allocation: {a['participants']} session starts in 2 waves of 64 at once -> {a['outcomes']}")
-    print(f"   session start (consent POST, allocates the trials): client p50 {a['session_start_client_ms']['p50']} ms, "
-          f"p99 {a['session_start_client_ms']['p99']} ms; server p50 {a['session_start_server_ms']['p50']} ms, "
-          f"p99 {a['session_start_server_ms']['p99']} ms")
-    print(f"   allocation counters while filling: max spread {a['load_spread_max']} over {a['spread_samples']} samples, "
-          f"max load {a['load_max']} (target {a['target']}); after rating every session: "
-          f"{a['final']['ratings_per_stimulus_min']}..{a['final']['ratings_per_stimulus_max']} ratings per stimulus")
+    print(
+        f"   session start (consent POST, allocates the trials): client p50 {a['session_start_client_ms']['p50']} ms, "
+        f"p99 {a['session_start_client_ms']['p99']} ms; server p50 {a['session_start_server_ms']['p50']} ms, "
+        f"p99 {a['session_start_server_ms']['p99']} ms"
+    )
+    print(
+        f"   allocation counters while filling: max spread {a['load_spread_max']} over {a['spread_samples']} samples, "
+        f"max load {a['load_max']} (target {a['target']}); after rating every session: "
+        f"{a['final']['ratings_per_stimulus_min']}..{a['final']['ratings_per_stimulus_max']} ratings per stimulus"
+    )
 
 
 def report_ratings(r: dict[str, Any]) -> None:
     for conc in (16, 64):
         x = r[f"ratings_{conc}"]
         f, ref, db = x["full"], x["reference"], x["db"]
-        print(f"-- ratings at {conc} concurrent participants ({x['sessions']} sessions made through the real flow "
-              f"in {x['session_setup_s']} s)")
-        print(f"   full path : {f['requests']} submissions in {f['seconds']} s = {f['per_second']}/s, "
-              f"p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms, errors {f['errors']}, reconnects {f['reconnects']}")
-        print(f"   reference : {ref['requests']} inserts in {ref['seconds']} s = {ref['per_second']}/s, "
-              f"p50 {ref['p50_ms']} ms, p99 {ref['p99_ms']} ms, errors {ref['errors']}")
-        print(f"   ratio full/reference = {x['ratio']}; database: {db['acknowledged']} acknowledged, "
-              f"{db['lost']} lost, {db['duplicated']} duplicated, {db['stored_without_ack']} stored without an ack; "
-              f"load generator CPU {x['generator_cpu_s']} s")
+        print(
+            f"-- ratings at {conc} concurrent participants ({x['sessions']} sessions made through the real flow "
+            f"in {x['session_setup_s']} s)"
+        )
+        print(
+            f"   full path : {f['requests']} submissions in {f['seconds']} s = {f['per_second']}/s, "
+            f"p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms, errors {f['errors']}, reconnects {f['reconnects']}"
+        )
+        print(
+            f"   reference : {ref['requests']} inserts in {ref['seconds']} s = {ref['per_second']}/s, "
+            f"p50 {ref['p50_ms']} ms, p99 {ref['p99_ms']} ms, errors {ref['errors']}"
+        )
+        print(
+            f"   ratio full/reference = {x['ratio']}; database: {db['acknowledged']} acknowledged, "
+            f"{db['lost']} lost, {db['duplicated']} duplicated, {db['stored_without_ack']} stored without an ack; "
+            f"load generator CPU {x['generator_cpu_s']} s"
+        )
         for e in f["error_samples"] + ref["error_samples"]:
             print("   error:", e)
 

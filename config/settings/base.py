@@ -111,7 +111,9 @@ MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "var" / "media
 # Stimulus files go through the storage API: set DJANGO_STORAGE_BACKEND to
 # "storages.backends.s3.S3Storage" (and the AWS_* variables of django-storages) for object storage.
 STORAGES = {
-    "default": {"BACKEND": env("DJANGO_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "default": {
+        "BACKEND": env("DJANGO_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
+    },
     "staticfiles": {
         "BACKEND": env(
             "DJANGO_STATICFILES_BACKEND",
@@ -242,4 +244,6 @@ CELERY_BEAT_SCHEDULE["analysis-runs-sweep"] = {
     "schedule": crontab(minute="*/2"),
 }
 # Analysis runs and stimulus imports share one job-status choice set: name its enum once.
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["JobStatusEnum"] = "analysis.models.AnalysisRun.Status"
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["JobStatusEnum"] = (
+    "analysis.models.AnalysisRun.Status"
+)

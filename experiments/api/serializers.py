@@ -9,12 +9,30 @@ from rest_framework import serializers
 from experiments.models import Stimulus, StimulusImport, Study
 
 STUDY_SETTINGS = [
-    "description", "instructions", "consent_text",
-    "target_ratings", "stimuli_per_session", "break_every", "min_viewing_ms", "allocation_mode",
-    "training_count", "session_expiry_minutes",
-    "scale_kind", "scale_min", "scale_max", "scale_labels",
-    "gold_per_session", "repeats_per_session", "traps_per_session", "check_straightlining", "qc_action",
-    "questionnaire", "panel", "completion_code", "screenout_code", "completion_url",
+    "description",
+    "instructions",
+    "consent_text",
+    "target_ratings",
+    "stimuli_per_session",
+    "break_every",
+    "min_viewing_ms",
+    "allocation_mode",
+    "training_count",
+    "session_expiry_minutes",
+    "scale_kind",
+    "scale_min",
+    "scale_max",
+    "scale_labels",
+    "gold_per_session",
+    "repeats_per_session",
+    "traps_per_session",
+    "check_straightlining",
+    "qc_action",
+    "questionnaire",
+    "panel",
+    "completion_code",
+    "screenout_code",
+    "completion_url",
 ]
 
 
@@ -22,7 +40,9 @@ class PerspectiveSerializer(serializers.Serializer):
     key = serializers.SlugField(max_length=40)
     label = serializers.CharField(max_length=80)
     question = serializers.CharField(max_length=300)
-    level_descriptions = serializers.ListField(child=serializers.CharField(max_length=300), required=False, default=list)
+    level_descriptions = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, default=list
+    )
 
 
 class StudyOutputSerializer(serializers.ModelSerializer):
@@ -32,8 +52,18 @@ class StudyOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Study
-        fields = ["slug", "title", "status", "owner", "collaborators", "consent_version", *STUDY_SETTINGS,
-                  "perspectives", "created_at", "updated_at"]
+        fields = [
+            "slug",
+            "title",
+            "status",
+            "owner",
+            "collaborators",
+            "consent_version",
+            *STUDY_SETTINGS,
+            "perspectives",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_collaborators(self, study: Study) -> list[str]:
         return [u.get_username() for u in study.collaborators.all()]
@@ -41,7 +71,12 @@ class StudyOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field(PerspectiveSerializer(many=True))
     def get_perspectives(self, study: Study) -> list[dict[str, Any]]:
         data = [
-            {"key": p.key, "label": p.label, "question": p.question, "level_descriptions": p.level_descriptions}
+            {
+                "key": p.key,
+                "label": p.label,
+                "question": p.question,
+                "level_descriptions": p.level_descriptions,
+            }
             for p in study.perspectives.order_by("order")
         ]
         return PerspectiveSerializer(data, many=True).data  # type: ignore[return-value]
@@ -74,8 +109,23 @@ class StimulusOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Stimulus
-        fields = ["id", "position", "name", "image_url", "sha256", "width", "height", "format", "prompt",
-                  "generator", "categories", "metadata", "role", "reference_scores", "created_at"]
+        fields = [
+            "id",
+            "position",
+            "name",
+            "image_url",
+            "sha256",
+            "width",
+            "height",
+            "format",
+            "prompt",
+            "generator",
+            "categories",
+            "metadata",
+            "role",
+            "reference_scores",
+            "created_at",
+        ]
 
 
 class ImportProblemSerializer(serializers.Serializer):
@@ -89,8 +139,19 @@ class StimulusImportOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StimulusImport
-        fields = ["id", "kind", "status", "progress", "message", "problems", "imported_count",
-                  "original_name", "created_at", "started_at", "finished_at"]
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "progress",
+            "message",
+            "problems",
+            "imported_count",
+            "original_name",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
 
 
 class StimulusImportCreateInputSerializer(serializers.Serializer):
@@ -99,7 +160,9 @@ class StimulusImportCreateInputSerializer(serializers.Serializer):
 
     def validate_archive(self, archive: Any) -> Any:
         if archive.size > settings.STIMULUS_UPLOAD_MAX_BYTES:
-            raise serializers.ValidationError(f"larger than the limit of {settings.STIMULUS_UPLOAD_MAX_BYTES:,} bytes")
+            raise serializers.ValidationError(
+                f"larger than the limit of {settings.STIMULUS_UPLOAD_MAX_BYTES:,} bytes"
+            )
         return archive
 
 

@@ -13,6 +13,8 @@ urlpatterns = [
     path("studies/<slug:slug>/stimuli/", views.StimulusListApi.as_view(), name="stimulus-list"),
     path("studies/<slug:slug>/stimuli/<int:pk>/", views.StimulusDetailApi.as_view(), name="stimulus-detail"),
     path("studies/<slug:slug>/imports/", views.StimulusImportCreateApi.as_view(), name="import-create"),
-    path("studies/<slug:slug>/imports/<int:pk>/", views.StimulusImportDetailApi.as_view(), name="import-detail"),
+    path(
+        "studies/<slug:slug>/imports/<int:pk>/", views.StimulusImportDetailApi.as_view(), name="import-detail"
+    ),
     path("studies/<slug:slug>/dashboard/", views.StudyDashboardApi.as_view(), name="study-dashboard"),
 ]

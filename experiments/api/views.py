@@ -36,9 +36,12 @@ class StudyListCreateApi(generics.ListAPIView):
     serializer_class = StudyOutputSerializer
 
     def get_queryset(self) -> QuerySet[Study]:
-        return selectors.study_list_for_user(user=self.request.user).select_related("owner").prefetch_related(
-            "collaborators", "perspectives"
-        ).order_by("-created_at")
+        return (
+            selectors.study_list_for_user(user=self.request.user)
+            .select_related("owner")
+            .prefetch_related("collaborators", "perspectives")
+            .order_by("-created_at")
+        )
 
     @extend_schema(request=StudyCreateInputSerializer, responses={201: StudyOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -127,7 +130,9 @@ class StimulusImportCreateApi(APIView):
         serializer = StimulusImportCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         stimulus_import = services.stimulus_import_create(
-            study=study, user=request.user, upload=serializer.validated_data["archive"],
+            study=study,
+            user=request.user,
+            upload=serializer.validated_data["archive"],
             kind=serializer.validated_data["kind"],
         )
         return Response(StimulusImportOutputSerializer(stimulus_import).data, status=status.HTTP_202_ACCEPTED)
@@ -137,7 +142,9 @@ class StimulusImportDetailApi(APIView):
     @extend_schema(responses=StimulusImportOutputSerializer)
     def get(self, request: Request, slug: str, pk: int) -> Response:
         study = selectors.study_get_for_user(user=request.user, slug=slug)
-        return Response(StimulusImportOutputSerializer(selectors.stimulus_import_get(study=study, pk=pk)).data)
+        return Response(
+            StimulusImportOutputSerializer(selectors.stimulus_import_get(study=study, pk=pk)).data
+        )
 
 
 class StudyDashboardApi(APIView):

@@ -58,16 +58,25 @@ def plan_aigciqa2023(source: Source) -> tuple[list[Planned], list[Problem]]:
         match = IMAGE_RE.search(name)
         if match is None:
             if "/allimg/" in f"/{name}" or name.lower().endswith(IMAGE_EXTENSIONS):
-                problems.append(Problem("not an Image/allimg/{N}.png file of the AIGCIQA2023 layout", file=name))
+                problems.append(
+                    Problem("not an Image/allimg/{N}.png file of the AIGCIQA2023 layout", file=name)
+                )
             continue
         n = int(match.group(1))
         m, rest = divmod(n, PER_MODEL)
         p, k = divmod(rest, 4)
         if m >= len(AIGCIQA2023_MODELS):
-            problems.append(Problem(f"N = {n} is beyond the {len(AIGCIQA2023_MODELS) * PER_MODEL} images of the layout", file=name))
+            problems.append(
+                Problem(
+                    f"N = {n} is beyond the {len(AIGCIQA2023_MODELS) * PER_MODEL} images of the layout",
+                    file=name,
+                )
+            )
             continue
         if p >= len(prompts):
-            problems.append(Problem(f"needs prompt row {p + 1} but the sheet has {len(prompts)} rows", file=name))
+            problems.append(
+                Problem(f"needs prompt row {p + 1} but the sheet has {len(prompts)} rows", file=name)
+            )
             continue
         challenge, scene, prompt = prompts[p]
         planned.append(

@@ -28,7 +28,9 @@ def find_manifest(source: Source) -> tuple[str | None, list[Problem]]:
     if named:
         return named[0], []
     if len(csvs) > 1:
-        return None, [Problem(f"{len(csvs)} CSV files found ({', '.join(csvs[:5])}); name the manifest manifest.csv")]
+        return None, [
+            Problem(f"{len(csvs)} CSV files found ({', '.join(csvs[:5])}); name the manifest manifest.csv")
+        ]
     return csvs[0], []
 
 
@@ -65,13 +67,33 @@ def plan_manifest(
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        return [], [Problem(f"the manifest lacks the column(s) {', '.join(missing)} (needed: file,prompt,model)", file=manifest_name, row=1)]
+        return [], [
+            Problem(
+                f"the manifest lacks the column(s) {', '.join(missing)} (needed: file,prompt,model)",
+                file=manifest_name,
+                row=1,
+            )
+        ]
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:
-        return [], [Problem(f"the manifest has duplicate column(s) {', '.join(duplicated)}", file=manifest_name, row=1)]
-    unknown_refs = [h for h in header if h.startswith(REFERENCE_PREFIX) and h[len(REFERENCE_PREFIX):] not in perspective_keys]
+        return [], [
+            Problem(
+                f"the manifest has duplicate column(s) {', '.join(duplicated)}", file=manifest_name, row=1
+            )
+        ]
+    unknown_refs = [
+        h
+        for h in header
+        if h.startswith(REFERENCE_PREFIX) and h[len(REFERENCE_PREFIX) :] not in perspective_keys
+    ]
     for h in unknown_refs:
-        problems.append(Problem(f"column {h} names no perspective of this study ({', '.join(perspective_keys)})", file=manifest_name, row=1))
+        problems.append(
+            Problem(
+                f"column {h} names no perspective of this study ({', '.join(perspective_keys)})",
+                file=manifest_name,
+                row=1,
+            )
+        )
 
     files = set(source.names())
     planned: list[Planned] = []
@@ -80,7 +102,9 @@ def plan_manifest(
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(header):
-            problems.append(Problem(f"{len(cells)} cells but the header has {len(header)} columns", row=row_no))
+            problems.append(
+                Problem(f"{len(cells)} cells but the header has {len(header)} columns", row=row_no)
+            )
             continue
         row = dict(zip(header, [c.strip() for c in cells] + [""] * (len(header) - len(cells)), strict=True))
         item, row_problems = _plan_row(row, row_no, base, files, seen_files, perspective_keys)
@@ -115,7 +139,9 @@ def _plan_row(
     if member not in files:
         problems.append(Problem("no such file in the upload", file=cell, row=row_no))
     elif member in seen_files:
-        problems.append(Problem(f"the file is listed twice (also row {seen_files[member]})", file=cell, row=row_no))
+        problems.append(
+            Problem(f"the file is listed twice (also row {seen_files[member]})", file=cell, row=row_no)
+        )
     else:
         seen_files[member] = row_no
     if not row["prompt"]:
@@ -127,9 +153,13 @@ def _plan_row(
             if position < 0:
                 raise ValueError
         except ValueError:
-            problems.append(Problem(f"position {row['position']!r} is not a whole number >= 0", file=cell, row=row_no))
+            problems.append(
+                Problem(f"position {row['position']!r} is not a whole number >= 0", file=cell, row=row_no)
+            )
     elif "position" in row:
-        problems.append(Problem("the position is empty (fill every row or drop the column)", file=cell, row=row_no))
+        problems.append(
+            Problem("the position is empty (fill every row or drop the column)", file=cell, row=row_no)
+        )
     role = row.get("role") or "test"
     if role not in ROLES:
         problems.append(Problem(f"role {role!r} is not one of test, training, gold", file=cell, row=row_no))

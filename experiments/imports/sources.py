@@ -98,7 +98,9 @@ def check_zip(archive: zipfile.ZipFile) -> tuple[dict[str, zipfile.ZipInfo], lis
         if name in members:
             problems.append(Problem("the archive holds this name twice", file=name))
             continue
-        if info.file_size >= RATIO_CHECK_MIN_BYTES and info.file_size > max_ratio * max(info.compress_size, 1):
+        if info.file_size >= RATIO_CHECK_MIN_BYTES and info.file_size > max_ratio * max(
+            info.compress_size, 1
+        ):
             problems.append(
                 Problem(
                     f"compression ratio {info.file_size / max(info.compress_size, 1):,.0f}:1 "
@@ -110,9 +112,7 @@ def check_zip(archive: zipfile.ZipFile) -> tuple[dict[str, zipfile.ZipInfo], lis
         total += info.file_size
         members[name] = info
     if total > max_total:
-        problems.append(
-            Problem(f"the archive unpacks to {total:,} bytes; the limit is {max_total:,} bytes")
-        )
+        problems.append(Problem(f"the archive unpacks to {total:,} bytes; the limit is {max_total:,} bytes"))
     return members, problems
 
 
@@ -154,7 +154,11 @@ def scan_folder(root: str) -> tuple[list[str], list[Problem]]:
     if total > limit:
         problems.append(Problem(f"the folder holds {total:,} bytes; the limit is {limit:,} bytes"))
     if len(files) > settings.STIMULUS_IMPORT_MAX_MEMBERS:
-        problems.append(Problem(f"the folder holds {len(files):,} files; the limit is {settings.STIMULUS_IMPORT_MAX_MEMBERS:,}"))
+        problems.append(
+            Problem(
+                f"the folder holds {len(files):,} files; the limit is {settings.STIMULUS_IMPORT_MAX_MEMBERS:,}"
+            )
+        )
     return files, problems
 
 
@@ -170,10 +174,8 @@ def open_source(source: str) -> Iterator[tuple[Source | None, list[Problem]]]:
         yield FolderSource(root=source, label=os.path.basename(source.rstrip("/")), files=files), problems
         return
     handle: IO[bytes]
-    if os.path.isabs(source):
-        handle = open(source, "rb")  # noqa: SIM115 - closed below
-    else:
-        handle = default_storage.open(source, "rb")
+    # Closed below.
+    handle = open(source, "rb") if os.path.isabs(source) else default_storage.open(source, "rb")  # noqa: SIM115
     try:
         try:
             archive = zipfile.ZipFile(handle)

@@ -23,7 +23,9 @@ class Checked:
     info: ImageInfo
 
 
-def check_images(source: Source, planned: list[Planned], progress: Progress) -> tuple[list[Checked], list[Problem]]:
+def check_images(
+    source: Source, planned: list[Planned], progress: Progress
+) -> tuple[list[Checked], list[Problem]]:
     """Decode every image (Pillow verify, then load); report each bad one with its row and file."""
     checked: list[Checked] = []
     problems: list[Problem] = []
@@ -33,7 +35,9 @@ def check_images(source: Source, planned: list[Planned], progress: Progress) -> 
         except ImageProblem as exc:
             problems.append(Problem(str(exc), file=item.member, row=item.row))
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            problems.append(Problem(f"the file cannot be read from the upload ({exc})", file=item.member, row=item.row))
+            problems.append(
+                Problem(f"the file cannot be read from the upload ({exc})", file=item.member, row=item.row)
+            )
         else:
             checked.append(Checked(planned=item, info=info))
         progress(i + 1, len(planned))
@@ -48,7 +52,11 @@ def check_duplicates(study: Study, checked: list[Checked]) -> list[Problem]:
         if earlier is not c:
             where = f"row {earlier.planned.row}, " if earlier.planned.row is not None else ""
             problems.append(
-                Problem(f"the same image as {where}{earlier.planned.member}", file=c.planned.member, row=c.planned.row)
+                Problem(
+                    f"the same image as {where}{earlier.planned.member}",
+                    file=c.planned.member,
+                    row=c.planned.row,
+                )
             )
     existing = dict(
         Stimulus.objects.filter(study=study, sha256__in=list(first)).values_list("sha256", "name")
@@ -56,7 +64,11 @@ def check_duplicates(study: Study, checked: list[Checked]) -> list[Problem]:
     for c in checked:
         if c.info.sha256 in existing and first[c.info.sha256] is c:
             problems.append(
-                Problem(f"the study already has this image (as {existing[c.info.sha256]})", file=c.planned.member, row=c.planned.row)
+                Problem(
+                    f"the study already has this image (as {existing[c.info.sha256]})",
+                    file=c.planned.member,
+                    row=c.planned.row,
+                )
             )
     return problems
 
@@ -76,11 +88,19 @@ def assign_positions(study: Study, planned: list[Planned]) -> list[Problem]:
         assert item.position is not None
         other = by_position.setdefault(item.position, item)
         if other is not item:
-            problems.append(Problem(f"position {item.position} is also used by {other.member}", file=item.member, row=item.row))
+            problems.append(
+                Problem(
+                    f"position {item.position} is also used by {other.member}", file=item.member, row=item.row
+                )
+            )
     taken = set(study.stimuli.filter(position__in=list(by_position)).values_list("position", flat=True))
     for position in sorted(taken):
         item = by_position[position]
-        problems.append(Problem(f"the study already has a stimulus at position {position}", file=item.member, row=item.row))
+        problems.append(
+            Problem(
+                f"the study already has a stimulus at position {position}", file=item.member, row=item.row
+            )
+        )
     return problems
 
 

@@ -52,7 +52,9 @@ def _int(value: Any, name: str, *, optional: bool = False) -> int | None:
         or value != int(value)
         or value < 0
     ):
-        raise DomainError(_("%(name)s must be a whole number of at least 0.") % {"name": name}, code="invalid")
+        raise DomainError(
+            _("%(name)s must be a whole number of at least 0.") % {"name": name}, code="invalid"
+        )
     return min(int(value), MAX_MS)
 
 

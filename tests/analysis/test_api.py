@@ -21,10 +21,14 @@ def test_list_runs_of_a_study(api, study_with_run) -> None:
 
     assert response.status_code == 200
     [item] = response.json()["results"]
-    assert item["id"] == run.id and item["status"] == "done" and item["study"] == study.slug
+    assert item["id"] == run.id
+    assert item["status"] == "done"
+    assert item["study"] == study.slug
 
 
-def test_start_a_run_enqueues_it_and_answers_202(api, study_with_run, django_capture_on_commit_callbacks) -> None:
+def test_start_a_run_enqueues_it_and_answers_202(
+    api, study_with_run, django_capture_on_commit_callbacks
+) -> None:
     study, _ = study_with_run
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = api.post(
@@ -36,7 +40,9 @@ def test_start_a_run_enqueues_it_and_answers_202(api, study_with_run, django_cap
     assert response.status_code == 202, response.json()
     body = response.json()
     run = AnalysisRun.objects.get(pk=body["id"])
-    assert run.status == "pending" and run.include_pilot and run.parameters["threshold"] == 2.0
+    assert run.status == "pending"
+    assert run.include_pilot
+    assert run.parameters["threshold"] == 2.0
     assert len(callbacks) == 1
 
 
@@ -63,7 +69,8 @@ def test_run_status_lists_downloadable_files(api, study_with_run) -> None:
 
     body = api.get(f"/api/analysis-runs/{run.id}/").json()
 
-    assert body["progress"] == 1.0 and body["summary"]["counts"]["stimuli"] == 4
+    assert body["progress"] == 1.0
+    assert body["summary"]["counts"]["stimuli"] == 4
     names = {f["name"]: f["url"] for f in body["files"]}
     assert names["DATA/MOS/mosz1.mat"] == f"/api/analysis-runs/{run.id}/files/DATA/MOS/mosz1.mat"
 
@@ -97,7 +104,9 @@ def test_every_endpoint_refuses_other_researchers_and_anonymous(who, other, stud
 
     answers = [
         client.get(f"/api/studies/{study.slug}/analysis-runs/").status_code,
-        client.post(f"/api/studies/{study.slug}/analysis-runs/", {"method": "mos"}, format="json").status_code,
+        client.post(
+            f"/api/studies/{study.slug}/analysis-runs/", {"method": "mos"}, format="json"
+        ).status_code,
         client.get(f"/api/analysis-runs/{run.id}/").status_code,
         client.get(f"/api/analysis-runs/{run.id}/files/mos.csv").status_code,
     ]

@@ -17,10 +17,20 @@ def test_sync_run_computes_in_process_with_params() -> None:
     study, _items, _people = rated_study_create(stimuli=4, raters=4)
     out = io.StringIO()
 
-    call_command("analysis_run", study.slug, "--sync", "--method", "bt500_zscore", "--param", "screen=false", stdout=out)
+    call_command(
+        "analysis_run",
+        study.slug,
+        "--sync",
+        "--method",
+        "bt500_zscore",
+        "--param",
+        "screen=false",
+        stdout=out,
+    )
 
     run = AnalysisRun.objects.get(study=study)
-    assert run.status == "done" and run.parameters["screen"] is False
+    assert run.status == "done"
+    assert run.parameters["screen"] is False
     assert f"run {run.pk} done: 4 stimuli, 4 raters" in out.getvalue()
     with default_storage.open(f"{run.storage_dir}/DATA/MOS/mosz1.mat") as fh:
         assert scipy.io.loadmat(fh)["MOSz"].shape == (4, 1)

@@ -14,7 +14,11 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": "postgres://nobody:x@127.0.0.1:9/none"}  # unreachable on purpose
     return subprocess.run(
         [sys.executable, "manage.py", "compute_mos", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -68,9 +68,7 @@ def test_moz_txt_has_one_full_precision_value_per_line(tmp_path, results):
     assert len(lines) == 6
     assert [float(x) for x in lines[:5]] == results["quality"].stimuli.mos[:5].tolist()
     assert lines[5] == "nan"
-    np.testing.assert_array_equal(
-        np.loadtxt(tmp_path / "moz2.txt"), results["authenticity"].stimuli.mos
-    )
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "moz2.txt"), results["authenticity"].stimuli.mos)
 
 
 def test_mos_csv_columns_and_values(tmp_path, results, stimuli):
@@ -115,9 +113,7 @@ def test_csv_injection_is_neutralised_but_negative_numbers_are_not(tmp_path, res
 
 
 def test_negative_numbers_stay_numbers_in_raters_csv(tmp_path):
-    r = Ratings.from_arrays(
-        rater=[0, 0, 1, 1], stimulus=[0, 1, 0, 1], score=[-5.0, -1.0, -4.0, 0.0]
-    )
+    r = Ratings.from_arrays(rater=[0, 0, 1, 1], stimulus=[0, 1, 0, 1], score=[-5.0, -1.0, -4.0, 0.0])
     res = {"q": analyse(r, "mle")}
 
     path = exports.write_raters_csv(tmp_path / "raters.csv", res, ["q"], ["-r1", "r2"])
@@ -131,9 +127,7 @@ def test_negative_numbers_stay_numbers_in_raters_csv(tmp_path):
 
 
 def test_raters_csv_has_one_row_per_rater_and_perspective(tmp_path, results):
-    path = exports.write_raters_csv(
-        tmp_path / "raters.csv", results, KEYS, [f"p{i}" for i in range(6)]
-    )
+    path = exports.write_raters_csv(tmp_path / "raters.csv", results, KEYS, [f"p{i}" for i in range(6)])
 
     frame = pd.read_csv(path, keep_default_na=False)
     assert list(frame.columns) == list(exports.RATER_COLUMNS)

@@ -152,9 +152,7 @@ def test_unknown_method(tmp_path):
 
 
 def test_bad_param(tmp_path):
-    with pytest.raises(
-        offline.InvalidParameterError, match="screen_on must be one of raw, zscores"
-    ):
+    with pytest.raises(offline.InvalidParameterError, match="screen_on must be one of raw, zscores"):
         offline.run(long_csv(tmp_path), tmp_path / "out", params={"screen_on": "x"})
 
 

@@ -28,7 +28,9 @@ Status = AnalysisRun.Status
 
 
 def _start(study, method="bt500_zscore", **kwargs):
-    return services.analysis_run_start(study=study, method=method, parameters=kwargs.pop("parameters", {}), enqueue=False, **kwargs)
+    return services.analysis_run_start(
+        study=study, method=method, parameters=kwargs.pop("parameters", {}), enqueue=False, **kwargs
+    )
 
 
 def _read(name: str) -> bytes:
@@ -66,19 +68,31 @@ def test_execute_writes_mat_files_that_load_as_public_loaders_do(done_run) -> No
     labels = scipy.io.loadmat(_local_path(_file(done_run, "DATA/MOS/mosz1.mat")))["MOSz"]
     sd = scipy.io.loadmat(_local_path(_file(done_run, "DATA/STD/SD3.mat")))["SD"]
 
-    assert labels.shape == (8, 1) and labels.dtype == np.float64
+    assert labels.shape == (8, 1)
+    assert labels.dtype == np.float64
     assert sd.shape == (8, 1)
     values = [labels[item][0] for item in range(8)]
     # planted truth rises with the position: so does the MOS (rank correlation)
     assert np.corrcoef(np.argsort(np.argsort(values)), np.arange(8))[0, 1] > 0.9
-    assert 0 < min(values) and max(values) < 100  # rescaled z-scores
+    assert min(values) > 0
+    assert max(values) < 100
 
 
 def test_execute_writes_every_file_and_a_zip_of_them(done_run) -> None:
     expected = {
-        "DATA/MOS/mosz1.mat", "DATA/MOS/mosz2.mat", "DATA/MOS/mosz3.mat",
-        "DATA/STD/SD1.mat", "DATA/STD/SD2.mat", "DATA/STD/SD3.mat",
-        "moz1.txt", "moz2.txt", "moz3.txt", "mos.csv", "raters.csv", "raw_ratings.csv", "analysis.json",
+        "DATA/MOS/mosz1.mat",
+        "DATA/MOS/mosz2.mat",
+        "DATA/MOS/mosz3.mat",
+        "DATA/STD/SD1.mat",
+        "DATA/STD/SD2.mat",
+        "DATA/STD/SD3.mat",
+        "moz1.txt",
+        "moz2.txt",
+        "moz3.txt",
+        "mos.csv",
+        "raters.csv",
+        "raw_ratings.csv",
+        "analysis.json",
     }
     names = {f.removeprefix(done_run.storage_dir + "/") for f in done_run.files}
     assert expected <= names
@@ -93,7 +107,8 @@ def test_mos_csv_has_one_row_per_stimulus_in_position_order(done_run, rated) -> 
     rows = list(csv.DictReader(io.StringIO(_read(_file(done_run, "mos.csv")).decode())))
 
     assert [int(r["position"]) for r in rows] == [s.position for s in items]
-    assert rows[0]["stimulus"] == items[0].name and rows[0]["model"] == "model-a"
+    assert rows[0]["stimulus"] == items[0].name
+    assert rows[0]["model"] == "model-a"
     assert rows[0]["scene"] == "scene-0"
     moz = _read(_file(done_run, "moz1.txt")).decode().split()
     assert [float(r["quality_mos"]) for r in rows] == [float(v) for v in moz]
@@ -115,16 +130,26 @@ def test_summary_records_counts_rejections_reliability_and_timings(done_run, rat
     _study, _items, _people = rated
     s = done_run.summary
 
-    assert s["counts"] == {"stimuli": 8, "raters": 10, "ratings": 240, "perspectives": 3, "quality_control_excluded": 0}
+    assert s["counts"] == {
+        "stimuli": 8,
+        "raters": 10,
+        "ratings": 240,
+        "perspectives": 3,
+        "quality_control_excluded": 0,
+    }
     quality = s["perspectives"][0]
-    assert quality["key"] == "quality" and quality["d"] == 1
+    assert quality["key"] == "quality"
+    assert quality["d"] == 1
     assert 0.5 < quality["reliability"]["split_half"]["mean_r"] <= 1
     assert quality["reliability"]["rater_vs_rest"]["n_raters"] == 10
     assert {"load", "write", "plots", "zip", "store", "total"} <= set(done_run.timings)
-    assert done_run.input_fingerprint and done_run.progress == 1.0 and done_run.finished_at
+    assert done_run.input_fingerprint
+    assert done_run.progress == 1.0
+    assert done_run.finished_at
     doc = json.loads(_read(_file(done_run, "analysis.json")))
     assert doc["input_fingerprint"] == done_run.input_fingerprint
-    assert doc["method"] == "bt500_zscore" and doc["options"]["exclude_qc_failures"] is True
+    assert doc["method"] == "bt500_zscore"
+    assert doc["options"]["exclude_qc_failures"] is True
 
 
 def test_rejected_raters_are_marked_excluded_and_kept_ones_cleared(rated) -> None:
@@ -137,7 +162,8 @@ def test_rejected_raters_are_marked_excluded_and_kept_ones_cleared(rated) -> Non
 
     run.refresh_from_db()
     rejected = {r["rater"] for r in run.summary["rejected_raters"]}
-    assert rejected and rejected <= {p.code for p in people[8:]}, run.summary["rejected_raters"]
+    assert rejected, run.summary["rejected_raters"]
+    assert rejected <= {p.code for p in people[8:]}, run.summary["rejected_raters"]
     reasons = dict(Participant.objects.filter(study=study).values_list("code", "excluded_reason"))
     assert {code for code, reason in reasons.items() if reason} == rejected
     assert all(reasons[c].startswith("analysis: screening") for c in rejected)
@@ -148,12 +174,17 @@ def test_an_older_run_finishing_last_does_not_overwrite_exclusions(rated) -> Non
     study, _items, _people = rated
     older, newer = _start(study, method="mos"), _start(study)
     services.analysis_run_execute(run_id=newer.id)
-    excluded = set(Participant.objects.filter(study=study).exclude(excluded_reason="").values_list("pk", flat=True))
+    excluded = set(
+        Participant.objects.filter(study=study).exclude(excluded_reason="").values_list("pk", flat=True)
+    )
 
     services.analysis_run_execute(run_id=older.id)  # plain MOS rejects nobody
 
     assert excluded
-    assert set(Participant.objects.filter(study=study).exclude(excluded_reason="").values_list("pk", flat=True)) == excluded
+    assert (
+        set(Participant.objects.filter(study=study).exclude(excluded_reason="").values_list("pk", flat=True))
+        == excluded
+    )
 
 
 def test_qc_failures_are_excluded_and_reported(rated) -> None:
@@ -166,7 +197,9 @@ def test_qc_failures_are_excluded_and_reported(rated) -> None:
     services.analysis_run_execute(run_id=run.id)
 
     run.refresh_from_db()
-    assert run.summary["quality_control_excluded"] == [{"rater": people[0].code, "reason": "quality control: gold"}]
+    assert run.summary["quality_control_excluded"] == [
+        {"rater": people[0].code, "reason": "quality control: gold"}
+    ]
     assert run.summary["counts"]["raters"] == 9
     assert Participant.objects.get(pk=people[0].pk).excluded_reason == "quality control: gold"
 
@@ -181,7 +214,8 @@ def test_executing_a_done_run_again_does_nothing(done_run) -> None:
     assert services.analysis_run_execute(run_id=done_run.id) == "skipped"
 
     done_run.refresh_from_db()
-    assert done_run.finished_at == finished and done_run.attempts == 1
+    assert done_run.finished_at == finished
+    assert done_run.attempts == 1
     assert {f: _read(f) for f in done_run.files} == before
 
 
@@ -207,7 +241,10 @@ def test_a_second_run_on_the_same_ratings_writes_the_same_files(done_run, rated)
 def test_new_ratings_never_change_an_old_run(done_run, rated) -> None:
     study, items, _people = rated
     before = {f: _read(f) for f in done_run.files}
-    ratings_add(RatingSessionFactory(participant__study=study), {s: {"quality": 1.0, "authenticity": 1.0, "correspondence": 1.0} for s in items})
+    ratings_add(
+        RatingSessionFactory(participant__study=study),
+        {s: {"quality": 1.0, "authenticity": 1.0, "correspondence": 1.0} for s in items},
+    )
     newer = _start(study)
     services.analysis_run_execute(run_id=newer.id)
     newer.refresh_from_db()
@@ -238,7 +275,8 @@ def test_a_run_held_by_a_live_worker_is_not_claimed_again(rated) -> None:
 
     assert services.analysis_run_execute(run_id=run.id) == "skipped"
     run.refresh_from_db()
-    assert run.status == Status.RUNNING and run.attempts == 1
+    assert run.status == Status.RUNNING
+    assert run.attempts == 1
 
 
 def test_a_run_left_running_by_a_dead_worker_is_claimed_again_and_completes_once(rated) -> None:
@@ -253,7 +291,9 @@ def test_a_run_left_running_by_a_dead_worker_is_claimed_again_and_completes_once
 
     # then it is computed once, and the dead worker, were it to wake up, can write nothing
     run.refresh_from_db()
-    assert outcome == "done" and run.status == Status.DONE and run.attempts == 2
+    assert outcome == "done"
+    assert run.status == Status.DONE
+    assert run.attempts == 2
     with pytest.raises(ClaimLost):
         services._progress(run.id, dead_token, 0.5, "zombie")
     assert services.analysis_run_execute(run_id=run.id) == "skipped"
@@ -281,7 +321,8 @@ def test_two_concurrent_executions_compute_the_run_once() -> None:
 
     run.refresh_from_db()
     assert sorted(outcomes) == ["done", "skipped"]
-    assert run.status == Status.DONE and run.attempts == 1
+    assert run.status == Status.DONE
+    assert run.attempts == 1
 
 
 # --------------------------------------------------------------------------- failures
@@ -295,7 +336,8 @@ def test_a_study_without_ratings_fails_with_a_clear_message(db) -> None:
     assert services.analysis_run_execute(run_id=run.id) == "failed"
 
     run.refresh_from_db()
-    assert run.status == Status.FAILED and run.finished_at
+    assert run.status == Status.FAILED
+    assert run.finished_at
     assert run.error == "There are no test ratings to analyse yet (pilot data is left out unless included)."
     assert run.files == []
 
@@ -344,14 +386,19 @@ def broker_down():
     app.amqp._producer_pool = None
 
 
-def test_start_with_the_broker_down_keeps_the_run_pending_and_says_so(rated, broker_down, django_capture_on_commit_callbacks) -> None:
+def test_start_with_the_broker_down_keeps_the_run_pending_and_says_so(
+    rated, broker_down, django_capture_on_commit_callbacks
+) -> None:
     study, _items, _people = rated
-    with pytest.raises(JobQueueUnavailable, match="job queue is unavailable") as exc:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.analysis_run_start(study=study, method="mos")
+    with (
+        pytest.raises(JobQueueUnavailable, match="job queue is unavailable") as exc,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.analysis_run_start(study=study, method="mos")
 
     run = AnalysisRun.objects.get(pk=exc.value.run_id)
-    assert run.status == Status.PENDING and run.enqueued_at is None
+    assert run.status == Status.PENDING
+    assert run.enqueued_at is None
     assert "job queue" in run.progress_message
 
 
@@ -360,7 +407,9 @@ def test_sweep_enqueues_forgotten_pending_and_stale_running_runs(rated) -> None:
     old = timezone.now() - timedelta(hours=1)
     forgotten, _fresh, stale, live = (_start(study) for _ in range(4))
     AnalysisRun.objects.filter(pk=forgotten.pk).update(created_at=old)
-    AnalysisRun.objects.filter(pk__in=[stale.pk, live.pk]).update(status=Status.RUNNING, heartbeat_at=timezone.now())
+    AnalysisRun.objects.filter(pk__in=[stale.pk, live.pk]).update(
+        status=Status.RUNNING, heartbeat_at=timezone.now()
+    )
     AnalysisRun.objects.filter(pk=stale.pk).update(heartbeat_at=old)
 
     enqueued = services.analysis_runs_sweep()

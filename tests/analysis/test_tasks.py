@@ -35,7 +35,8 @@ def test_task_computes_the_run_and_a_redelivery_does_nothing() -> None:
 
     run.refresh_from_db()
     assert (first, second) == ("done", "skipped")
-    assert run.status == Status.DONE and run.attempts == 1
+    assert run.status == Status.DONE
+    assert run.attempts == 1
 
 
 @pytest.mark.django_db
@@ -72,7 +73,8 @@ def test_real_worker_completes_a_run_started_through_the_service(celery_worker) 
     # then the worker on the real broker claims and completes it
     run = _wait_for(run.id, lambda r: r.is_finished)
     assert run.status == Status.DONE, (run.error, celery_worker.log_tail())
-    assert run.enqueued_at is not None and run.attempts == 1
+    assert run.enqueued_at is not None
+    assert run.attempts == 1
     assert all(default_storage.exists(f) for f in run.files)
     assert f"{run.storage_dir}/DATA/MOS/mosz1.mat" in run.files
 
@@ -112,9 +114,14 @@ def test_a_run_whose_worker_is_killed_completes_once_after_restart(celery_worker
 
     # then the run completes exactly once, with the result of an undisturbed run
     run = _wait_for(run.id, lambda r: r.is_finished)
-    assert killed.status == Status.RUNNING and killed.progress < 1
-    assert run.status == Status.DONE and run.attempts == 2, celery_worker.log_tail()
+    assert killed.status == Status.RUNNING
+    assert killed.progress < 1
+    assert run.status == Status.DONE, celery_worker.log_tail()
+    assert run.attempts == 2, celery_worker.log_tail()
     assert run.input_fingerprint == reference.input_fingerprint
     for rel in ("moz1.txt", "moz2.txt", "mos.csv", "raters.csv"):
-        with default_storage.open(f"{run.storage_dir}/{rel}") as a, default_storage.open(f"{reference.storage_dir}/{rel}") as b:
+        with (
+            default_storage.open(f"{run.storage_dir}/{rel}") as a,
+            default_storage.open(f"{reference.storage_dir}/{rel}") as b,
+        ):
             assert a.read() == b.read(), rel

@@ -20,21 +20,35 @@ def test_run_list_shows_runs_and_the_start_form(client_owner, study_with_run) ->
     assert reverse("analysis:run-detail", args=[run.pk]) in html
     for method in ("bt500_zscore", "mos", "vote_outliers", "mle"):
         assert f'value="{method}"' in html
-    assert 'name="p__bt500_zscore__screen_on"' in html and 'name="include_pilot"' in html
+    assert 'name="p__bt500_zscore__screen_on"' in html
+    assert 'name="include_pilot"' in html
 
 
-def test_posting_the_form_starts_a_run_and_redirects_to_it(client_owner, study_with_run, django_capture_on_commit_callbacks) -> None:
+def test_posting_the_form_starts_a_run_and_redirects_to_it(
+    client_owner, study_with_run, django_capture_on_commit_callbacks
+) -> None:
     study, _ = study_with_run
     with django_capture_on_commit_callbacks(execute=False):
         response = client_owner.post(
             reverse("analysis:run-list", args=[study.slug]),
-            {"method": "mle", "p__mle__max_iter": "50", "p__mle__tol": "", "include_pilot": "on", "exclude_qc_failures": "on"},
+            {
+                "method": "mle",
+                "p__mle__max_iter": "50",
+                "p__mle__tol": "",
+                "include_pilot": "on",
+                "exclude_qc_failures": "on",
+            },
         )
 
     run = AnalysisRun.objects.filter(study=study).order_by("-id").first()
-    assert response.status_code == 302 and response["Location"] == reverse("analysis:run-detail", args=[run.pk])
-    assert run.method == "mle" and run.parameters["max_iter"] == 50 and run.parameters["tol"] == 1e-8
-    assert run.include_pilot and run.exclude_qc_failures and not run.include_panel_ids
+    assert response.status_code == 302
+    assert response["Location"] == reverse("analysis:run-detail", args=[run.pk])
+    assert run.method == "mle"
+    assert run.parameters["max_iter"] == 50
+    assert run.parameters["tol"] == 1e-8
+    assert run.include_pilot
+    assert run.exclude_qc_failures
+    assert not run.include_panel_ids
 
 
 def test_bad_parameters_show_the_message_and_start_nothing(client_owner, study_with_run) -> None:
@@ -55,12 +69,14 @@ def test_run_page_shows_results_plots_tables_and_downloads(client_owner, study_w
 
     html = client_owner.get(reverse("analysis:run-detail", args=[run.pk])).content.decode()
 
-    assert 'id="stimuli-table"' in html and 'id="raters-table"' in html
+    assert 'id="stimuli-table"' in html
+    assert 'id="raters-table"' in html
     assert reverse("analysis:run-file", args=[run.pk, "plots/1_quality_mos_histogram.png"]) in html
     assert reverse("analysis:run-file", args=[run.pk, run.zip_name]) in html
     assert reverse("analysis:run-file", args=[run.pk, "DATA/MOS/mosz1.mat"]) in html
     assert html.count("<tr><td>") >= 4  # one row per stimulus
-    assert 'id="run-status-data"' in html and "<script>" not in html  # no inline script (CSP)
+    assert 'id="run-status-data"' in html
+    assert "<script>" not in html
 
 
 def test_status_json_reports_progress(client_owner, study_with_run) -> None:
@@ -68,7 +84,15 @@ def test_status_json_reports_progress(client_owner, study_with_run) -> None:
 
     body = client_owner.get(reverse("analysis:run-status", args=[run.pk])).json()
 
-    assert body == {"id": run.pk, "status": "done", "status_label": "Done", "progress": 1.0, "message": "Done", "error": "", "finished": True}
+    assert body == {
+        "id": run.pk,
+        "status": "done",
+        "status_label": "Done",
+        "progress": 1.0,
+        "message": "Done",
+        "error": "",
+        "finished": True,
+    }
 
 
 def test_plots_are_inline_and_other_files_are_attachments(client_owner, study_with_run) -> None:
@@ -77,7 +101,8 @@ def test_plots_are_inline_and_other_files_are_attachments(client_owner, study_wi
     plot = client_owner.get(reverse("analysis:run-file", args=[run.pk, "plots/1_quality_mos_ci.png"]))
     zipped = client_owner.get(reverse("analysis:run-file", args=[run.pk, run.zip_name]))
 
-    assert plot["Content-Type"] == "image/png" and plot["Content-Disposition"].startswith("inline")
+    assert plot["Content-Type"] == "image/png"
+    assert plot["Content-Disposition"].startswith("inline")
     assert zipped["Content-Disposition"] == f'attachment; filename="{run.zip_name}"'
     assert b"".join(zipped.streaming_content)[:2] == b"PK"
 
@@ -101,7 +126,9 @@ def test_latest_run_card_links_the_newest_run(client_owner, study_with_run) -> N
     from django.template import Context, Template
 
     study, run = study_with_run
-    html = Template('{% include "analysis/_latest_run.html" with study=study %}').render(Context({"study": study}))
+    html = Template('{% include "analysis/_latest_run.html" with study=study %}').render(
+        Context({"study": study})
+    )
 
     assert reverse("analysis:run-detail", args=[run.pk]) in html
     assert reverse("analysis:run-list", args=[study.slug]) in html
@@ -124,7 +151,9 @@ def test_every_page_refuses_other_researchers_and_anonymous(client, who, other, 
     posted = client.post(urls[0], {"method": "mos"}).status_code
 
     if who == "other":
-        assert codes == [404] * 5 and posted == 404
+        assert codes == [404] * 5
+        assert posted == 404
     else:
-        assert codes == [302] * 5 and posted == 302  # to the login page
+        assert codes == [302] * 5
+        assert posted == 302
     assert AnalysisRun.objects.filter(study=study).count() == 1

@@ -10,7 +10,13 @@ from experiments.models import Stimulus
 from tests.factories import RatingSessionFactory, ratings_add
 
 # Planted scores of the demo variants: (quality, authenticity, correspondence)
-PLANTED = {"clean": (5, 5, 5), "blur": (2, 3, 4), "noise": (1, 2, 4), "jpeg": (2, 2, 4), "mismatch": (4, 4, 1)}
+PLANTED = {
+    "clean": (5, 5, 5),
+    "blur": (2, 3, 4),
+    "noise": (1, 2, 4),
+    "jpeg": (2, 2, 4),
+    "mismatch": (4, 4, 1),
+}
 
 
 def _rate_demo(study, raters: int = 8) -> None:
@@ -49,8 +55,11 @@ def test_researcher_runs_the_analysis_sees_plots_and_downloads_the_zip(
     expect(page.locator("#run-badge")).to_have_text("Done", timeout=60_000)
     expect(page.locator(".plots img").first).to_be_visible()
     page.wait_for_load_state("load")
-    loaded = page.eval_on_selector_all(".plots img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
-    assert loaded and all(loaded)
+    loaded = page.eval_on_selector_all(
+        ".plots img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert loaded
+    assert all(loaded)
     expect(page.locator("#stimuli-table tbody tr")).to_have_count(25)
     page.screenshot(path="/tmp/analysis-run-page.png", full_page=True)
 

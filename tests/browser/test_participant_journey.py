@@ -133,7 +133,9 @@ def test_reload_and_a_second_browser_continue_at_the_same_trial_in_the_same_orde
     page.goto(f"{live_server.url}/s/{study.slug}/?pid=resume-1")
     through_the_stages(page)
     session = RatingSession.objects.get(participant__external_id="resume-1")
-    order = list(Trial.objects.filter(session=session).order_by("index").values_list("stimulus__sha256", flat=True))
+    order = list(
+        Trial.objects.filter(session=session).order_by("index").values_list("stimulus__sha256", flat=True)
+    )
 
     rate(page, 0)
     rate(page, 1)
@@ -157,7 +159,9 @@ def test_reload_and_a_second_browser_continue_at_the_same_trial_in_the_same_orde
     assert RatingSession.objects.filter(participant__external_id="resume-1").count() == 1
 
 
-def test_a_rating_sent_while_the_network_is_cut_arrives_once_when_it_is_back(live_server: Any, page: Page) -> None:
+def test_a_rating_sent_while_the_network_is_cut_arrives_once_when_it_is_back(
+    live_server: Any, page: Page
+) -> None:
     study = make_study(tests=6, stimuli_per_session=3, min_viewing_ms=50)
     page.goto(f"{live_server.url}/s/{study.slug}/?pid=offline-1")
     through_the_stages(page)
@@ -223,7 +227,8 @@ def test_a_too_small_window_is_refused_with_the_exact_reason_and_accepted_after_
     page.set_viewport_size({"width": 1400, "height": 900})
     expect(page.locator("#trial-blocker")).to_be_hidden()
     session = RatingSession.objects.get(participant__external_id="small-1")
-    assert session.device["viewport"] == {"width": 1400, "height": 900} and session.device["fits"] is True
+    assert session.device["viewport"] == {"width": 1400, "height": 900}
+    assert session.device["fits"] is True
 
 
 def test_at_device_scale_factor_2_the_image_is_shown_at_half_its_pixel_size_in_css(
@@ -246,7 +251,9 @@ def test_at_device_scale_factor_2_the_image_is_shown_at_half_its_pixel_size_in_c
     assert RatingSession.objects.get(participant__external_id="retina-1").device["dpr"] == 2
 
 
-def test_two_participants_starting_at_once_get_balanced_disjoint_batches(live_server: Any, browser: Browser) -> None:
+def test_two_participants_starting_at_once_get_balanced_disjoint_batches(
+    live_server: Any, browser: Browser
+) -> None:
     study = make_study(tests=6, prompts=3, stimuli_per_session=3, target_ratings=1)
     pages = []
     for n in range(2):
@@ -263,15 +270,23 @@ def test_two_participants_starting_at_once_get_balanced_disjoint_batches(live_se
         page.context.close()
 
     batches = [
-        set(Trial.objects.filter(session__participant__external_id=f"twin-{n}").values_list("stimulus_id", flat=True))
+        set(
+            Trial.objects.filter(session__participant__external_id=f"twin-{n}").values_list(
+                "stimulus_id", flat=True
+            )
+        )
         for n in range(2)
     ]
     assert len(batches[0]) == len(batches[1]) == 3
     assert not batches[0] & batches[1]
-    assert batches[0] | batches[1] == set(study.stimuli.filter(role=Stimulus.Role.TEST).values_list("pk", flat=True))
+    assert batches[0] | batches[1] == set(
+        study.stimuli.filter(role=Stimulus.Role.TEST).values_list("pk", flat=True)
+    )
 
 
-def test_the_demo_study_runs_smoothly_for_a_new_participant(live_server: Any, demo_study: Study, page: Page) -> None:
+def test_the_demo_study_runs_smoothly_for_a_new_participant(
+    live_server: Any, demo_study: Study, page: Page
+) -> None:
     Study.objects.filter(pk=demo_study.pk).update(min_viewing_ms=100)
     page.goto(f"{live_server.url}/s/{demo_study.slug}/")
     shot(page, "consent")
@@ -304,4 +319,5 @@ def test_the_demo_study_runs_smoothly_for_a_new_participant(live_server: Any, de
     shot(page, "complete")
     assert re.search(r"/t/[\w-]+/$", page.url)
     session.refresh_from_db()
-    assert session.status == "completed" and session.qc_failures == []
+    assert session.status == "completed"
+    assert session.qc_failures == []

@@ -48,6 +48,7 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
     page.click("#pilot-remove")
     expect(page.locator(".messages")).to_contain_text("Pilot data removed: 24 participants")
     expect(page.locator("#pilot-counts")).to_contain_text("0 pilot participants")
-    assert not Participant.objects.filter(study=demo_study).exists() and not PilotRun.objects.exists()
+    assert not Participant.objects.filter(study=demo_study).exists()
+    assert not PilotRun.objects.exists()
     # (the browser's own /favicon.ico request is the only 404: the plot's size was checked above)
     assert [e for e in errors if "Failed to load resource" not in e] == []

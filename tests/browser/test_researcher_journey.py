@@ -22,7 +22,9 @@ def log_in(page: Page, base: str, username: str) -> None:
 @pytest.mark.browser
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_researcher_creates_uploads_previews_launches_and_watches(live_server: Any, celery_worker: Any, page: Page, tmp_path: Path) -> None:
+def test_researcher_creates_uploads_previews_launches_and_watches(
+    live_server: Any, celery_worker: Any, page: Page, tmp_path: Path
+) -> None:
     UserFactory(username="newcomer")
     base = live_server.url
     errors: list[str] = []
@@ -42,10 +44,16 @@ def test_researcher_creates_uploads_previews_launches_and_watches(live_server: A
 
     # a broken upload is refused with every problem listed, nothing imported
     broken = tmp_path / "broken.zip"
-    broken.write_bytes(make_zip({
-        "manifest.csv": b"file,prompt,model\na.png,an apple,m1\nmissing.png,a pear,m1\nbad.png,a plum,m2\n",
-        "a.png": image_bytes(1), "bad.png": b"not an image", "stray.png": image_bytes(2),
-    }))
+    broken.write_bytes(
+        make_zip(
+            {
+                "manifest.csv": b"file,prompt,model\na.png,an apple,m1\nmissing.png,a pear,m1\nbad.png,a plum,m2\n",
+                "a.png": image_bytes(1),
+                "bad.png": b"not an image",
+                "stray.png": image_bytes(2),
+            }
+        )
+    )
     page.click("nav.tabs >> text=Upload")
     page.set_input_files("input[name=archive]", str(broken))
     page.click("#upload-button")

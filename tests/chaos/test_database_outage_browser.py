@@ -58,7 +58,9 @@ def answer(page: Page, index: int) -> None:
     page.keyboard.press("Enter")
 
 
-def test_answers_given_while_the_database_is_down_arrive_once_when_it_is_back(live_server: Any, page: Page) -> None:
+def test_answers_given_while_the_database_is_down_arrive_once_when_it_is_back(
+    live_server: Any, page: Page
+) -> None:
     # given a participant at the trials, whose first answer is stored
     study = make_study(stimuli_per_session=3)
     session = enter(study)
@@ -77,7 +79,9 @@ def test_answers_given_while_the_database_is_down_arrive_once_when_it_is_back(li
     # and once it is back, the answer arrives exactly once and the participant carries on
     wait_for(lambda: Rating.objects.filter(session=session).count() == 6)
     expect(page.locator("#net-banner")).to_be_hidden(timeout=15_000)
-    rows = list(Rating.objects.filter(session=session).values_list("trial_index", "perspective__key", "score"))
+    rows = list(
+        Rating.objects.filter(session=session).values_list("trial_index", "perspective__key", "score")
+    )
     assert len(rows) == len(set((i, k) for i, k, _ in rows)) == 6
     assert sorted(s for i, _, s in rows if i == 1) == [3.0, 4.0, 5.0]
     answer(page, 2)

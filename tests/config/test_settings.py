@@ -16,7 +16,11 @@ def _check_deploy(extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]
     }
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -31,8 +35,16 @@ def test_settings_refuse_to_start_without_a_secret_key() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
     env["DJANGO_READ_DOT_ENV"] = "false"
     result = subprocess.run(
-        [sys.executable, "-c", "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings.base'; django.setup()"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings.base'; django.setup()",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert result.returncode != 0
@@ -43,8 +55,16 @@ def test_debug_is_off_unless_asked() -> None:
     env = {**os.environ, "DJANGO_DEBUG": ""}
     env.pop("DJANGO_DEBUG")
     result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
-        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings.base"}, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
+        ],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings.base"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert result.stdout.strip() == "False", result.stderr

@@ -41,7 +41,9 @@ def make_zip(files: dict[str, bytes], *, symlinks: dict[str, str] | None = None)
     return buf.getvalue()
 
 
-def manifest_zip(rows: int = 3, *, header: str = "file,prompt,model", extra: dict[str, bytes] | None = None) -> bytes:
+def manifest_zip(
+    rows: int = 3, *, header: str = "file,prompt,model", extra: dict[str, bytes] | None = None
+) -> bytes:
     lines = [header] + [f"images/{i}.png,prompt {i},model-{i % 2}" for i in range(rows)]
     files = {"manifest.csv": ("\n".join(lines) + "\n").encode()}
     files.update({f"images/{i}.png": image_bytes(i) for i in range(rows)})
@@ -53,7 +55,9 @@ def upload(data: bytes, name: str = "stimuli.zip") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type="application/zip")
 
 
-def write_aigciqa_folder(root: Path, *, prompts: int = 2, models: int = 6, extra_n: list[int] | None = None) -> Path:
+def write_aigciqa_folder(
+    root: Path, *, prompts: int = 2, models: int = 6, extra_n: list[int] | None = None
+) -> Path:
     """A small folder of the AIGCIQA2023 shape: models x prompts x 4 images, positions N = 400m + 4p + k."""
     allimg = root / "Image" / "allimg"
     allimg.mkdir(parents=True)
@@ -73,21 +77,48 @@ def write_aigciqa_folder(root: Path, *, prompts: int = 2, models: int = 6, extra
 
 
 def zip_folder(root: Path) -> bytes:
-    files = {str(p.relative_to(root)).replace("\\", "/"): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    files = {
+        str(p.relative_to(root)).replace("\\", "/"): p.read_bytes() for p in root.rglob("*") if p.is_file()
+    }
     return make_zip(files)
 
 
-def add_ratings(study: Study, stimulus: Stimulus, n: int, *, response_ms: int = 3000, status: str = RatingSession.Status.COMPLETED, qc_failures: list[Any] | None = None) -> list[RatingSession]:
+def add_ratings(
+    study: Study,
+    stimulus: Stimulus,
+    n: int,
+    *,
+    response_ms: int = 3000,
+    status: str = RatingSession.Status.COMPLETED,
+    qc_failures: list[Any] | None = None,
+) -> list[RatingSession]:
     """n participants each rate `stimulus` once on every perspective."""
     sessions = []
     perspectives = list(study.perspectives.all())
     for _ in range(n):
-        session = RatingSessionFactory(participant=ParticipantFactory(study=study), status=status, qc_failures=qc_failures or [])
-        trial = Trial.objects.create(session=session, index=0, stimulus=stimulus, kind=Trial.Kind.TEST, prompt_shown=stimulus.prompt, answered_at=timezone.now())
+        session = RatingSessionFactory(
+            participant=ParticipantFactory(study=study), status=status, qc_failures=qc_failures or []
+        )
+        trial = Trial.objects.create(
+            session=session,
+            index=0,
+            stimulus=stimulus,
+            kind=Trial.Kind.TEST,
+            prompt_shown=stimulus.prompt,
+            answered_at=timezone.now(),
+        )
         for p in perspectives:
             Rating.objects.create(
-                session=session, trial=trial, stimulus=stimulus, perspective=p, score=3, kind=Trial.Kind.TEST,
-                prompt_shown=stimulus.prompt, trial_index=0, response_ms=response_ms, idempotency_key=uuid.uuid4(),
+                session=session,
+                trial=trial,
+                stimulus=stimulus,
+                perspective=p,
+                score=3,
+                kind=Trial.Kind.TEST,
+                prompt_shown=stimulus.prompt,
+                trial_index=0,
+                response_ms=response_ms,
+                idempotency_key=uuid.uuid4(),
             )
         sessions.append(session)
     return sessions

@@ -40,7 +40,15 @@ def test_command_imports_a_48_image_subset_with_positions_n_models_and_prompts(t
 def test_command_can_create_the_study(tmp_path: Path, researcher: Any) -> None:
     folder = write_aigciqa_folder(tmp_path / "db", models=1, prompts=1)
 
-    call_command("import_aigciqa2023", str(folder), "--owner", researcher.username, "--title", "AIGC subset", stdout=io.StringIO())
+    call_command(
+        "import_aigciqa2023",
+        str(folder),
+        "--owner",
+        researcher.username,
+        "--title",
+        "AIGC subset",
+        stdout=io.StringIO(),
+    )
 
     study = Study.objects.get(title="AIGC subset")
     assert (study.owner, study.stimuli.count()) == (researcher, 4)

@@ -29,7 +29,10 @@ def test_create_a_study_with_a_scale_and_perspectives_by_token(api: APIClient, r
         reverse("experiments-api:study-list"),
         {
             "title": "Slider study",
-            "scale_kind": "continuous", "scale_min": 0, "scale_max": 100, "scale_labels": ["worst", "best"],
+            "scale_kind": "continuous",
+            "scale_min": 0,
+            "scale_max": 100,
+            "scale_labels": ["worst", "best"],
             "perspectives": [{"key": "overall", "label": "Overall", "question": "How good overall?"}],
         },
         format="json",
@@ -37,7 +40,12 @@ def test_create_a_study_with_a_scale_and_perspectives_by_token(api: APIClient, r
 
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert (body["title"], body["owner"], body["status"], body["scale_kind"]) == ("Slider study", "researcher", "draft", "continuous")
+    assert (body["title"], body["owner"], body["status"], body["scale_kind"]) == (
+        "Slider study",
+        "researcher",
+        "draft",
+        "continuous",
+    )
     assert [p["key"] for p in body["perspectives"]] == ["overall"]
     assert Study.objects.get(slug=body["slug"]).owner == researcher
 
@@ -52,7 +60,8 @@ def test_patch_refuses_a_design_change_with_409_once_rated(api: APIClient, resea
 
     assert refused.status_code == 409
     assert refused.json()["code"] == "trial_design_locked"
-    assert allowed.status_code == 200 and allowed.json()["description"] == "Clearer words"
+    assert allowed.status_code == 200
+    assert allowed.json()["description"] == "Clearer words"
 
 
 def test_patch_rejects_bad_input_with_400(api: APIClient, researcher: Any) -> None:
@@ -86,8 +95,10 @@ def test_stimuli_list_and_detail(api: APIClient, researcher: Any) -> None:
     listed = api.get(reverse("experiments-api:stimulus-list", args=[study.slug]), {"role": "test"}).json()
     detail = api.get(reverse("experiments-api:stimulus-detail", args=[study.slug, first.pk])).json()
 
-    assert listed["count"] == 1 and listed["results"][0]["id"] == first.pk
-    assert detail["image_url"] == first.image_url and detail["sha256"] == first.sha256
+    assert listed["count"] == 1
+    assert listed["results"][0]["id"] == first.pk
+    assert detail["image_url"] == first.image_url
+    assert detail["sha256"] == first.sha256
     assert api.get(reverse("experiments-api:stimulus-detail", args=[study.slug, 999999])).status_code == 404
 
 
@@ -110,7 +121,9 @@ def test_import_upload_is_queued_after_commit_and_reports_its_status(
     stimulus_import_execute_task(response.json()["id"])  # what the worker does
     stimulus_import_execute_task(response.json()["id"])  # a second delivery changes nothing
 
-    status = api.get(reverse("experiments-api:import-detail", args=[study.slug, response.json()["id"]])).json()
+    status = api.get(
+        reverse("experiments-api:import-detail", args=[study.slug, response.json()["id"]])
+    ).json()
     assert (status["status"], status["imported_count"], status["problems"]) == ("done", 2, [])
     assert study.stimuli.count() == 2
 
@@ -126,12 +139,19 @@ def test_failed_import_status_lists_problems_with_rows(api: APIClient, researche
     )
     stimulus_import_execute_task(response.json()["id"])
 
-    status = api.get(reverse("experiments-api:import-detail", args=[study.slug, response.json()["id"]])).json()
+    status = api.get(
+        reverse("experiments-api:import-detail", args=[study.slug, response.json()["id"]])
+    ).json()
 
     assert status["status"] == "failed"
     assert {"message": "the prompt is empty", "file": "images/0.png", "row": 2} in status["problems"]
-    assert {"message": "this image has no row in the manifest", "file": "images/1.png", "row": None} in status["problems"]
-    assert StimulusImport.objects.get().imported_count == 0 and study.stimuli.count() == 0
+    assert {
+        "message": "this image has no row in the manifest",
+        "file": "images/1.png",
+        "row": None,
+    } in status["problems"]
+    assert StimulusImport.objects.get().imported_count == 0
+    assert study.stimuli.count() == 0
 
 
 def test_import_upload_requires_a_file(api: APIClient, researcher: Any) -> None:
@@ -139,7 +159,8 @@ def test_import_upload_requires_a_file(api: APIClient, researcher: Any) -> None:
 
     response = api.post(reverse("experiments-api:import-create", args=[study.slug]), {}, format="multipart")
 
-    assert response.status_code == 400 and "archive" in response.json()
+    assert response.status_code == 400
+    assert "archive" in response.json()
 
 
 def test_dashboard_json(api: APIClient, researcher: Any) -> None:

@@ -31,7 +31,13 @@ def test_dashboard_counts_sessions_histogram_time_qc_and_estimate() -> None:
     d = study_dashboard(study=study)
 
     # then
-    assert (d.participants, d.sessions_started, d.sessions_completed, d.sessions_in_progress, d.sessions_screened_out) == (6, 6, 4, 1, 1)
+    assert (
+        d.participants,
+        d.sessions_started,
+        d.sessions_completed,
+        d.sessions_in_progress,
+        d.sessions_screened_out,
+    ) == (6, 6, 4, 1, 1)
     assert [(b.ratings, b.stimuli) for b in d.histogram] == [(0, 1), (1, 1), (2, 0), (3, 1)]
     assert (d.test_stimuli, d.stimuli_at_target, d.valid_ratings, d.ratings_needed) == (3, 1, 4, 5)
     assert d.median_response_ms == 3000
@@ -48,7 +54,13 @@ def test_empty_study_dashboard_has_no_estimate() -> None:
 
     d = study_dashboard(study=study)
 
-    assert (d.participants, d.valid_ratings, d.ratings_needed, d.eta_seconds, d.median_response_ms) == (1, 0, 20, None, None)
+    assert (d.participants, d.valid_ratings, d.ratings_needed, d.eta_seconds, d.median_response_ms) == (
+        1,
+        0,
+        20,
+        None,
+        None,
+    )
     assert "unknown" in d.eta_text
 
 

@@ -48,7 +48,14 @@ def test_manifest_import_creates_every_stimulus_with_its_metadata(study: Study) 
         "b.jpg,a blue car,m2,11,Imagination,Vehicles,training,7,4.5\n"
         "c.webp,a green tree,m1,12,,,gold,,2\n"
     )
-    data = make_zip({"manifest.csv": csv.encode(), "a.png": image_bytes(1), "b.jpg": image_bytes(2, "JPEG"), "c.webp": image_bytes(3, "WEBP")})
+    data = make_zip(
+        {
+            "manifest.csv": csv.encode(),
+            "a.png": image_bytes(1),
+            "b.jpg": image_bytes(2, "JPEG"),
+            "c.webp": image_bytes(3, "WEBP"),
+        }
+    )
 
     result = run_import(study, data)
 
@@ -91,7 +98,11 @@ def test_formula_like_cells_are_stored_as_plain_text(study: Study) -> None:
 
     assert result.status == StimulusImport.Status.DONE, result.problems
     stimulus = study.stimuli.get()
-    assert (stimulus.prompt, stimulus.generator, stimulus.metadata) == ('=HYPERLINK("http://x")', "+cmd", {"note": "@SUM(A1)"})
+    assert (stimulus.prompt, stimulus.generator, stimulus.metadata) == (
+        '=HYPERLINK("http://x")',
+        "+cmd",
+        {"note": "@SUM(A1)"},
+    )
 
 
 def test_non_utf8_manifest_is_refused_with_a_clear_message(study: Study) -> None:
@@ -102,7 +113,9 @@ def test_non_utf8_manifest_is_refused_with_a_clear_message(study: Study) -> None
 
 
 def test_missing_required_columns_are_named(study: Study) -> None:
-    result = run_import(study, make_zip({"manifest.csv": b"file,caption\na.png,x\n", "a.png": image_bytes(1)}))
+    result = run_import(
+        study, make_zip({"manifest.csv": b"file,caption\na.png,x\n", "a.png": image_bytes(1)})
+    )
 
     assert_refused(study, result, "prompt, model")
 
@@ -111,16 +124,16 @@ def test_a_broken_upload_lists_every_problem_with_rows_and_files_and_imports_not
     # given: one good image and one of each problem
     csv = (
         "file,prompt,model,position,role\n"
-        "good.png,fine,m,0,test\n"          # row 2: fine
-        "missing.png,p,m,1,test\n"          # row 3: no such file
-        "broken.png,p,m,2,test\n"           # row 4: does not decode
-        "anim.gif,p,m,3,test\n"             # row 5: format not allowed
-        "dup.png,p,m,4,test\n"              # row 6: same bytes as good.png
-        "empty.png,,m,5,test\n"             # row 7: empty prompt
-        "pos.png,p,m,0,test\n"              # row 8: position 0 taken by row 2
-        "role.png,p,m,7,judge\n"            # row 9: unknown role
-        "../escape.png,p,m,8,test\n"        # row 10: path escapes
-        "good.png,again,m,9,test\n"         # row 11: listed twice
+        "good.png,fine,m,0,test\n"  # row 2: fine
+        "missing.png,p,m,1,test\n"  # row 3: no such file
+        "broken.png,p,m,2,test\n"  # row 4: does not decode
+        "anim.gif,p,m,3,test\n"  # row 5: format not allowed
+        "dup.png,p,m,4,test\n"  # row 6: same bytes as good.png
+        "empty.png,,m,5,test\n"  # row 7: empty prompt
+        "pos.png,p,m,0,test\n"  # row 8: position 0 taken by row 2
+        "role.png,p,m,7,judge\n"  # row 9: unknown role
+        "../escape.png,p,m,8,test\n"  # row 10: path escapes
+        "good.png,again,m,9,test\n"  # row 11: listed twice
     )
     gif = io.BytesIO()
     Image.new("RGB", (8, 8)).save(gif, "GIF")
@@ -209,7 +222,9 @@ def test_archive_members_that_escape_the_folder_are_refused(study: Study, member
 
 
 def test_symlink_members_are_refused(study: Study) -> None:
-    data = make_zip({"manifest.csv": b"file,prompt,model\nlink.png,p,m\n"}, symlinks={"link.png": "/etc/passwd"})
+    data = make_zip(
+        {"manifest.csv": b"file,prompt,model\nlink.png,p,m\n"}, symlinks={"link.png": "/etc/passwd"}
+    )
 
     result = run_import(study, data)
 
@@ -247,7 +262,9 @@ def test_a_file_that_is_not_a_zip_is_refused(study: Study) -> None:
 
 
 def test_reference_column_must_name_a_perspective(study: Study) -> None:
-    data = make_zip({"manifest.csv": b"file,prompt,model,reference_sharpness\na.png,p,m,3\n", "a.png": image_bytes(1)})
+    data = make_zip(
+        {"manifest.csv": b"file,prompt,model,reference_sharpness\na.png,p,m,3\n", "a.png": image_bytes(1)}
+    )
 
     result = run_import(study, data)
 

@@ -72,7 +72,9 @@ def assert_unchanged(owned: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("method", "name", "extra"), UI_URLS + API_URLS)
-def test_another_researcher_gets_404(client: Client, owned: dict[str, Any], method: str, name: str, extra: str | None) -> None:
+def test_another_researcher_gets_404(
+    client: Client, owned: dict[str, Any], method: str, name: str, extra: str | None
+) -> None:
     client.force_login(UserFactory(username="intruder"))
 
     response = call(client, method, url_for(name, extra, owned))
@@ -82,7 +84,9 @@ def test_another_researcher_gets_404(client: Client, owned: dict[str, Any], meth
 
 
 @pytest.mark.parametrize(("method", "name", "extra"), UI_URLS)
-def test_anonymous_users_are_sent_to_log_in_on_every_page(client: Client, owned: dict[str, Any], method: str, name: str, extra: str | None) -> None:
+def test_anonymous_users_are_sent_to_log_in_on_every_page(
+    client: Client, owned: dict[str, Any], method: str, name: str, extra: str | None
+) -> None:
     response = call(client, method, url_for(name, extra, owned))
 
     assert response.status_code == 302
@@ -91,7 +95,9 @@ def test_anonymous_users_are_sent_to_log_in_on_every_page(client: Client, owned:
 
 
 @pytest.mark.parametrize(("method", "name", "extra"), [*API_URLS, ("get", "experiments-api:study-list", "")])
-def test_anonymous_api_calls_are_refused(client: Client, owned: dict[str, Any], method: str, name: str, extra: str | None) -> None:
+def test_anonymous_api_calls_are_refused(
+    client: Client, owned: dict[str, Any], method: str, name: str, extra: str | None
+) -> None:
     url = reverse(name) if extra == "" else url_for(name, extra, owned)
 
     response = call(client, method, url)
@@ -109,12 +115,15 @@ def test_study_lists_show_only_own_and_shared_studies(client: Client, owned: dic
     page = client.get(reverse("experiments:study-list")).content.decode()
     api = client.get(reverse("experiments-api:study-list")).json()
 
-    assert "Shared with colleague" in page and "Secret study" not in page
+    assert "Shared with colleague" in page
+    assert "Secret study" not in page
     assert [s["title"] for s in api["results"]] == ["Shared with colleague"]
     assert client.get(reverse("experiments:study-dashboard", args=[shared.slug])).status_code == 200
 
 
-def test_draft_study_images_are_hidden_from_others_but_not_from_the_owner(client: Client, owned: dict[str, Any], researcher: Any) -> None:
+def test_draft_study_images_are_hidden_from_others_but_not_from_the_owner(
+    client: Client, owned: dict[str, Any], researcher: Any
+) -> None:
     url = owned["stimulus"].image_url
 
     assert client.get(url).status_code == 404
@@ -137,7 +146,10 @@ def test_staff_researchers_see_only_their_studies_in_the_admin(client: Client, o
     foreign_stimulus = client.get(reverse("admin:experiments_stimulus_change", args=[owned["stimulus"].pk]))
     own = client.get(reverse("admin:experiments_study_change", args=[mine.pk]))
 
-    assert "Staff study" in changelist and "Secret study" not in changelist
-    assert owned["study"].slug not in stimuli and mine.slug in stimuli
-    assert foreign.status_code == 302 and foreign_stimulus.status_code == 302  # "does not exist" redirect
+    assert "Staff study" in changelist
+    assert "Secret study" not in changelist
+    assert owned["study"].slug not in stimuli
+    assert mine.slug in stimuli
+    assert foreign.status_code == 302
+    assert foreign_stimulus.status_code == 302
     assert own.status_code == 200

@@ -46,7 +46,11 @@ def test_design_change_of_a_study_with_ratings_is_refused_and_changes_nothing(ra
         study_update(study=rated_study, fields={"stimuli_per_session": 5, "scale_max": 7, "title": "Renamed"})
 
     rated_study.refresh_from_db()
-    assert (rated_study.stimuli_per_session, rated_study.scale_max, rated_study.title) == (20, 5, rated_study.title)
+    assert (rated_study.stimuli_per_session, rated_study.scale_max, rated_study.title) == (
+        20,
+        5,
+        rated_study.title,
+    )
     assert rated_study.title != "Renamed"
 
 
@@ -57,14 +61,21 @@ def test_removing_a_perspective_of_a_study_with_ratings_is_refused(rated_study: 
     assert rated_study.perspectives.count() == 3
 
 
-def test_wording_fixes_stay_allowed_with_ratings_and_consent_changes_bump_the_version(rated_study: Study) -> None:
+def test_wording_fixes_stay_allowed_with_ratings_and_consent_changes_bump_the_version(
+    rated_study: Study,
+) -> None:
     wording = perspectives_of(rated_study)
     wording[0]["question"] = "How sharp and detailed is the image?"
     wording[1]["label"] = "Realism"
 
     study = study_update(
         study=rated_study,
-        fields={"title": "Fixed title", "consent_text": "New consent", "scale_labels": ["1", "2", "3", "4", "5"], "target_ratings": 25},
+        fields={
+            "title": "Fixed title",
+            "consent_text": "New consent",
+            "scale_labels": ["1", "2", "3", "4", "5"],
+            "target_ratings": 25,
+        },
         perspectives=wording,
     )
 
@@ -76,18 +87,30 @@ def test_wording_fixes_stay_allowed_with_ratings_and_consent_changes_bump_the_ve
 def test_without_ratings_perspectives_can_be_reordered_removed_and_added() -> None:
     study = StudyFactory()
     current = perspectives_of(study)
-    new = [current[2], current[0], {"key": "aesthetics", "label": "Aesthetics", "question": "How beautiful?", "level_descriptions": []}]
+    new = [
+        current[2],
+        current[0],
+        {"key": "aesthetics", "label": "Aesthetics", "question": "How beautiful?", "level_descriptions": []},
+    ]
 
     study_update(study=study, fields={}, perspectives=new)
 
-    assert [p.key for p in study.perspectives.order_by("order")] == ["correspondence", "quality", "aesthetics"]
+    assert [p.key for p in study.perspectives.order_by("order")] == [
+        "correspondence",
+        "quality",
+        "aesthetics",
+    ]
 
 
 def test_scale_labels_must_match_the_number_of_levels() -> None:
     study = StudyFactory()
 
     with pytest.raises(StudyError, match="7 levels but 5 labels"):
-        study_update(study=study, fields={"scale_max": 7}, perspectives=[{**p, "level_descriptions": []} for p in perspectives_of(study)])
+        study_update(
+            study=study,
+            fields={"scale_max": 7},
+            perspectives=[{**p, "level_descriptions": []} for p in perspectives_of(study)],
+        )
 
 
 def test_a_study_needs_a_perspective() -> None:

@@ -22,21 +22,50 @@ def logged_in(client: Client, researcher: Any) -> Client:
 
 def edit_payload(study: Study, **changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "title": study.title, "description": study.description, "instructions": study.instructions,
-        "consent_text": study.consent_text, "target_ratings": study.target_ratings,
-        "stimuli_per_session": study.stimuli_per_session, "break_every": study.break_every,
-        "min_viewing_ms": study.min_viewing_ms, "allocation_mode": study.allocation_mode,
-        "training_count": study.training_count, "session_expiry_minutes": study.session_expiry_minutes,
-        "scale_kind": study.scale_kind, "scale_min": study.scale_min, "scale_max": study.scale_max,
-        "scale_labels": "\n".join(study.scale_labels), "gold_per_session": 0, "repeats_per_session": 0,
-        "traps_per_session": 0, "check_straightlining": "on", "qc_action": study.qc_action, "panel": study.panel,
-        "completion_code": "", "screenout_code": "", "completion_url": "",
+        "title": study.title,
+        "description": study.description,
+        "instructions": study.instructions,
+        "consent_text": study.consent_text,
+        "target_ratings": study.target_ratings,
+        "stimuli_per_session": study.stimuli_per_session,
+        "break_every": study.break_every,
+        "min_viewing_ms": study.min_viewing_ms,
+        "allocation_mode": study.allocation_mode,
+        "training_count": study.training_count,
+        "session_expiry_minutes": study.session_expiry_minutes,
+        "scale_kind": study.scale_kind,
+        "scale_min": study.scale_min,
+        "scale_max": study.scale_max,
+        "scale_labels": "\n".join(study.scale_labels),
+        "gold_per_session": 0,
+        "repeats_per_session": 0,
+        "traps_per_session": 0,
+        "check_straightlining": "on",
+        "qc_action": study.qc_action,
+        "panel": study.panel,
+        "completion_code": "",
+        "screenout_code": "",
+        "completion_url": "",
     }
     perspectives = list(study.perspectives.order_by("order"))
-    data.update({"p-TOTAL_FORMS": len(perspectives) + 1, "p-INITIAL_FORMS": len(perspectives), "p-MIN_NUM_FORMS": 0, "p-MAX_NUM_FORMS": 1000})
+    data.update(
+        {
+            "p-TOTAL_FORMS": len(perspectives) + 1,
+            "p-INITIAL_FORMS": len(perspectives),
+            "p-MIN_NUM_FORMS": 0,
+            "p-MAX_NUM_FORMS": 1000,
+        }
+    )
     for i, p in enumerate(perspectives):
-        data.update({f"p-{i}-key": p.key, f"p-{i}-label": p.label, f"p-{i}-question": p.question,
-                     f"p-{i}-level_descriptions": "\n".join(p.level_descriptions), f"p-{i}-ORDER": i + 1})
+        data.update(
+            {
+                f"p-{i}-key": p.key,
+                f"p-{i}-label": p.label,
+                f"p-{i}-question": p.question,
+                f"p-{i}-level_descriptions": "\n".join(p.level_descriptions),
+                f"p-{i}-ORDER": i + 1,
+            }
+        )
     data.update(changes)
     return data
 
@@ -45,30 +74,47 @@ def test_create_a_study_in_the_browser_form(logged_in: Client, researcher: Any) 
     response = logged_in.post(reverse("experiments:study-create"), {"title": "My first study"})
 
     study = Study.objects.get(title="My first study")
-    assert response.status_code == 302 and response["Location"] == reverse("experiments:study-edit", args=[study.slug])
-    assert study.owner == researcher and study.perspectives.count() == 3
+    assert response.status_code == 302
+    assert response["Location"] == reverse("experiments:study-edit", args=[study.slug])
+    assert study.owner == researcher
+    assert study.perspectives.count() == 3
 
 
 def test_edit_settings_and_add_a_perspective(logged_in: Client, researcher: Any) -> None:
     study = StudyFactory(owner=researcher)
-    payload = edit_payload(study, stimuli_per_session=30, **{
-        "p-3-key": "aesthetics", "p-3-label": "Aesthetics", "p-3-question": "How pleasing?", "p-3-ORDER": 4,
-        "p-1-DELETE": "on",
-    })
+    payload = edit_payload(
+        study,
+        stimuli_per_session=30,
+        **{
+            "p-3-key": "aesthetics",
+            "p-3-label": "Aesthetics",
+            "p-3-question": "How pleasing?",
+            "p-3-ORDER": 4,
+            "p-1-DELETE": "on",
+        },
+    )
 
     response = logged_in.post(reverse("experiments:study-edit", args=[study.slug]), payload)
 
     assert response.status_code == 302, response.content.decode()[:3000]
     study.refresh_from_db()
     assert study.stimuli_per_session == 30
-    assert [p.key for p in study.perspectives.order_by("order")] == ["quality", "correspondence", "aesthetics"]
+    assert [p.key for p in study.perspectives.order_by("order")] == [
+        "quality",
+        "correspondence",
+        "aesthetics",
+    ]
 
 
-def test_edit_of_a_rated_study_shows_the_lock_message_and_keeps_the_design(logged_in: Client, researcher: Any) -> None:
+def test_edit_of_a_rated_study_shows_the_lock_message_and_keeps_the_design(
+    logged_in: Client, researcher: Any
+) -> None:
     study = StudyFactory(owner=researcher)
     add_ratings(study, StimulusFactory(study=study), 1)
 
-    response = logged_in.post(reverse("experiments:study-edit", args=[study.slug]), edit_payload(study, scale_max=7))
+    response = logged_in.post(
+        reverse("experiments:study-edit", args=[study.slug]), edit_payload(study, scale_max=7)
+    )
 
     assert response.status_code == 400
     assert "already has ratings" in response.content.decode()
@@ -77,15 +123,25 @@ def test_edit_of_a_rated_study_shows_the_lock_message_and_keeps_the_design(logge
 
 
 def test_pages_render_for_the_demo_study(logged_in: Client, demo_study: Study) -> None:
-    for name in ["study-detail", "study-edit", "stimulus-list", "study-preview", "import-create", "study-dashboard"]:
+    for name in [
+        "study-detail",
+        "study-edit",
+        "stimulus-list",
+        "study-preview",
+        "import-create",
+        "study-dashboard",
+    ]:
         response = logged_in.get(reverse(f"experiments:{name}", args=[demo_study.slug]))
         assert response.status_code == 200, name
         assert demo_study.title in response.content.decode()
-    gallery = logged_in.get(reverse("experiments:stimulus-list", args=[demo_study.slug]), {"role": "training"}).content.decode()
+    gallery = logged_in.get(
+        reverse("experiments:stimulus-list", args=[demo_study.slug]), {"role": "training"}
+    ).content.decode()
     assert gallery.count('class="tile"') == 3
     preview = logged_in.get(reverse("experiments:study-preview", args=[demo_study.slug])).content.decode()
     first = demo_study.stimuli.order_by("position").first()
-    assert first.image_url in preview and first.prompt in preview
+    assert first.image_url in preview
+    assert first.prompt in preview
 
 
 def test_upload_page_answers_the_script_with_json_and_the_status_url(
@@ -102,16 +158,22 @@ def test_upload_page_answers_the_script_with_json_and_the_status_url(
     assert response.status_code == 202
     status = logged_in.get(response.json()["status_url"]).json()
     # CELERY_TASK_ALWAYS_EAGER is off: the task waits for a worker
-    assert status["status"] == "pending" and not status["finished"]
+    assert status["status"] == "pending"
+    assert not status["finished"]
     assert StimulusImport.objects.get().original_name == "stimuli.zip"
 
 
 def test_upload_without_a_file_is_a_400_with_the_error(logged_in: Client, researcher: Any) -> None:
     study = StudyFactory(owner=researcher)
 
-    response = logged_in.post(reverse("experiments:import-create", args=[study.slug]), {"kind": "manifest"}, HTTP_ACCEPT="application/json")
+    response = logged_in.post(
+        reverse("experiments:import-create", args=[study.slug]),
+        {"kind": "manifest"},
+        HTTP_ACCEPT="application/json",
+    )
 
-    assert response.status_code == 400 and response.json()["errors"]
+    assert response.status_code == 400
+    assert response.json()["errors"]
 
 
 def test_launch_button_opens_the_study_and_refusals_are_shown(logged_in: Client, researcher: Any) -> None:
@@ -134,4 +196,5 @@ def test_dashboard_json_carries_histogram_bars(logged_in: Client, researcher: An
     data = json.loads(logged_in.get(reverse("experiments:study-dashboard-json", args=[study.slug])).content)
 
     assert [b["stimuli"] for b in data["bars"]] == [0, 0, 1]
-    assert data["bars"][2]["h"] == 160 and data["eta_text"] == "target reached"
+    assert data["bars"][2]["h"] == 160
+    assert data["eta_text"] == "target reached"

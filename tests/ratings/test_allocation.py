@@ -96,7 +96,9 @@ def test_arrange_finds_a_clash_free_order_when_one_exists() -> None:
 
 @pytest.mark.django_db
 def test_full_mode_gives_every_test_stimulus_to_each_participant_across_parts_never_twice() -> None:
-    study = make_study(tests=10, stimuli_per_session=4, allocation_mode=Study.AllocationMode.FULL, target_ratings=1)
+    study = make_study(
+        tests=10, stimuli_per_session=4, allocation_mode=Study.AllocationMode.FULL, target_ratings=1
+    )
     session = enter(study, pid="full-1")
     seen: list[int] = []
 
@@ -114,7 +116,8 @@ def test_full_mode_gives_every_test_stimulus_to_each_participant_across_parts_ne
 
     assert sorted(seen) == sorted(study.stimuli.values_list("pk", flat=True))
     assert [
-        s.trial_count for s in RatingSession.objects.filter(participant__external_id="full-1").order_by("number")
+        s.trial_count
+        for s in RatingSession.objects.filter(participant__external_id="full-1").order_by("number")
     ] == [4, 4, 2]
     other = enter(study, pid="full-2")  # full mode ignores the target: everyone rates everything
     assert other.trial_count == 4
@@ -154,7 +157,8 @@ def test_a_participant_returning_after_expiry_continues_where_they_were() -> Non
     session_resume(session=session)
 
     session.refresh_from_db()
-    assert session.status == "rating" and session.current_index == 1
+    assert session.status == "rating"
+    assert session.current_index == 1
     assert sorted(test_loads(study).values()) == [1, 1, 1, 1]
 
 
@@ -164,7 +168,9 @@ def test_recount_after_an_exclusion_makes_that_participants_stimuli_needed_again
     session = enter(study)
     RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
     for index in range(4):
-        rating_submit(token=session.token, trial_index=index, scores=answer_all(study), idempotency_key=uuid.uuid4())
+        rating_submit(
+            token=session.token, trial_index=index, scores=answer_all(study), idempotency_key=uuid.uuid4()
+        )
     with pytest.raises(StudyFull):
         enter(study)
 
@@ -183,7 +189,8 @@ def test_declining_consent_records_a_declined_session_without_trials() -> None:
     session = enter(study, pid="no-thanks", consent=False)
 
     assert session.status == RatingSession.Status.DECLINED
-    assert session.trial_count == 0 and not session.trials.exists()
+    assert session.trial_count == 0
+    assert not session.trials.exists()
     assert sum(test_loads(study).values()) == 0
 
 
@@ -236,9 +243,11 @@ def test_sixteen_concurrent_starts_get_balanced_disjoint_batches_without_over_al
     assert not errors, errors
     for session in results:
         ids = list(Trial.objects.filter(session=session).values_list("stimulus_id", flat=True))
-        assert len(ids) == 5 and len(set(ids)) == 5
+        assert len(ids) == 5
+        assert len(set(ids)) == 5
     counts = assigned_counts(study)
-    assert len(counts) == 40 and set(counts.values()) == {2}
+    assert len(counts) == 40
+    assert set(counts.values()) == {2}
     assert test_loads(study) == dict(counts)
     with pytest.raises(StudyFull):
         enter(study)

@@ -60,7 +60,10 @@ def test_a_rating_is_stored_and_the_next_trial_returned(rating_session: RatingSe
 
     assert response.status_code == 201
     data = response.json()
-    assert data["stored"] and data["created"] and data["next_index"] == 1 and data["next"]["index"] == 1
+    assert data["stored"]
+    assert data["created"]
+    assert data["next_index"] == 1
+    assert data["next"]["index"] == 1
     assert Rating.objects.filter(session=rating_session).count() == 3
 
 
@@ -83,7 +86,8 @@ def test_the_same_key_with_other_answers_is_409_and_changes_nothing(rating_sessi
 
     response = post(client, rating_session.token, body(rating_session, key=key, value=1), csrf)
 
-    assert response.status_code == 409 and response.json()["code"] == "key_reused"
+    assert response.status_code == 409
+    assert response.json()["code"] == "key_reused"
     assert set(Rating.objects.values_list("score", flat=True)) == {4.0}
 
 
@@ -110,7 +114,8 @@ def test_bad_input_is_a_400_with_a_reason(rating_session: RatingSession, change:
 
     response = post(client, rating_session.token, {**body(rating_session), **change}, csrf)
 
-    assert response.status_code == 400 and response.json()["code"] == code
+    assert response.status_code == 400
+    assert response.json()["code"] == code
     assert response.json()["detail"]
     assert not Rating.objects.exists()
 
@@ -125,7 +130,8 @@ def test_a_body_that_is_not_json_is_a_400(rating_session: RatingSession) -> None
         HTTP_X_CSRFTOKEN=csrf,
     )
 
-    assert response.status_code == 400 and response.json()["code"] == "bad_json"
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_json"
 
 
 def test_an_unknown_token_stores_nothing(rating_session: RatingSession) -> None:
@@ -133,7 +139,8 @@ def test_an_unknown_token_stores_nothing(rating_session: RatingSession) -> None:
 
     response = post(client, "no-such-token", body(rating_session), csrf)
 
-    assert response.status_code == 400 and response.json()["code"] == "no_such_trial"
+    assert response.status_code == 400
+    assert response.json()["code"] == "no_such_trial"
     assert not Rating.objects.exists()
 
 
@@ -164,14 +171,18 @@ def test_device_changes_are_recorded_with_the_session(rating_session: RatingSess
     assert response.status_code == 201
     rating_session.refresh_from_db()
     change = rating_session.device["changes"][-1]
-    assert change["dpr"] == 1.25 and "secret" not in change
+    assert change["dpr"] == 1.25
+    assert "secret" not in change
 
 
 def test_odd_timings_are_stored_leniently_and_never_cost_the_answer(rating_session: RatingSession) -> None:
     client, csrf = csrf_client(rating_session)
 
-    response = post(client, rating_session.token, {**body(rating_session), "response_ms": -40, "viewing_ms": "x"}, csrf)
+    response = post(
+        client, rating_session.token, {**body(rating_session), "response_ms": -40, "viewing_ms": "x"}, csrf
+    )
 
     assert response.status_code == 201
     row = Rating.objects.filter(session=rating_session).first()
-    assert row is not None and (row.response_ms, row.viewing_ms) == (0, None)
+    assert row is not None
+    assert (row.response_ms, row.viewing_ms) == (0, None)

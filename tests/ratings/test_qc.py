@@ -19,7 +19,10 @@ def run(session: RatingSession, score_for) -> list:  # type: ignore[no-untyped-d
     results = []
     for trial in session.trials.select_related("stimulus").order_by("index"):
         result = rating_submit(
-            token=session.token, trial_index=trial.index, scores=score_for(trial), idempotency_key=uuid.uuid4()
+            token=session.token,
+            trial_index=trial.index,
+            scores=score_for(trial),
+            idempotency_key=uuid.uuid4(),
         )
         results.append(result)
         if result.status == RatingSession.Status.SCREENED_OUT:
@@ -34,7 +37,12 @@ def varied(trial: Trial) -> dict[str, int]:
 
 def test_a_session_gets_its_gold_repeat_and_trap_trials() -> None:
     study = make_study(
-        tests=12, stimuli_per_session=5, gold=2, gold_per_session=1, repeats_per_session=2, traps_per_session=2
+        tests=12,
+        stimuli_per_session=5,
+        gold=2,
+        gold_per_session=1,
+        repeats_per_session=2,
+        traps_per_session=2,
     )
 
     session = enter(study)
@@ -42,11 +50,13 @@ def test_a_session_gets_its_gold_repeat_and_trap_trials() -> None:
     kinds = list(session.trials.values_list("kind", flat=True))
     assert sorted(kinds) == sorted(["test"] * 5 + ["gold", "repeat", "repeat", "trap", "trap"])
     for trap in session.trials.filter(kind="trap").select_related("stimulus"):
-        assert trap.prompt_shown != trap.stimulus.prompt and trap.stimulus.role == "test"
+        assert trap.prompt_shown != trap.stimulus.prompt
+        assert trap.stimulus.role == "test"
         assert not session.trials.filter(kind="test", stimulus=trap.stimulus).exists()
     for repeat in session.trials.filter(kind="repeat"):
         original = session.trials.get(kind="test", stimulus=repeat.stimulus_id)
-        assert repeat.index > original.index and repeat.repetition == 1
+        assert repeat.index > original.index
+        assert repeat.repetition == 1
 
 
 def test_failures_are_recorded_and_the_session_completes_when_the_study_only_records() -> None:
@@ -105,18 +115,25 @@ def test_a_careful_participant_passes_every_check() -> None:
     run(session, careful)
 
     session.refresh_from_db()
-    assert session.status == "completed" and session.qc_failures == []
+    assert session.status == "completed"
+    assert session.qc_failures == []
 
 
 def test_screen_out_ends_the_session_at_the_failed_trap_and_frees_its_stimuli() -> None:
-    study = make_study(tests=12, stimuli_per_session=5, traps_per_session=1, qc_action=Study.QcAction.SCREEN_OUT)
+    study = make_study(
+        tests=12, stimuli_per_session=5, traps_per_session=1, qc_action=Study.QcAction.SCREEN_OUT
+    )
     session = enter(study)
 
-    results = run(session, lambda t: {"quality": 3, "authenticity": 3, "correspondence": 5 if t.kind == "trap" else 2})
+    results = run(
+        session, lambda t: {"quality": 3, "authenticity": 3, "correspondence": 5 if t.kind == "trap" else 2}
+    )
 
     session.refresh_from_db()
-    assert results[-1].status == RatingSession.Status.SCREENED_OUT and results[-1].next_trial is None
-    assert session.status == "screened_out" and session.qc_failures[0]["check"] == "trap"
+    assert results[-1].status == RatingSession.Status.SCREENED_OUT
+    assert results[-1].next_trial is None
+    assert session.status == "screened_out"
+    assert session.qc_failures[0]["check"] == "trap"
     assert sum(StimulusLoad.objects.filter(study=study).values_list("load", flat=True)) == 0
 
 

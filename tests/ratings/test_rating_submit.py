@@ -55,14 +55,33 @@ def test_rating_submit_stores_every_perspective_with_the_trial_details() -> None
     )
 
     # then
-    assert result.created and result.next_index == 1 and result.status == RatingSession.Status.RATING
-    assert result.next_trial is not None and result.next_trial["index"] == 1
-    rows = {r.perspective.key: r for r in Rating.objects.filter(session=session).select_related("perspective")}
-    assert {k: r.score for k, r in rows.items()} == {"quality": 4.0, "authenticity": 2.0, "correspondence": 5.0}
+    assert result.created
+    assert result.next_index == 1
+    assert result.status == RatingSession.Status.RATING
+    assert result.next_trial is not None
+    assert result.next_trial["index"] == 1
+    rows = {
+        r.perspective.key: r for r in Rating.objects.filter(session=session).select_related("perspective")
+    }
+    assert {k: r.score for k, r in rows.items()} == {
+        "quality": 4.0,
+        "authenticity": 2.0,
+        "correspondence": 5.0,
+    }
     row = rows["quality"]
-    assert (row.stimulus_id, row.trial_id, row.trial_index, row.kind) == (trial.stimulus_id, trial.pk, 0, "test")
+    assert (row.stimulus_id, row.trial_id, row.trial_index, row.kind) == (
+        trial.stimulus_id,
+        trial.pk,
+        0,
+        "test",
+    )
     assert row.prompt_shown == trial.prompt_shown
-    assert (row.viewing_ms, row.response_ms, row.client_time, row.idempotency_key) == (3100, 2500, client_time, key)
+    assert (row.viewing_ms, row.response_ms, row.client_time, row.idempotency_key) == (
+        3100,
+        2500,
+        client_time,
+        key,
+    )
     assert row.server_time is not None
     session.refresh_from_db()
     assert session.current_index == 1
@@ -77,7 +96,8 @@ def test_rating_submit_with_the_same_key_and_answers_returns_the_stored_result_o
 
     again = submit(session, 0, answer_all(study, 4), key)
 
-    assert first.created and not again.created
+    assert first.created
+    assert not again.created
     assert again.next_index == 1
     assert Rating.objects.filter(session=session).count() == 3
     session.refresh_from_db()
@@ -188,7 +208,8 @@ def test_the_last_answer_completes_the_session() -> None:
     assert [r.status for r in results] == ["rating", "rating", "completed"]
     assert results[-1].next_trial is None
     session.refresh_from_db()
-    assert session.status == RatingSession.Status.COMPLETED and session.completed_at is not None
+    assert session.status == RatingSession.Status.COMPLETED
+    assert session.completed_at is not None
     assert Rating.objects.filter(session=session).count() == 9
 
 

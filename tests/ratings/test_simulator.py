@@ -32,7 +32,8 @@ def test_the_population_has_the_planted_shares_and_the_same_seed_gives_the_same_
     raters = population_plan(50, population)
 
     kinds = [r.kind for r in raters]
-    assert kinds.count(simulator.SPAMMER) == 10 and kinds.count(simulator.STRAIGHTLINER) == 5
+    assert kinds.count(simulator.SPAMMER) == 10
+    assert kinds.count(simulator.STRAIGHTLINER) == 5
     assert sum(r.abandon_after is not None for r in raters) == 15
     assert population_plan(50, population) == raters
     assert population_plan(50, Population(seed=6, spammers=0.2, straightliners=0.1, abandoners=0.3)) != raters
@@ -41,25 +42,35 @@ def test_the_population_has_the_planted_shares_and_the_same_seed_gives_the_same_
 def test_an_honest_rater_answers_near_the_truth_and_a_straight_liner_always_the_same() -> None:
     scale = simulator.Scale("integer", 1, 5)
     honest = simulator.Rater(0, simulator.HONEST, bias=0.0, noise=0.01, abandon_after=None, line_value=0.5)
-    liner = simulator.Rater(1, simulator.STRAIGHTLINER, bias=0.0, noise=0.5, abandon_after=None, line_value=0.74)
+    liner = simulator.Rater(
+        1, simulator.STRAIGHTLINER, bias=0.0, noise=0.5, abandon_after=None, line_value=0.74
+    )
 
     for stimulus in range(20):
         trial = {"index": stimulus, "stimulus": stimulus, "kind": "test"}
         truth = simulator.planted_truth(3, stimulus, "quality", scale)
         assert simulator.rater_scores(honest, trial, ["quality"], scale, 3)["quality"] == round(truth)
         assert simulator.rater_scores(liner, trial, ["quality", "authenticity"], scale, 3) == {
-            "quality": 4.0, "authenticity": 4.0
+            "quality": 4.0,
+            "authenticity": 4.0,
         }
 
 
 # --- Against the live server ------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
-def test_simulated_participants_walk_the_whole_flow_and_every_acknowledged_answer_is_stored(live_server: Any) -> None:
+def test_simulated_participants_walk_the_whole_flow_and_every_acknowledged_answer_is_stored(
+    live_server: Any,
+) -> None:
     # given an open study with practice trials and a questionnaire
     study = make_study(
-        tests=10, training=2, stimuli_per_session=4, target_ratings=50,
-        questionnaire=[{"key": "age", "label": "Age", "type": "number"},
-                       {"key": "vision", "label": "Vision", "type": "choice", "choices": ["normal", "corrected"]}],
+        tests=10,
+        training=2,
+        stimuli_per_session=4,
+        target_ratings=50,
+        questionnaire=[
+            {"key": "age", "label": "Age", "type": "number"},
+            {"key": "vision", "label": "Vision", "type": "choice", "choices": ["normal", "corrected"]},
+        ],
     )
 
     # when four simulated participants take part, two at a time
@@ -69,17 +80,25 @@ def test_simulated_participants_walk_the_whole_flow_and_every_acknowledged_answe
     assert result.outcomes() == {"completed": 4}, result.summary()
     assert all(p.code == "DONE-123" for p in result.participants)
     sessions = RatingSession.objects.filter(study=study)
-    assert sessions.count() == 4 and {s.status for s in sessions} == {RatingSession.Status.COMPLETED}
-    assert all(s.device.get("fits") is True and s.questionnaire["answers"]["vision"] == "normal" for s in sessions)
+    assert sessions.count() == 4
+    assert {s.status for s in sessions} == {RatingSession.Status.COMPLETED}
+    assert all(
+        s.device.get("fits") is True and s.questionnaire["answers"]["vision"] == "normal" for s in sessions
+    )
     stored = {
         (r.session.token, r.stimulus_id, r.perspective.key): r.score
         for r in Rating.objects.select_related("session", "perspective")
     }
     sent = {
-        (p.token, a["stimulus"], key): v for p in result.participants for a in p.stored for key, v in a["scores"].items()
+        (p.token, a["stimulus"], key): v
+        for p in result.participants
+        for a in p.stored
+        for key, v in a["scores"].items()
     }
-    assert stored == sent and len(stored) == 4 * (4 + 2) * 3
-    assert result.stats.errors == [] and len(result.latencies["rating"]) == 4 * 6
+    assert stored == sent
+    assert len(stored) == 4 * (4 + 2) * 3
+    assert result.stats.errors == []
+    assert len(result.latencies["rating"]) == 4 * 6
 
 
 @pytest.mark.django_db(transaction=True)
@@ -96,7 +115,9 @@ def test_sending_the_same_answer_twice_stores_it_once_and_acknowledges_both(live
 
     assert (first.status, first.json()["created"]) == (201, True)
     assert (again.status, again.json()["created"]) == (200, False)
-    assert Rating.objects.filter(session__token=client.session_url.rstrip("/").rsplit("/", 1)[-1]).count() == 3
+    assert (
+        Rating.objects.filter(session__token=client.session_url.rstrip("/").rsplit("/", 1)[-1]).count() == 3
+    )
 
 
 class DroppingProxy:
@@ -131,7 +152,11 @@ class DroppingProxy:
             data += chunk
         head, _sep, body = data.partition(b"\r\n\r\n")
         length = next(
-            (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
             0,
         )
         while len(body) < length:
@@ -149,7 +174,11 @@ class DroppingProxy:
                     response = b""
                     while chunk := up.recv(65536):
                         response += chunk
-                if request.startswith(b"POST") and b"/ratings/" in request.split(b"\r\n", 1)[0] and self.dropped < self.drop:
+                if (
+                    request.startswith(b"POST")
+                    and b"/ratings/" in request.split(b"\r\n", 1)[0]
+                    and self.dropped < self.drop
+                ):
                     self.dropped += 1
                     return  # the answer is lost on the way back
                 conn.sendall(response)
@@ -171,12 +200,18 @@ def test_a_lost_response_is_retried_with_the_same_key_and_stored_once(proxy: Dro
     study = make_study(tests=6, stimuli_per_session=4)
 
     result = simulate(
-        proxy.url, study.slug, 1, population=HONEST_ONLY, client_options={"backoff": 0.01},
+        proxy.url,
+        study.slug,
+        1,
+        population=HONEST_ONLY,
+        client_options={"backoff": 0.01},
     )
 
     participant = result.participants[0]
-    assert proxy.dropped == 3 and result.stats.retries >= 3
-    assert participant.outcome == "completed" and participant.answered == 4
+    assert proxy.dropped == 3
+    assert result.stats.retries >= 3
+    assert participant.outcome == "completed"
+    assert participant.answered == 4
     assert Rating.objects.filter(session__study=study).count() == 4 * 3  # nothing twice
     keys = Rating.objects.filter(session__study=study).values_list("idempotency_key", flat=True).distinct()
     assert len(keys) == 4
@@ -191,7 +226,9 @@ def test_the_same_seed_gives_the_same_answers_whatever_the_allocation(live_serve
     # when the same population runs twice, and another seed once
     first = simulate(live_server.url, study.slug, 3, population=population)
     second = simulate(live_server.url, study.slug, 3, population=population)
-    other = simulate(live_server.url, study.slug, 3, population=Population(seed=12, spammers=0.34, abandoners=0))
+    other = simulate(
+        live_server.url, study.slug, 3, population=Population(seed=12, spammers=0.34, abandoners=0)
+    )
 
     # then the same raters gave the same scores to the same images
     assert len(stored_scores(first)) == 3 * 6 * 3

@@ -19,7 +19,9 @@ def entry_url(study: Study) -> str:
 
 
 def consent(client: Client, study: Study, decision: str = "agree", **params: str):  # type: ignore[no-untyped-def]
-    return client.post(reverse("ratings:study-consent", kwargs={"slug": study.slug}), {"decision": decision, **params})
+    return client.post(
+        reverse("ratings:study-consent", kwargs={"slug": study.slug}), {"decision": decision, **params}
+    )
 
 
 def finish(session: RatingSession) -> None:
@@ -40,7 +42,8 @@ def test_a_prolific_link_shows_the_consent_form_carrying_the_prolific_ids(client
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert 'name="PROLIFIC_PID" value="abc123"' in html and 'name="SESSION_ID" value="x9"' in html
+    assert 'name="PROLIFIC_PID" value="abc123"' in html
+    assert 'name="SESSION_ID" value="x9"' in html
     assert study.consent_text in html
 
 
@@ -51,10 +54,13 @@ def test_consenting_creates_a_participant_with_our_code_and_the_panel_id_apart(c
 
     participant = Participant.objects.get(study=study)
     session = participant.sessions.get()
-    assert response.status_code == 302 and session.token in response["Location"]
-    assert participant.external_id == "abc123" and participant.code != "abc123"
+    assert response.status_code == 302
+    assert session.token in response["Location"]
+    assert participant.external_id == "abc123"
+    assert participant.code != "abc123"
     assert participant.panel_data == {"PROLIFIC_PID": "abc123", "STUDY_ID": "s1", "SESSION_ID": "x9"}
-    assert session.consent_version == study.consent_version and session.consented_at is not None
+    assert session.consent_version == study.consent_version
+    assert session.consented_at is not None
 
 
 def test_a_returning_prolific_id_is_sent_to_its_session(client: Client) -> None:
@@ -64,7 +70,8 @@ def test_a_returning_prolific_id_is_sent_to_its_session(client: Client) -> None:
 
     response = Client().get(entry_url(study), {"PROLIFIC_PID": "abc123"})
 
-    assert response.status_code == 302 and response["Location"].endswith(f"/t/{session.token}/")
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/t/{session.token}/")
     assert RatingSession.objects.count() == 1
 
 
@@ -73,7 +80,8 @@ def test_a_prolific_link_without_the_id_says_what_is_missing(client: Client) -> 
 
     response = client.get(entry_url(study))
 
-    assert response.status_code == 400 and "Prolific ID is missing" in response.content.decode()
+    assert response.status_code == 400
+    assert "Prolific ID is missing" in response.content.decode()
 
 
 def test_declining_ends_with_the_prolific_screenout_redirect(client: Client) -> None:
@@ -93,7 +101,9 @@ def test_a_completed_prolific_session_shows_the_code_and_the_completion_redirect
     session = RatingSession.objects.get()
     finish(session)
 
-    html = client.get(reverse("ratings:session", kwargs={"slug": study.slug, "token": session.token})).content.decode()
+    html = client.get(
+        reverse("ratings:session", kwargs={"slug": study.slug, "token": session.token})
+    ).content.decode()
 
     assert "DONE-123" in html
     assert 'href="https://app.prolific.com/submissions/complete?cc=DONE-123"' in html
@@ -105,7 +115,9 @@ def test_mturk_preview_shows_the_description_and_no_trials(client: Client) -> No
     response = client.get(entry_url(study), {"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "hitId": "H1"})
 
     html = response.content.decode()
-    assert "Rate pictures." in html and "Accept the HIT" in html and "consent" not in html.lower()
+    assert "Rate pictures." in html
+    assert "Accept the HIT" in html
+    assert "consent" not in html.lower()
     assert "frame-ancestors 'self' https://worker.mturk.com" in response["Content-Security-Policy"]
     assert "X-Frame-Options" not in response
     assert not Participant.objects.exists()
@@ -113,11 +125,20 @@ def test_mturk_preview_shows_the_description_and_no_trials(client: Client) -> No
 
 def test_a_completed_mturk_session_posts_to_external_submit_with_the_assignment(client: Client) -> None:
     study = make_study(panel=Study.Panel.MTURK)
-    consent(client, study, assignmentId="A1", hitId="H1", workerId="W1", turkSubmitTo="https://workersandbox.mturk.com")
+    consent(
+        client,
+        study,
+        assignmentId="A1",
+        hitId="H1",
+        workerId="W1",
+        turkSubmitTo="https://workersandbox.mturk.com",
+    )
     session = RatingSession.objects.get()
     finish(session)
 
-    html = client.get(reverse("ratings:session", kwargs={"slug": study.slug, "token": session.token})).content.decode()
+    html = client.get(
+        reverse("ratings:session", kwargs={"slug": study.slug, "token": session.token})
+    ).content.decode()
 
     assert 'action="https://workersandbox.mturk.com/mturk/externalSubmit"' in html
     assert 'name="assignmentId" value="A1"' in html
@@ -151,7 +172,8 @@ def test_a_closed_study_takes_no_new_participants(client: Client) -> None:
     response = consent(client, study, pid="x")
 
     assert "not open" in page.content.decode()
-    assert response.status_code == 400 and not Participant.objects.exists()
+    assert response.status_code == 400
+    assert not Participant.objects.exists()
 
 
 def test_a_full_study_says_so_politely(client: Client) -> None:
@@ -160,7 +182,8 @@ def test_a_full_study_says_so_politely(client: Client) -> None:
 
     response = consent(client, study, pid="second")
 
-    assert response.status_code == 200 and "needs no more ratings" in response.content.decode()
+    assert response.status_code == 200
+    assert "needs no more ratings" in response.content.decode()
 
 
 def test_the_stages_run_questionnaire_display_check_instructions_then_training(client: Client) -> None:
@@ -177,10 +200,12 @@ def test_the_stages_run_questionnaire_display_check_instructions_then_training(c
     assert session.status == "questionnaire"
 
     bad = client.post(base + "questionnaire/", {"age": "12"})
-    assert bad.status_code == 400 and "choose one of the options" in bad.content.decode()
+    assert bad.status_code == 400
+    assert "choose one of the options" in bad.content.decode()
     client.post(base + "questionnaire/", {"age": "30-49"})
     session.refresh_from_db()
-    assert session.status == "display_check" and session.questionnaire["answers"] == {"age": "30-49"}
+    assert session.status == "display_check"
+    assert session.questionnaire["answers"] == {"age": "30-49"}
 
     assert "Display check" in client.get(base).content.decode()
     client.post(base + "display/", {"device": '{"fits": false, "dpr": 1}'})
@@ -191,7 +216,9 @@ def test_the_stages_run_questionnaire_display_check_instructions_then_training(c
         {"device": '{"fits": true, "dpr": 2, "screen": {"width": 1440, "height": 900}, "user_agent": "UA"}'},
     )
     session.refresh_from_db()
-    assert session.status == "instructions" and session.device["dpr"] == 2 and session.device["user_agent"] == "UA"
+    assert session.status == "instructions"
+    assert session.device["dpr"] == 2
+    assert session.device["user_agent"] == "UA"
 
     instructions = client.get(base).content.decode()
     for perspective in study.perspectives.all():
@@ -208,7 +235,13 @@ def test_an_unknown_token_or_another_studys_slug_is_404(client: Client) -> None:
     consent(client, study, pid="a")
     session = RatingSession.objects.get()
 
-    assert client.get(reverse("ratings:session", kwargs={"slug": study.slug, "token": "nope"})).status_code == 404
     assert (
-        client.get(reverse("ratings:session", kwargs={"slug": other.slug, "token": session.token})).status_code == 404
+        client.get(reverse("ratings:session", kwargs={"slug": study.slug, "token": "nope"})).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            reverse("ratings:session", kwargs={"slug": other.slug, "token": session.token})
+        ).status_code
+        == 404
     )

@@ -41,9 +41,7 @@ class Command(BaseCommand):
             metavar="KEY=VALUE",
             help="method parameter, repeatable (e.g. --param screen_on=zscores)",
         )
-        parser.add_argument(
-            "--include-pilot", action="store_true", help="include pilot participants"
-        )
+        parser.add_argument("--include-pilot", action="store_true", help="include pilot participants")
         parser.add_argument(
             "--keep-qc-failures",
             action="store_true",
@@ -55,16 +53,10 @@ class Command(BaseCommand):
             help="name raters by panel id in raw_ratings.csv",
         )
         mode = parser.add_mutually_exclusive_group()
-        mode.add_argument(
-            "--wait", action="store_true", help="enqueue, then wait until the run ends"
-        )
+        mode.add_argument("--wait", action="store_true", help="enqueue, then wait until the run ends")
         mode.add_argument("--sync", action="store_true", help="compute in this process, no worker")
-        mode.add_argument(
-            "--sweep", action="store_true", help="re-enqueue lost and stale runs, then exit"
-        )
-        parser.add_argument(
-            "--timeout", type=float, default=1800, help="seconds --wait waits (default 1800)"
-        )
+        mode.add_argument("--sweep", action="store_true", help="re-enqueue lost and stale runs, then exit")
+        parser.add_argument("--timeout", type=float, default=1800, help="seconds --wait waits (default 1800)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["sweep"]:
@@ -115,9 +107,7 @@ class Command(BaseCommand):
             if run.is_finished:
                 return
             time.sleep(0.5)
-        raise CommandError(
-            f"run {run_id} did not finish within {timeout:g} s; it goes on in the worker"
-        )
+        raise CommandError(f"run {run_id} did not finish within {timeout:g} s; it goes on in the worker")
 
     def _report(self, run: AnalysisRun) -> None:
         if run.status == AnalysisRun.Status.FAILED:

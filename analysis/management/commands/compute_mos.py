@@ -28,9 +28,7 @@ class Command(BaseCommand):
             "--perspectives",
             help="comma-separated perspective keys in file order (default: order in the input)",
         )
-        parser.add_argument(
-            "--stimuli", help="file with one stimulus id per line, in position order"
-        )
+        parser.add_argument("--stimuli", help="file with one stimulus id per line, in position order")
         parser.add_argument(
             "--param",
             action="append",

@@ -23,7 +23,9 @@ class Command(BaseCommand):
         target.add_argument("--owner", help="username: create a new draft study owned by this researcher")
         parser.add_argument("--title", default="AIGCIQA2023", help="title of the new study (with --owner)")
 
-    def handle(self, *args: Any, folder: str, study: str | None, owner: str | None, title: str, **options: Any) -> None:
+    def handle(
+        self, *args: Any, folder: str, study: str | None, owner: str | None, title: str, **options: Any
+    ) -> None:
         if not Path(folder).exists():
             raise CommandError(f"{folder} does not exist")
         created = False
@@ -36,7 +38,9 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"no user {owner!r}")
             target, created = study_create(owner=user, title=title), True
-        stimulus_import = stimulus_import_run_local(study=target, path=folder, kind=StimulusImport.Kind.AIGCIQA2023)
+        stimulus_import = stimulus_import_run_local(
+            study=target, path=folder, kind=StimulusImport.Kind.AIGCIQA2023
+        )
         if created and stimulus_import.status == StimulusImport.Status.DONE:
             self.stdout.write(f"created the draft study {target.slug}")
         elif created:

@@ -78,9 +78,7 @@ def test_ci_level_is_a_parameter():
 
     width90 = res90.stimuli.ci_high - res90.stimuli.ci_low
     width95 = res95.stimuli.ci_high - res95.stimuli.ci_low
-    np.testing.assert_allclose(
-        width90 / width95, sps.t.ppf(0.95, 1) / sps.t.ppf(0.975, 1), rtol=1e-12
-    )
+    np.testing.assert_allclose(width90 / width95, sps.t.ppf(0.95, 1) / sps.t.ppf(0.975, 1), rtol=1e-12)
     assert res90.params["ci"] == 0.9
 
 

@@ -8,9 +8,7 @@ import pytest
 
 import analysis.stats
 
-MODULES = sorted(
-    m.name for m in pkgutil.iter_modules(analysis.stats.__path__, prefix="analysis.stats.")
-)
+MODULES = sorted(m.name for m in pkgutil.iter_modules(analysis.stats.__path__, prefix="analysis.stats."))
 
 
 @pytest.mark.parametrize("name", MODULES)

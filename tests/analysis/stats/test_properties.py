@@ -38,12 +38,8 @@ def assert_same(a, b):
 @SETTINGS
 @given(designs(), st.data())
 def test_zscores_invariant_to_each_raters_positive_affine_rescaling(r, data):
-    scale = np.array(
-        data.draw(st.lists(st.floats(0.1, 10), min_size=r.n_raters, max_size=r.n_raters))
-    )
-    shift = np.array(
-        data.draw(st.lists(st.floats(-50, 50), min_size=r.n_raters, max_size=r.n_raters))
-    )
+    scale = np.array(data.draw(st.lists(st.floats(0.1, 10), min_size=r.n_raters, max_size=r.n_raters)))
+    shift = np.array(data.draw(st.lists(st.floats(-50, 50), min_size=r.n_raters, max_size=r.n_raters)))
     moved = Ratings.from_arrays(
         rater=r.rater,
         stimulus=r.stimulus,

@@ -17,9 +17,7 @@ def test_importing_stats_loads_neither_django_nor_pandas():
         "assert not bad, bad"
     )
 
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
 
     assert done.returncode == 0, done.stderr
 

@@ -45,10 +45,7 @@ def test_split_half_drops_with_noise():
     noisy, _ = noisy_panel(0, noise=2.0)
     rng = np.random.default_rng(0)
 
-    assert (
-        reliability.split_half(clean, rng=rng).mean_r
-        > reliability.split_half(noisy, rng=rng).mean_r + 0.1
-    )
+    assert reliability.split_half(clean, rng=rng).mean_r > reliability.split_half(noisy, rng=rng).mean_r + 0.1
 
 
 def test_split_half_without_enough_overlap_gives_nan():

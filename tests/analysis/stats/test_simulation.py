@@ -22,9 +22,7 @@ def crowd(seed, coverage=COVERAGE, n_raters=N_RATERS):
     bias = rng.normal(0, 0.5, n_raters)
     v = rng.uniform(0.3, 0.6, n_raters)
     random_rater = np.arange(n_raters) % 10 == 0
-    score = np.clip(
-        np.rint(truth[stim] + bias[rater] + v[rater] * rng.normal(size=stim.size)), 1, 5
-    )
+    score = np.clip(np.rint(truth[stim] + bias[rater] + v[rater] * rng.normal(size=stim.size)), 1, 5)
     rand = random_rater[rater]
     score[rand] = rng.integers(1, 6, int(rand.sum()))
     r = Ratings.from_arrays(rater=rater, stimulus=stim, score=score, n_stimuli=N_STIMULI)
