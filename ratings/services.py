@@ -61,9 +61,12 @@ def participant_enter(
             raise PanelLinkInvalid(_("This participant id is already in use."))
     if study.status != Study.Status.OPEN and not (pilot and study.status != Study.Status.CLOSED):
         raise StudyNotOpen(_("This study is not open at the moment."))
+    claimed: dict[int, str] | None = None
     if consent:
         allocation.stimulus_loads_ensure(study.pk)
         _expire_now_and_then(study)
+        if study.allocation_mode == Study.AllocationMode.BALANCED:
+            claimed = stimulus_loads_claim(study=study, exclude=[])
     try:
         with transaction.atomic():
             participant = Participant(
@@ -77,8 +80,10 @@ def participant_enter(
             participant.save()
             if not consent:
                 return _session_create(participant=participant, number=1, status=Status.DECLINED)
-            return session_start(participant=participant, number=1)
+            return session_start(participant=participant, number=1, claimed=claimed)
     except IntegrityError:
+        if claimed:
+            stimulus_loads_release(claimed=claimed)
         # The same panel id arrived twice at once (double click, two tabs): the first one wins.
         existing = participant_latest_session(
             study=study, panel=entry.panel, external_id=entry.external_id or ""
@@ -86,6 +91,33 @@ def participant_enter(
         if existing is None:
             raise
         return existing
+    except BaseException:
+        if claimed:
+            stimulus_loads_release(claimed=claimed)
+        raise
+
+
+def stimulus_loads_claim(*, study: Study, exclude: Sequence[int]) -> dict[int, str]:
+    """Claim a session's test stimuli (balanced mode) in a transaction of its own.
+
+    The study's allocation lock is held for the choice only: committed here, not after the
+    session's trials are inserted, so starts queue behind one short statement. The caller gives
+    the claim back with `stimulus_loads_release` if the session is not created. Raises StudyFull
+    when no test stimulus is still needed. (Inside an outer transaction this is a savepoint and
+    the lock lasts until the outer commit.)
+    """
+    with transaction.atomic():
+        allocation.study_lock(study.pk)
+        claimed = allocation.balanced_pick(study=study, count=study.stimuli_per_session, exclude=exclude)
+    if not claimed:
+        raise StudyFull(_("Thank you for your interest: this study needs no more ratings at the moment."))
+    return claimed
+
+
+def stimulus_loads_release(*, claimed: dict[int, str]) -> None:
+    """Give back a claim whose session was not created (its counters go down again)."""
+    with transaction.atomic():
+        allocation.loads_change(list(claimed), -1)
 
 
 def _expire_now_and_then(study: Study) -> None:
@@ -118,10 +150,14 @@ class _Extras:
 
 
 @transaction.atomic
-def session_start(*, participant: Participant, number: int) -> RatingSession:
+def session_start(
+    *, participant: Participant, number: int, claimed: dict[int, str] | None = None
+) -> RatingSession:
     """Create a consented session and allocate its trials in one transaction.
 
-    Only the pick of test stimuli and the trial inserts run under the study's allocation lock.
+    Balanced mode: `claimed` are the test stimuli claimed for it beforehand (`stimulus_loads_claim`,
+    so that the allocation lock is not held while the trials are inserted; the caller releases
+    them if this fails); without it, the claim is made here, inside this transaction.
     Raises StudyFull when no test stimulus is still needed (balanced mode) or left unseen (full mode).
     """
     study = participant.study
@@ -133,8 +169,7 @@ def session_start(*, participant: Participant, number: int) -> RatingSession:
     if study.allocation_mode == Study.AllocationMode.FULL:
         test_ids = allocation.full_pick(study=study, count=study.stimuli_per_session, exclude=seen, rng=rng)
     else:
-        allocation.study_lock(study.pk)
-        test_ids = allocation.balanced_pick(study=study, count=study.stimuli_per_session, exclude=seen)
+        test_ids = claimed if claimed is not None else stimulus_loads_claim(study=study, exclude=seen)
     if not test_ids:
         raise StudyFull(_("Thank you for your interest: this study needs no more ratings at the moment."))
     items = _session_items(study=study, test_prompts=test_ids, extras=extras, rng=rng)
@@ -234,12 +269,8 @@ def _unanswered_test_stimuli(session_ids: list[int]) -> list[int]:
 
 
 def _loads_add(stimulus_ids: list[int], sign: int) -> None:
-    """Change counters by sign x (occurrences of each id), one UPDATE per multiplicity."""
-    by_count: dict[int, list[int]] = {}
-    for pk, n in Counter(stimulus_ids).items():
-        by_count.setdefault(n, []).append(pk)
-    for n, ids in by_count.items():
-        allocation.loads_change(ids, sign * n)
+    """Change counters by sign x (occurrences of each id), in one statement (lock order)."""
+    allocation.loads_add({pk: sign * n for pk, n in Counter(stimulus_ids).items()})
 
 
 @transaction.atomic
