@@ -35,7 +35,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tarfile
 import time
 from collections import Counter
