@@ -6,7 +6,7 @@ import random
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -584,7 +584,7 @@ def _store(
     if session.status == Status.EXPIRED:
         # Came back after the expiry released the trials: claim the unanswered ones again.
         _loads_add(_unanswered_test_stimuli([session.pk]), +1)
-    Rating.objects.bulk_create(
+    _insert(
         Rating(
             session_id=session.pk,
             trial_id=trial.pk,
@@ -635,6 +635,30 @@ def _store(
         next_trial=trial_payload(next_trial) if next_trial is not None and not screen_out else None,
         qc_failures=failures,
     )
+
+
+def _insert(objs: Iterable[models.Model]) -> None:
+    """INSERT the rows in one VALUES statement (fields and defaults as the model defines them).
+
+    Not bulk_create: on PostgreSQL it sends one array per column (INSERT ... SELECT FROM UNNEST),
+    and dumping 14 arrays cost more CPU than the rest of the submission (profiled).
+    """
+    objs = list(objs)
+    if not objs:
+        return
+    if not allocation.on_postgres():
+        type(objs[0])._default_manager.bulk_create(objs)
+        return
+    meta = objs[0]._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    values = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {meta.db_table} ({columns}) VALUES {', '.join([row] * len(objs))}",  # noqa: S608 - model names
+            values,
+        )
 
 
 def _advance(*, session_id: int, trial_id: int, answered_at: datetime, fields: dict[str, Any]) -> None:
