@@ -6,7 +6,7 @@ import random
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -584,7 +584,7 @@ def _store(
     if session.status == Status.EXPIRED:
         # Came back after the expiry released the trials: claim the unanswered ones again.
         _loads_add(_unanswered_test_stimuli([session.pk]), +1)
-    _insert(
+    ratings = [
         Rating(
             session_id=session.pk,
             trial_id=trial.pk,
@@ -601,7 +601,7 @@ def _store(
             idempotency_key=key,
         )
         for k, v in scores.items()
-    )
+    ]
     failures = _qc_failures(session=session, trial=trial, keys=keys, scores=scores, last=next_trial is None)
     study = session.study
     screen_out = bool(failures) and study.qc_action == Study.QcAction.SCREEN_OUT
@@ -621,7 +621,7 @@ def _store(
         fields["qc_failures"] = [*session.qc_failures, *failures]
     if status in (Status.COMPLETED, Status.SCREENED_OUT):
         fields["completed_at"] = now
-    _advance(session_id=session.pk, trial_id=trial.pk, answered_at=now, fields=fields)
+    _write(ratings=ratings, session_id=session.pk, trial_id=trial.pk, answered_at=now, fields=fields)
     if screen_out:
         # Screened-out ratings are not valid: every test stimulus of the session is needed again.
         _loads_add(
@@ -637,46 +637,39 @@ def _store(
     )
 
 
-def _insert(objs: Iterable[models.Model]) -> None:
-    """INSERT the rows in one VALUES statement (fields and defaults as the model defines them).
+def _write(
+    *, ratings: list[Rating], session_id: int, trial_id: int, answered_at: datetime, fields: dict[str, Any]
+) -> None:
+    """Store the ratings, mark the trial answered and move the session on, in one statement (one
+    round trip on the hot path, not three). `fields` are RatingSession columns.
 
-    Not bulk_create: on PostgreSQL it sends one array per column (INSERT ... SELECT FROM UNNEST),
-    and dumping 14 arrays cost more CPU than the rest of the submission (profiled).
+    The ratings go in one VALUES list, not through bulk_create: on PostgreSQL that sends one
+    array per column (INSERT ... SELECT FROM UNNEST), and dumping 14 arrays cost more CPU than
+    the rest of the submission (profiled). Columns and defaults are the model's own.
     """
-    objs = list(objs)
-    if not objs:
-        return
     if not allocation.on_postgres():
-        type(objs[0])._default_manager.bulk_create(objs)
-        return
-    meta = objs[0]._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    values = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {meta.db_table} ({columns}) VALUES {', '.join([row] * len(objs))}",  # noqa: S608 - model names
-            values,
-        )
-
-
-def _advance(*, session_id: int, trial_id: int, answered_at: datetime, fields: dict[str, Any]) -> None:
-    """Mark the trial answered and move the session on in one statement (one round trip fewer
-    on the hot path than two ORM updates). `fields` are RatingSession columns."""
-    if not allocation.on_postgres():
+        Rating.objects.bulk_create(ratings)
         Trial.objects.filter(pk=trial_id).update(answered_at=answered_at)
         RatingSession.objects.filter(pk=session_id).update(**fields)
         return
-    meta = RatingSession._meta
-    columns = [meta.get_field(name) for name in fields]
-    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
-    values = [f.get_db_prep_save(v, connection) for f, v in zip(columns, fields.values(), strict=True)]
+    q = connection.ops.quote_name
+    rating_fields = [f for f in Rating._meta.concrete_fields if not f.primary_key]
+    row = "(" + ", ".join(["%s"] * len(rating_fields)) + ")"
+    rating_values = [
+        f.get_db_prep_save(f.pre_save(r, add=True), connection) for r in ratings for f in rating_fields
+    ]
+    session_fields = [RatingSession._meta.get_field(name) for name in fields]
+    sets = ", ".join(f"{q(f.column)} = %s" for f in session_fields)
+    session_values = [
+        f.get_db_prep_save(v, connection) for f, v in zip(session_fields, fields.values(), strict=True)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH answered AS (UPDATE ratings_trial SET answered_at = %s WHERE id = %s) "  # noqa: S608 - fixed names
-            f"UPDATE ratings_ratingsession SET {sets} WHERE id = %s",
-            [answered_at, trial_id, *values, session_id],
+            f"WITH stored AS (INSERT INTO {Rating._meta.db_table} ({', '.join(q(f.column) for f in rating_fields)}) "  # noqa: S608 - model names
+            f"VALUES {', '.join([row] * len(ratings))}), "
+            f"answered AS (UPDATE {Trial._meta.db_table} SET answered_at = %s WHERE id = %s) "
+            f"UPDATE {RatingSession._meta.db_table} SET {sets} WHERE id = %s",
+            [*rating_values, answered_at, trial_id, *session_values, session_id],
         )
 
 
@@ -706,7 +699,13 @@ def _qc_failures(
         failed = qc.repeat_failures(scores=scores, first=first, tol=tol)
         if failed:
             found.append(("repeat", failed))
-    if last and study.check_straightlining and _session_straightlines(session=session):
+    # This trial's answers are not stored yet (one statement stores them with the session's move).
+    current = {keys[k]: v for k, v in scores.items()} if trial.kind == Trial.Kind.TEST else None
+    if (
+        last
+        and study.check_straightlining
+        and _session_straightlines(session=session, current=(trial.index, current))
+    ):
         found.append(("straightlining", {}))
     return [
         {
@@ -720,10 +719,15 @@ def _qc_failures(
     ]
 
 
-def _session_straightlines(*, session: RatingSession) -> bool:
+def _session_straightlines(*, session: RatingSession, current: tuple[int, dict[int, float] | None]) -> bool:
+    """Straight-lining over the session's stored test answers plus `current` (index, {perspective
+    id: score}), the answers being stored now (None: not a test trial)."""
     per_trial: dict[int, dict[int, float]] = {}
     for index, pid, score in Rating.objects.filter(session_id=session.pk, kind=Trial.Kind.TEST).values_list(
         "trial_index", "perspective_id", "score"
     ):
         per_trial.setdefault(index, {})[pid] = score
+    index, answers = current
+    if answers is not None:
+        per_trial[index] = answers
     return qc.is_straightlining(per_trial.values())

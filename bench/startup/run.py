@@ -141,7 +141,10 @@ def export_tree(ref: str) -> Path:
 class Tree:
     def __init__(self, name: str, path: Path, services: Services) -> None:
         self.name, self.path = name, path
-        self.env = {**services.env, "PYTHONPATH": str(path)}
+        self.env = {**services.env, "PYTHONPATH": str(path), "DJANGO_LOG_LEVEL": "INFO"}
+
+    def log(self, name: str) -> Any:
+        return open(VAR / f"{name}-{self.name.split()[0]}.log", "ab")  # noqa: SIM115 - closed with the process
 
     def run_check(self) -> tuple[float, float]:
         """`manage.py check`: (wall seconds, CPU seconds of the process)."""
@@ -167,8 +170,8 @@ class Tree:
             + ["--no-control-socket", "--config", str(HOOKS), "--log-level", "warning"],
             cwd=self.path,
             env={**self.env, "BENCH_STARTUP_HOOKS": str(hooks_out)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log("gunicorn"),
+            stderr=subprocess.STDOUT,
         )
         try:
             status = first_response(port, "/healthz", deadline=time.monotonic() + 60)
@@ -236,7 +239,7 @@ class Tree:
 
 
 def first_response(port: int, path: str, deadline: float) -> int:
-    """Connect as soon as the port listens; one GET, answered once a worker is ready."""
+    """Connect as soon as the port listens; GET until a 200, answered once a worker is ready."""
     while time.monotonic() < deadline:
         try:
             sock = socket.create_connection(("127.0.0.1", port), timeout=60)
@@ -251,8 +254,9 @@ def first_response(port: int, path: str, deadline: float) -> int:
                 if not chunk:
                     break
                 head += chunk
-            if head:
-                return int(head[9:12])
+            if head and int(head[9:12]) == 200:
+                return 200
+            # Anything else (the services still starting): ask again, the figure is the first 200.
         time.sleep(0.01)
     raise RuntimeError("no response before the deadline")
 
