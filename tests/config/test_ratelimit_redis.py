@@ -16,7 +16,10 @@ from config.ratelimit import Limit, ratelimits
 @pytest.fixture
 def redis_cache(settings: Any) -> Iterator[None]:
     settings.CACHES = {
-        "default": {"BACKEND": "config.cache.FailOpenRedisCache", "LOCATION": os.environ["REDIS_URL"][:-1] + "3"}
+        "default": {
+            "BACKEND": "config.cache.FailOpenRedisCache",
+            "LOCATION": os.environ["REDIS_URL"][:-1] + "3",
+        }
     }
     settings.RATELIMIT_ENABLED = True
     settings.LIMIT_PER_TOKEN = 2
@@ -51,7 +54,9 @@ def test_each_limit_counts_on_its_own_key_and_the_first_one_reached_refuses(redi
 
 
 def test_counters_fail_open_when_redis_is_unreachable(settings: Any) -> None:
-    settings.CACHES = {"default": {"BACKEND": "config.cache.FailOpenRedisCache", "LOCATION": "redis://127.0.0.1:9/0"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "config.cache.FailOpenRedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+    }
     settings.RATELIMIT_ENABLED = True
     settings.LIMIT_PER_TOKEN = 1
 
