@@ -127,10 +127,17 @@ def _expire_now_and_then(study: Study) -> None:
         sessions_expire(study=study)
 
 
-def _session_create(*, participant: Participant, number: int, status: str) -> RatingSession:
+def _session_create(
+    *, participant: Participant, number: int, status: str, trial_count: int = 0
+) -> RatingSession:
     study = participant.study
     session = RatingSession(
-        participant=participant, study=study, number=number, status=status, is_pilot=participant.is_pilot
+        participant=participant,
+        study=study,
+        number=number,
+        status=status,
+        is_pilot=participant.is_pilot,
+        trial_count=trial_count,
     )
     if status != Status.DECLINED:
         session.consent_version = study.consent_version
@@ -164,7 +171,6 @@ def session_start(
     rng = random.Random(secrets.randbits(64))
     seen = seen_stimulus_ids(participant=participant) if number > 1 else []
     first_status = Status.QUESTIONNAIRE if study.questionnaire else Status.DISPLAY_CHECK
-    session = _session_create(participant=participant, number=number, status=first_status)
     extras = _session_extras(study=study, seen=seen, rng=rng, first=number == 1)
     if study.allocation_mode == Study.AllocationMode.FULL:
         test_ids = allocation.full_pick(study=study, count=study.stimuli_per_session, exclude=seen, rng=rng)
@@ -173,7 +179,11 @@ def session_start(
     if not test_ids:
         raise StudyFull(_("Thank you for your interest: this study needs no more ratings at the moment."))
     items = _session_items(study=study, test_prompts=test_ids, extras=extras, rng=rng)
-    Trial.objects.bulk_create(
+    # The order is known before the session exists: it is created with its trial count.
+    session = _session_create(
+        participant=participant, number=number, status=first_status, trial_count=len(items)
+    )
+    trials = [
         Trial(
             session=session,
             index=i,
@@ -183,9 +193,13 @@ def session_start(
             prompt_shown=item.prompt_shown,
         )
         for i, item in enumerate(items)
-    )
-    session.trial_count = len(items)
-    session.save(update_fields=["trial_count", "last_seen_at"])
+    ]
+    if allocation.on_postgres():
+        sql, params = _values_insert(trials)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    else:
+        Trial.objects.bulk_create(trials)
     return session
 
 
@@ -643,9 +657,7 @@ def _write(
     """Store the ratings, mark the trial answered and move the session on, in one statement (one
     round trip on the hot path, not three). `fields` are RatingSession columns.
 
-    The ratings go in one VALUES list, not through bulk_create: on PostgreSQL that sends one
-    array per column (INSERT ... SELECT FROM UNNEST), and dumping 14 arrays cost more CPU than
-    the rest of the submission (profiled). Columns and defaults are the model's own.
+    The ratings go in one VALUES list (`_values_insert`), not through bulk_create.
     """
     if not allocation.on_postgres():
         Rating.objects.bulk_create(ratings)
@@ -653,11 +665,7 @@ def _write(
         RatingSession.objects.filter(pk=session_id).update(**fields)
         return
     q = connection.ops.quote_name
-    rating_fields = [f for f in Rating._meta.concrete_fields if not f.primary_key]
-    row = "(" + ", ".join(["%s"] * len(rating_fields)) + ")"
-    rating_values = [
-        f.get_db_prep_save(f.pre_save(r, add=True), connection) for r in ratings for f in rating_fields
-    ]
+    insert, rating_values = _values_insert(ratings)
     session_fields = [RatingSession._meta.get_field(name) for name in fields]
     sets = ", ".join(f"{q(f.column)} = %s" for f in session_fields)
     session_values = [
@@ -665,12 +673,26 @@ def _write(
     ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH stored AS (INSERT INTO {Rating._meta.db_table} ({', '.join(q(f.column) for f in rating_fields)}) "  # noqa: S608 - model names
-            f"VALUES {', '.join([row] * len(ratings))}), "
+            f"WITH stored AS ({insert}), "  # noqa: S608 - model names
             f"answered AS (UPDATE {Trial._meta.db_table} SET answered_at = %s WHERE id = %s) "
             f"UPDATE {RatingSession._meta.db_table} SET {sets} WHERE id = %s",
             [*rating_values, answered_at, trial_id, *session_values, session_id],
         )
+
+
+def _values_insert(objs: Sequence[models.Model]) -> tuple[str, list[Any]]:
+    """An INSERT of these new rows (one model) as one VALUES list, and its parameters.
+
+    Not bulk_create on the hot paths: on PostgreSQL it sends one array per column (INSERT ...
+    SELECT FROM UNNEST), and psycopg's array dumping cost more CPU than the rest of a submission
+    (profiled). Columns, defaults and conversions are the model's own, as bulk_create's.
+    """
+    meta = objs[0]._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    values = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    return f"INSERT INTO {meta.db_table} ({columns}) VALUES {', '.join([row] * len(objs))}", values  # noqa: S608
 
 
 def _qc_failures(

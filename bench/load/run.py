@@ -843,7 +843,8 @@ def open_loop_bench(
     stack: Stack, study: Any, *, start: int, cap: int, ramp: float, hold: float, p99_ms: float
 ) -> dict[str, Any]:
     """Largest participant count with p99 <= p99_ms and no error: double from `start` until a level
-    fails (or `cap`), then one level halfway between the last pass and the first failure. The same
+    fails (or `cap`), then one level halfway between the last pass and the first failure (halve
+    from `start` instead while no level has passed, down to 10). The same
     levels, arrival times and think times drive the full path and the bare insert reference."""
     import asyncio
 
@@ -878,7 +879,9 @@ def open_loop_bench(
                 best = max(best, n)
             else:
                 failed = n if not failed else min(failed, n)
-            if not failed:
+            if not best and failed:  # even the first level failed: halve until one passes
+                n = n // 2 if n // 2 >= 10 and len(levels) < 8 else 0
+            elif not failed:
                 n = n * 2 if n * 2 <= cap else (cap if n < cap else 0)
             else:
                 mid = (best + failed) // 2
