@@ -64,7 +64,7 @@ class FailOpenRedisCache(RedisCache):
         """`incr_window` for several counters in one round trip (a request under two limits)."""
         made = [self.make_and_validate_key(key, version=version) for key in keys]
         try:
-            pipe = self._cache.get_client(made[0], write=True).pipeline(transaction=False)
+            pipe = self._cache.get_client(made[0], write=True).pipeline(transaction=False)  # type: ignore[attr-defined]
             for key in made:
                 pipe.incr(key)
                 pipe.expire(key, timeout)

@@ -927,6 +927,9 @@ def main() -> None:
     parser.add_argument("--web-threads", type=int, default=4, help="threads per worker (docs/deploy.md: 4)")
     parser.add_argument("--only-ratings", action="store_true", help="skip the allocation part")
     parser.add_argument("--no-closed", action="store_true", help="skip the closed-loop rating runs")
+    parser.add_argument(
+        "--closed", default="16,64", help="closed loop: concurrent participants, comma-separated"
+    )
     parser.add_argument("--no-open", action="store_true", help="skip the open-loop runs")
     parser.add_argument("--open-start", type=int, default=100, help="open loop: first participant count")
     parser.add_argument(
@@ -957,7 +960,7 @@ def main() -> None:
         if not args.only_ratings:
             print("allocation under load: 2 waves of 64 simultaneous session starts ...", flush=True)
             results["allocation"] = allocation_bench(stack, alloc_study)
-        for conc in () if args.no_closed else (16, 64):
+        for conc in () if args.no_closed else [int(c) for c in args.closed.split(",")]:
             print(f"rating submissions at {conc} concurrent participants ...", flush=True)
             cpu0 = cpu_seconds([os.getpid()])
             results[f"ratings_{conc}"] = rating_bench(
