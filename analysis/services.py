@@ -32,10 +32,9 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from analysis import exports, loaders, plots
+from analysis import loaders
 from analysis.exceptions import AnalysisRunInvalid, ClaimLost, JobQueueUnavailable
 from analysis.models import AnalysisRun
-from analysis.offline import code_version
 from analysis.stats import METHODS, AnalysisResult, analyse, reliability
 from experiments.models import Study
 from ratings.models import Participant, Rating
@@ -322,6 +321,10 @@ def _write_files(
     clock: _Clock,
     out: Path,
 ) -> None:
+    # pandas and matplotlib (1.5 s of imports) load in the worker that runs a job, not at start-up.
+    from analysis import exports, plots
+    from analysis.offline import code_version
+
     t = time.perf_counter()
     exports.write_results(
         out,
@@ -386,6 +389,8 @@ def _summary(
     rel: dict[str, dict[str, Any]],
     files: list[str],
 ) -> dict[str, Any]:
+    from analysis import exports
+
     per = []
     for d, info in enumerate(data.perspectives, start=1):
         item = exports.perspective_summary(info.key, results[info.key], list(data.rater_codes))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+import config.celery  # noqa: F401 - binds the shared tasks below to the project's app (config/__init__)
 from analysis.services import analysis_run_execute, analysis_runs_sweep
 
 

@@ -60,6 +60,19 @@ class FailOpenRedisCache(RedisCache):
             self._down("incr_window")
             return 1
 
+    def incr_windows(self, keys: list[Any], timeout: int, version: int | None = None) -> list[int]:
+        """`incr_window` for several counters in one round trip (a request under two limits)."""
+        made = [self.make_and_validate_key(key, version=version) for key in keys]
+        try:
+            pipe = self._cache.get_client(made[0], write=True).pipeline(transaction=False)  # type: ignore[attr-defined]
+            for key in made:
+                pipe.incr(key)
+                pipe.expire(key, timeout)
+            return [int(n) for n in pipe.execute()[::2]]
+        except DOWN:
+            self._down("incr_windows")
+            return [1] * len(made)
+
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         try:
             return super().incr(key, delta, version)

@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -63,6 +64,15 @@ def hit(scope: str, ident: str, *, limit: int, window: int) -> bool:
         return True
 
 
+def hit_all(events: list[tuple[str, str, int]], *, window: int) -> list[bool]:
+    """`hit` for several (scope, ident, limit) at once: one cache round trip with Redis."""
+    incr_windows = getattr(cache, "incr_windows", None)
+    if incr_windows is None:
+        return [hit(scope, ident, limit=limit, window=window) for scope, ident, limit in events]
+    counts = incr_windows([_key(scope, ident, window) for scope, ident, _limit in events], window + 1)
+    return [int(n) <= limit for n, (_scope, _ident, limit) in zip(counts, events, strict=True)]
+
+
 def count(scope: str, ident: str, *, window: int) -> int:
     try:
         return int(cache.get(_key(scope, ident, window), 0))
@@ -88,6 +98,48 @@ def too_many(request: HttpRequest, window: int) -> HttpResponse:
 
 def _limit_of(limit: int | str) -> int:
     return int(getattr(settings, limit)) if isinstance(limit, str) else limit
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit of `ratelimits`: `limit` requests (or the setting it names) per `key(request, ...)`
+    (the client IP without a key) and window."""
+
+    scope: str
+    limit: int | str
+    key: Callable[..., str] | None = None
+
+
+def ratelimits(
+    *limits: Limit, window: int = 60, exempt: Callable[..., bool] | None = None
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Several `ratelimit`s on one view, counted in one cache round trip (the rating hot path).
+
+    Each limit counts every request; one over its limit refuses the request with a 429, unless
+    `exempt(request, *args, **kwargs)` (asked only then) lets it through.
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if settings.RATELIMIT_ENABLED:
+                events = [
+                    (
+                        x.scope,
+                        x.key(request, *args, **kwargs) if x.key else client_ip(request),
+                        _limit_of(x.limit),
+                    )
+                    for x in limits
+                ]
+                if not all(hit_all(events, window=window)) and not (
+                    exempt and exempt(request, *args, **kwargs)
+                ):
+                    return too_many(request, window)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
 def ratelimit(

@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
+import config.celery  # noqa: F401 - binds the shared tasks below to the project's app (config/__init__)
 from experiments.models import StimulusImport
 from experiments.services import (
     stimulus_import_claim,

@@ -8,15 +8,22 @@ breaks ties at random) and increments them, under the study's advisory transacti
 Why a study lock and not `FOR UPDATE SKIP LOCKED` on the counters: with SKIP LOCKED, a pick ordered
 on a statement snapshot can take a row that another start committed a moment earlier, and loads
 drift two apart under load (seen in the 12-thread test). Under the lock each pick sees every earlier
-pick committed, so loads never differ by more than one. The lock is held only for the pick and the
-trial inserts: everything else is prepared before it is taken.
+pick committed, so loads never differ by more than one. The pick is committed in a transaction of
+its own (ratings.services.stimulus_loads_claim): the lock is held for the choice only, never while a
+session's trials are inserted.
+
+Lock order, the same everywhere (no deadlock): the study lock, then session rows, then counter
+rows in stimulus id order. Session starts and recounts take the study lock and then counters;
+submissions, resumes and expiry lock their session rows and then counters; every statement that
+locks several counters locks them ordered by stimulus id (`balanced_pick`, `loads_change`,
+`stimulus_loads_recount`).
 
 `stimulus_loads_recount` rebuilds the counters from the trials (after an analysis excluded
 participants: their stimuli become needed again), under the same lock.
 """
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -111,8 +118,8 @@ def study_lock(study_id: int) -> None:
 def stimulus_loads_ensure(study_id: int, *, force: bool = False) -> None:
     """Give every test stimulus of the study a counter row, and only those (at most once a minute per process).
 
-    New rows are followed by ANALYZE: the pick must use the (study, load, shuffle) index from the
-    first session on, and without statistics the planner does not (measured: 90 ms instead of 1 ms).
+    No ANALYZE here (this runs on the participant's request path): `balanced_pick` reads the
+    counters in an order that does not depend on the table's statistics.
     """
     key = f"ratings:loads-ensured:{study_id}"
     if not force and cache.get(key):
@@ -131,7 +138,6 @@ def stimulus_loads_ensure(study_id: int, *, force: bool = False) -> None:
             """,
             [study_id, Stimulus.Role.TEST],
         )
-        inserted = cursor.rowcount
         cursor.execute(
             """
             DELETE FROM ratings_stimulusload l USING experiments_stimulus s
@@ -139,8 +145,6 @@ def stimulus_loads_ensure(study_id: int, *, force: bool = False) -> None:
             """,
             [study_id, Stimulus.Role.TEST],
         )
-        if inserted > 0 and not connection.in_atomic_block:
-            cursor.execute("ANALYZE ratings_stimulusload")
     cache.set(key, True, ENSURE_EVERY_SECONDS)
 
 
@@ -148,25 +152,34 @@ def balanced_pick(*, study: Study, count: int, exclude: Sequence[int]) -> dict[i
     """Claim up to `count` test stimuli with the lowest loads below target, never one in `exclude`.
 
     Call inside the allocation transaction, after `study_lock`. Fewer come back when too few are
-    still needed (no over-allocation). Returns {stimulus id: prompt} in pick order.
+    still needed (no over-allocation). Returns {stimulus id: prompt}.
+
+    The choice reads without locking (the study lock serialises picks); the chosen counters are
+    then locked in stimulus id order, the order of every other writer of counters, and a counter
+    that reached the target meanwhile (a resumed session took it back) is not taken.
     """
     if not on_postgres():
         return _portable_pick(study=study, count=count, exclude=exclude)
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            UPDATE ratings_stimulusload u SET load = u.load + 1, shuffle = random()
-            FROM (
+            WITH chosen AS (
                 SELECT stimulus_id FROM ratings_stimulusload
                 WHERE study_id = %s AND load < %s AND NOT (stimulus_id = ANY(%s::bigint[]))
                 ORDER BY load, shuffle
                 LIMIT %s
+            ), locked AS (
+                SELECT l.stimulus_id FROM ratings_stimulusload l
+                WHERE l.stimulus_id IN (SELECT stimulus_id FROM chosen)
+                ORDER BY l.stimulus_id
                 FOR UPDATE
-            ) picked
-            WHERE u.stimulus_id = picked.stimulus_id
+            )
+            UPDATE ratings_stimulusload u SET load = u.load + 1, shuffle = random()
+            FROM locked
+            WHERE u.stimulus_id = locked.stimulus_id AND u.load < %s
             RETURNING u.stimulus_id, (SELECT prompt FROM experiments_stimulus WHERE id = u.stimulus_id)
             """,
-            [study.pk, study.target_ratings, list(exclude), count],
+            [study.pk, study.target_ratings, list(exclude), count, study.target_ratings],
         )
         return dict(cursor.fetchall())
 
@@ -185,24 +198,38 @@ def full_pick(*, study: Study, count: int, exclude: Sequence[int], rng: random.R
 
 
 def loads_change(stimulus_ids: Sequence[int], delta: int) -> None:
-    """Add `delta` to the counters of these stimuli, locking them in id order (no deadlock)."""
-    if not stimulus_ids:
+    """Add `delta` to the counters of these (distinct) stimuli."""
+    loads_add({pk: delta for pk in stimulus_ids})
+
+
+def loads_add(deltas: Mapping[int, int]) -> None:
+    """Add deltas[stimulus id] to each counter in one statement, locking them in id order.
+
+    One statement, not one per distinct delta: two statements would each lock in id order but
+    together not (ids 5, 9 then 3), and deadlock against another writer taking 3 then 5.
+    """
+    deltas = {pk: d for pk, d in deltas.items() if d}
+    if not deltas:
         return
     if not on_postgres():
         from ratings.models import StimulusLoad
 
-        for stimulus_id in sorted(stimulus_ids):
-            StimulusLoad.objects.filter(stimulus_id=stimulus_id).update(load=Greatest(F("load") + delta, 0))
+        for stimulus_id in sorted(deltas):
+            StimulusLoad.objects.filter(stimulus_id=stimulus_id).update(
+                load=Greatest(F("load") + deltas[stimulus_id], 0)
+            )
         return
+    ids = sorted(deltas)
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            UPDATE ratings_stimulusload u SET load = GREATEST(u.load + %s, 0)
+            UPDATE ratings_stimulusload u SET load = GREATEST(u.load + d.delta, 0)
             FROM (SELECT stimulus_id FROM ratings_stimulusload WHERE stimulus_id = ANY(%s::bigint[])
-                  ORDER BY stimulus_id FOR UPDATE) locked
-            WHERE u.stimulus_id = locked.stimulus_id
+                  ORDER BY stimulus_id FOR UPDATE) locked,
+                 unnest(%s::bigint[], %s::int[]) AS d(stimulus_id, delta)
+            WHERE u.stimulus_id = locked.stimulus_id AND d.stimulus_id = locked.stimulus_id
             """,
-            [delta, list(stimulus_ids)],
+            [ids, ids, [deltas[pk] for pk in ids]],
         )
 
 
@@ -221,6 +248,12 @@ def stimulus_loads_recount(*, study_id: int) -> None:
         return
     live = list(RatingSession.LIVE_STATUSES)
     with connection.cursor() as cursor:
+        # Every counter of the study, locked in stimulus id order before the UPDATE (whose own row
+        # order follows the scan): the lock order of every other writer.
+        cursor.execute(
+            "SELECT 1 FROM ratings_stimulusload WHERE study_id = %s ORDER BY stimulus_id FOR UPDATE",
+            [study_id],
+        )
         cursor.execute(
             """
             WITH counts AS (

@@ -111,9 +111,13 @@ class Trial(models.Model):
         REPEAT = "repeat", _("Repeat")
         TRAP = "trap", _("Correspondence trap")
 
-    session = models.ForeignKey(RatingSession, on_delete=models.CASCADE, related_name="trials")
+    # No single-column indexes: (session, index) and (stimulus, kind) below lead with these
+    # columns, and every index costs each insert on the hot path.
+    session = models.ForeignKey(
+        RatingSession, on_delete=models.CASCADE, related_name="trials", db_index=False
+    )
     index = models.PositiveIntegerField()
-    stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="trials")
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="trials", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEST)
     repetition = models.PositiveSmallIntegerField(default=0)
     prompt_shown = models.TextField()
@@ -131,9 +135,13 @@ class Trial(models.Model):
 
 
 class Rating(models.Model):
-    session = models.ForeignKey(RatingSession, on_delete=models.CASCADE, related_name="ratings")
+    # No single-column indexes on session and stimulus: one_score_per_presentation and
+    # rating_stimulus_perspective lead with them; every index costs each insert on the hot path.
+    session = models.ForeignKey(
+        RatingSession, on_delete=models.CASCADE, related_name="ratings", db_index=False
+    )
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="ratings")
-    stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="ratings")
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="ratings", db_index=False)
     perspective = models.ForeignKey(Perspective, on_delete=models.CASCADE, related_name="ratings")
     score = models.FloatField()
     repetition = models.PositiveSmallIntegerField(default=0)
@@ -157,10 +165,8 @@ class Rating(models.Model):
                 fields=["idempotency_key", "perspective"], name="one_score_per_key_and_perspective"
             ),
         ]
-        indexes = [
-            models.Index(fields=["stimulus", "perspective"], name="rating_stimulus_perspective"),
-            models.Index(fields=["idempotency_key"], name="rating_idempotency_key"),
-        ]
+        # The idempotency key needs no index of its own: one_score_per_key_and_perspective leads with it.
+        indexes = [models.Index(fields=["stimulus", "perspective"], name="rating_stimulus_perspective")]
 
     def __str__(self) -> str:
         return f"{self.session_id}/{self.stimulus_id}/{self.perspective_id}={self.score}"

@@ -61,9 +61,12 @@ def participant_enter(
             raise PanelLinkInvalid(_("This participant id is already in use."))
     if study.status != Study.Status.OPEN and not (pilot and study.status != Study.Status.CLOSED):
         raise StudyNotOpen(_("This study is not open at the moment."))
+    claimed: dict[int, str] | None = None
     if consent:
         allocation.stimulus_loads_ensure(study.pk)
         _expire_now_and_then(study)
+        if study.allocation_mode == Study.AllocationMode.BALANCED:
+            claimed = stimulus_loads_claim(study=study, exclude=[])
     try:
         with transaction.atomic():
             participant = Participant(
@@ -77,8 +80,10 @@ def participant_enter(
             participant.save()
             if not consent:
                 return _session_create(participant=participant, number=1, status=Status.DECLINED)
-            return session_start(participant=participant, number=1)
+            return session_start(participant=participant, number=1, claimed=claimed)
     except IntegrityError:
+        if claimed:
+            stimulus_loads_release(claimed=claimed)
         # The same panel id arrived twice at once (double click, two tabs): the first one wins.
         existing = participant_latest_session(
             study=study, panel=entry.panel, external_id=entry.external_id or ""
@@ -86,6 +91,33 @@ def participant_enter(
         if existing is None:
             raise
         return existing
+    except BaseException:
+        if claimed:
+            stimulus_loads_release(claimed=claimed)
+        raise
+
+
+def stimulus_loads_claim(*, study: Study, exclude: Sequence[int]) -> dict[int, str]:
+    """Claim a session's test stimuli (balanced mode) in a transaction of its own.
+
+    The study's allocation lock is held for the choice only: committed here, not after the
+    session's trials are inserted, so starts queue behind one short statement. The caller gives
+    the claim back with `stimulus_loads_release` if the session is not created. Raises StudyFull
+    when no test stimulus is still needed. (Inside an outer transaction this is a savepoint and
+    the lock lasts until the outer commit.)
+    """
+    with transaction.atomic():
+        allocation.study_lock(study.pk)
+        claimed = allocation.balanced_pick(study=study, count=study.stimuli_per_session, exclude=exclude)
+    if not claimed:
+        raise StudyFull(_("Thank you for your interest: this study needs no more ratings at the moment."))
+    return claimed
+
+
+def stimulus_loads_release(*, claimed: dict[int, str]) -> None:
+    """Give back a claim whose session was not created (its counters go down again)."""
+    with transaction.atomic():
+        allocation.loads_change(list(claimed), -1)
 
 
 def _expire_now_and_then(study: Study) -> None:
@@ -95,10 +127,17 @@ def _expire_now_and_then(study: Study) -> None:
         sessions_expire(study=study)
 
 
-def _session_create(*, participant: Participant, number: int, status: str) -> RatingSession:
+def _session_create(
+    *, participant: Participant, number: int, status: str, trial_count: int = 0
+) -> RatingSession:
     study = participant.study
     session = RatingSession(
-        participant=participant, study=study, number=number, status=status, is_pilot=participant.is_pilot
+        participant=participant,
+        study=study,
+        number=number,
+        status=status,
+        is_pilot=participant.is_pilot,
+        trial_count=trial_count,
     )
     if status != Status.DECLINED:
         session.consent_version = study.consent_version
@@ -118,27 +157,33 @@ class _Extras:
 
 
 @transaction.atomic
-def session_start(*, participant: Participant, number: int) -> RatingSession:
+def session_start(
+    *, participant: Participant, number: int, claimed: dict[int, str] | None = None
+) -> RatingSession:
     """Create a consented session and allocate its trials in one transaction.
 
-    Only the pick of test stimuli and the trial inserts run under the study's allocation lock.
+    Balanced mode: `claimed` are the test stimuli claimed for it beforehand (`stimulus_loads_claim`,
+    so that the allocation lock is not held while the trials are inserted; the caller releases
+    them if this fails); without it, the claim is made here, inside this transaction.
     Raises StudyFull when no test stimulus is still needed (balanced mode) or left unseen (full mode).
     """
     study = participant.study
     rng = random.Random(secrets.randbits(64))
     seen = seen_stimulus_ids(participant=participant) if number > 1 else []
     first_status = Status.QUESTIONNAIRE if study.questionnaire else Status.DISPLAY_CHECK
-    session = _session_create(participant=participant, number=number, status=first_status)
     extras = _session_extras(study=study, seen=seen, rng=rng, first=number == 1)
     if study.allocation_mode == Study.AllocationMode.FULL:
         test_ids = allocation.full_pick(study=study, count=study.stimuli_per_session, exclude=seen, rng=rng)
     else:
-        allocation.study_lock(study.pk)
-        test_ids = allocation.balanced_pick(study=study, count=study.stimuli_per_session, exclude=seen)
+        test_ids = claimed if claimed is not None else stimulus_loads_claim(study=study, exclude=seen)
     if not test_ids:
         raise StudyFull(_("Thank you for your interest: this study needs no more ratings at the moment."))
     items = _session_items(study=study, test_prompts=test_ids, extras=extras, rng=rng)
-    Trial.objects.bulk_create(
+    # The order is known before the session exists: it is created with its trial count.
+    session = _session_create(
+        participant=participant, number=number, status=first_status, trial_count=len(items)
+    )
+    trials = [
         Trial(
             session=session,
             index=i,
@@ -148,9 +193,13 @@ def session_start(*, participant: Participant, number: int) -> RatingSession:
             prompt_shown=item.prompt_shown,
         )
         for i, item in enumerate(items)
-    )
-    session.trial_count = len(items)
-    session.save(update_fields=["trial_count", "last_seen_at"])
+    ]
+    if allocation.on_postgres():
+        sql, params = _values_insert(trials)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    else:
+        Trial.objects.bulk_create(trials)
     return session
 
 
@@ -234,12 +283,8 @@ def _unanswered_test_stimuli(session_ids: list[int]) -> list[int]:
 
 
 def _loads_add(stimulus_ids: list[int], sign: int) -> None:
-    """Change counters by sign x (occurrences of each id), one UPDATE per multiplicity."""
-    by_count: dict[int, list[int]] = {}
-    for pk, n in Counter(stimulus_ids).items():
-        by_count.setdefault(n, []).append(pk)
-    for n, ids in by_count.items():
-        allocation.loads_change(ids, sign * n)
+    """Change counters by sign x (occurrences of each id), in one statement (lock order)."""
+    allocation.loads_add({pk: sign * n for pk, n in Counter(stimulus_ids).items()})
 
 
 @transaction.atomic
@@ -553,7 +598,7 @@ def _store(
     if session.status == Status.EXPIRED:
         # Came back after the expiry released the trials: claim the unanswered ones again.
         _loads_add(_unanswered_test_stimuli([session.pk]), +1)
-    Rating.objects.bulk_create(
+    ratings = [
         Rating(
             session_id=session.pk,
             trial_id=trial.pk,
@@ -570,7 +615,7 @@ def _store(
             idempotency_key=key,
         )
         for k, v in scores.items()
-    )
+    ]
     failures = _qc_failures(session=session, trial=trial, keys=keys, scores=scores, last=next_trial is None)
     study = session.study
     screen_out = bool(failures) and study.qc_action == Study.QcAction.SCREEN_OUT
@@ -590,7 +635,7 @@ def _store(
         fields["qc_failures"] = [*session.qc_failures, *failures]
     if status in (Status.COMPLETED, Status.SCREENED_OUT):
         fields["completed_at"] = now
-    _advance(session_id=session.pk, trial_id=trial.pk, answered_at=now, fields=fields)
+    _write(ratings=ratings, session_id=session.pk, trial_id=trial.pk, answered_at=now, fields=fields)
     if screen_out:
         # Screened-out ratings are not valid: every test stimulus of the session is needed again.
         _loads_add(
@@ -606,23 +651,48 @@ def _store(
     )
 
 
-def _advance(*, session_id: int, trial_id: int, answered_at: datetime, fields: dict[str, Any]) -> None:
-    """Mark the trial answered and move the session on in one statement (one round trip fewer
-    on the hot path than two ORM updates). `fields` are RatingSession columns."""
+def _write(
+    *, ratings: list[Rating], session_id: int, trial_id: int, answered_at: datetime, fields: dict[str, Any]
+) -> None:
+    """Store the ratings, mark the trial answered and move the session on, in one statement (one
+    round trip on the hot path, not three). `fields` are RatingSession columns.
+
+    The ratings go in one VALUES list (`_values_insert`), not through bulk_create.
+    """
     if not allocation.on_postgres():
+        Rating.objects.bulk_create(ratings)
         Trial.objects.filter(pk=trial_id).update(answered_at=answered_at)
         RatingSession.objects.filter(pk=session_id).update(**fields)
         return
-    meta = RatingSession._meta
-    columns = [meta.get_field(name) for name in fields]
-    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
-    values = [f.get_db_prep_save(v, connection) for f, v in zip(columns, fields.values(), strict=True)]
+    q = connection.ops.quote_name
+    insert, rating_values = _values_insert(ratings)
+    session_fields = [RatingSession._meta.get_field(name) for name in fields]
+    sets = ", ".join(f"{q(f.column)} = %s" for f in session_fields)
+    session_values = [
+        f.get_db_prep_save(v, connection) for f, v in zip(session_fields, fields.values(), strict=True)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH answered AS (UPDATE ratings_trial SET answered_at = %s WHERE id = %s) "  # noqa: S608 - fixed names
-            f"UPDATE ratings_ratingsession SET {sets} WHERE id = %s",
-            [answered_at, trial_id, *values, session_id],
+            f"WITH stored AS ({insert}), "  # noqa: S608 - model names
+            f"answered AS (UPDATE {Trial._meta.db_table} SET answered_at = %s WHERE id = %s) "
+            f"UPDATE {RatingSession._meta.db_table} SET {sets} WHERE id = %s",
+            [*rating_values, answered_at, trial_id, *session_values, session_id],
         )
+
+
+def _values_insert(objs: Sequence[models.Model]) -> tuple[str, list[Any]]:
+    """An INSERT of these new rows (one model) as one VALUES list, and its parameters.
+
+    Not bulk_create on the hot paths: on PostgreSQL it sends one array per column (INSERT ...
+    SELECT FROM UNNEST), and psycopg's array dumping cost more CPU than the rest of a submission
+    (profiled). Columns, defaults and conversions are the model's own, as bulk_create's.
+    """
+    meta = objs[0]._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    values = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    return f"INSERT INTO {meta.db_table} ({columns}) VALUES {', '.join([row] * len(objs))}", values  # noqa: S608
 
 
 def _qc_failures(
@@ -651,7 +721,13 @@ def _qc_failures(
         failed = qc.repeat_failures(scores=scores, first=first, tol=tol)
         if failed:
             found.append(("repeat", failed))
-    if last and study.check_straightlining and _session_straightlines(session=session):
+    # This trial's answers are not stored yet (one statement stores them with the session's move).
+    current = {keys[k]: v for k, v in scores.items()} if trial.kind == Trial.Kind.TEST else None
+    if (
+        last
+        and study.check_straightlining
+        and _session_straightlines(session=session, current=(trial.index, current))
+    ):
         found.append(("straightlining", {}))
     return [
         {
@@ -665,10 +741,15 @@ def _qc_failures(
     ]
 
 
-def _session_straightlines(*, session: RatingSession) -> bool:
+def _session_straightlines(*, session: RatingSession, current: tuple[int, dict[int, float] | None]) -> bool:
+    """Straight-lining over the session's stored test answers plus `current` (index, {perspective
+    id: score}), the answers being stored now (None: not a test trial)."""
     per_trial: dict[int, dict[int, float]] = {}
     for index, pid, score in Rating.objects.filter(session_id=session.pk, kind=Trial.Kind.TEST).values_list(
         "trial_index", "perspective_id", "score"
     ):
         per_trial.setdefault(index, {})[pid] = score
+    index, answers = current
+    if answers is not None:
+        per_trial[index] = answers
     return qc.is_straightlining(per_trial.values())

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -415,6 +416,7 @@ def study_make(slug: str, *, stimuli: int, per_session: int, target: int) -> Any
             study=study, data=buf.getvalue(), name=f"s{k}.png", prompt=f"prompt {k % 40}", position=k
         )
     Study.objects.filter(pk=study.pk).update(status=Study.Status.OPEN)
+    study.status = Study.Status.OPEN
     return study
 
 
@@ -670,6 +672,229 @@ def summary(r: DriveResult) -> dict[str, Any]:
     }
 
 
+# --- 3. Open loop: participants arrive over time and think between answers -------------------------
+@dataclass
+class OpenParticipant:
+    token: str
+    page_path: str
+    submit_path: str
+    trials: list[tuple[int, int]]  # (index, stimulus id) in order
+    next: int = 0
+
+
+def open_participants(study: Any, n: int, tag: str) -> list[OpenParticipant]:
+    """n sessions ready to rate, made in this process through the real services (consent,
+    display check, instructions), n at a time in 4 threads: faster than over HTTP for 1,000s."""
+    from django.db import connection
+
+    from ratings.models import Trial
+    from ratings.panels import PanelEntry
+    from ratings.services import participant_enter, session_display_check_pass, session_instructions_done
+
+    def one(i: int) -> OpenParticipant:
+        try:
+            pid = f"{tag}-{i}"
+            entry = PanelEntry(panel=study.panel, external_id=pid, data={"pid": pid})
+            session = participant_enter(study=study, entry=entry, consent=True)
+            session = session_display_check_pass(
+                session=session, device={"fits": True, "screen": "1920x1080"}
+            )
+            session = session_instructions_done(session=session)
+            trials = list(
+                Trial.objects.filter(session=session).order_by("index").values_list("index", "stimulus_id")
+            )
+            return OpenParticipant(
+                session.token,
+                f"/s/{study.slug}/t/{session.token}/",
+                f"/api/participant/{session.token}/ratings/",
+                trials,
+            )
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(one, range(n)))
+
+
+@dataclass
+class LevelResult:
+    participants: int
+    seconds: float
+    submit: list[float] = field(default_factory=list)
+    pages: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    peak_concurrent: int = 0
+
+    def passed(self, p99_ms: float) -> bool:
+        pages_ok = not self.pages or pct(self.pages, 99) * 1000 <= p99_ms
+        return bool(self.submit) and pct(self.submit, 99) * 1000 <= p99_ms and pages_ok and not self.errors
+
+    def summary(self, p99_ms: float) -> dict[str, Any]:
+        return {
+            "participants": self.participants,
+            "peak_concurrent": self.peak_concurrent,
+            "submissions": len(self.submit),
+            "submissions_per_second": round(len(self.submit) / self.seconds, 1),
+            "submit_p50_ms": ms(self.submit, 50),
+            "submit_p99_ms": ms(self.submit, 99),
+            "page_loads": len(self.pages),
+            "page_p99_ms": ms(self.pages, 99) if self.pages else None,
+            "errors": len(self.errors),
+            "error_samples": self.errors[:3],
+            "passed": self.passed(p99_ms),
+        }
+
+
+async def _http(port: int, data: bytes) -> tuple[int, bytes]:
+    """One request on a fresh connection (a person thinks 4-8 s: longer than any keep-alive)."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(), timeout=30)
+    finally:
+        writer.close()
+    if len(raw) < 12:
+        raise ConnectionError("empty response")
+    return int(raw[9:12]), raw.partition(b"\r\n\r\n")[2]
+
+
+async def _open_level(
+    port: int,
+    people: list[OpenParticipant],
+    csrf: str,
+    scale: tuple[list[str], int, int],
+    *,
+    reference: bool,
+    ramp: float,
+    hold: float,
+    seed: int,
+) -> LevelResult:
+    import asyncio
+
+    rng = random.Random(seed)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time() + 0.5
+    end = t0 + ramp + hold
+    result = LevelResult(len(people), ramp + hold)
+    active = [0]
+    headers = {
+        "Content-Type": "application/json",
+        "X-CSRFToken": csrf,
+        "Cookie": f"csrftoken={csrf}",
+        "Origin": f"http://127.0.0.1:{port}",
+        "Connection": "close",
+    }
+    # Poisson arrivals: exponential gaps with the mean that brings everyone in over the ramp.
+    arrivals, at = [], t0
+    for _ in people:
+        at += rng.expovariate(len(people) / ramp)
+        arrivals.append(at)
+
+    async def timed(kind: list[float], data: bytes, scheduled: float) -> None:
+        try:
+            status, body = await _http(port, data)
+        except (TimeoutError, OSError, ConnectionError) as exc:
+            result.errors.append(f"connection: {exc!r}")
+            return
+        kind.append(
+            loop.time() - scheduled
+        )  # from the intended time: lateness counts (no coordinated omission)
+        if status not in (200, 201):
+            result.errors.append(f"HTTP {status}: {body[:160]!r}")
+
+    async def person(p: OpenParticipant, arrive: float, prng: random.Random) -> None:
+        await asyncio.sleep(max(0.0, arrive - loop.time()))
+        active[0] += 1
+        result.peak_concurrent = max(result.peak_concurrent, active[0])
+        if not reference:
+            page = encode("GET", p.page_path, port, b"", {"Connection": "close"})
+            await timed(result.pages, page, arrive)
+        when = loop.time() + prng.uniform(4, 8)
+        while when < end and p.next < len(p.trials):
+            await asyncio.sleep(max(0.0, when - loop.time()))
+            index, stimulus = p.trials[p.next]
+            body = json.dumps(
+                {
+                    "index": index,
+                    "stimulus": stimulus,
+                    "scores": {k: prng.randint(scale[1], scale[2]) for k in scale[0]},
+                    "key": str(uuid.uuid4()),
+                    "viewing_ms": 2400,
+                    "response_ms": 1700,
+                    "client_time": "2026-01-01T12:00:00+00:00",
+                }
+            ).encode()
+            path = "/bench/reference/" if reference else p.submit_path
+            await timed(result.submit, encode("POST", path, port, body, headers), when)
+            p.next += 1
+            when = loop.time() + prng.uniform(4, 8)  # the next image is shown, the person thinks
+        active[0] -= 1
+
+    await asyncio.gather(
+        *(person(p, a, random.Random(rng.random())) for p, a in zip(people, arrivals, strict=True))
+    )
+    return result
+
+
+def open_loop_bench(
+    stack: Stack, study: Any, *, start: int, cap: int, ramp: float, hold: float, p99_ms: float
+) -> dict[str, Any]:
+    """Largest participant count with p99 <= p99_ms and no error: double from `start` until a level
+    fails (or `cap`), then one level halfway between the last pass and the first failure (halve
+    from `start` instead while no level has passed, down to 10). The same
+    levels, arrival times and think times drive the full path and the bare insert reference."""
+    import asyncio
+
+    from django.middleware.csrf import _get_new_csrf_string  # type: ignore[attr-defined]
+
+    csrf = _get_new_csrf_string()  # the unmasked secret is a valid token for cookie and header alike
+    keys = list(study.perspectives.order_by("order").values_list("key", flat=True))
+    scale = (keys, int(study.scale_min), int(study.scale_max))
+    started = time.perf_counter()
+    people = open_participants(study, cap, "open")
+    setup = time.perf_counter() - started
+    out: dict[str, Any] = {"sessions": len(people), "session_setup_s": round(setup, 1), "levels": {}}
+    for name, reference in (("full", False), ("reference", True)):
+        levels: list[dict[str, Any]] = []
+        best, failed, n = 0, 0, start
+        while n:
+            print(f"   open loop, {name}: {n} participants ...", flush=True)
+            level = asyncio.run(
+                _open_level(
+                    stack.port, people[:n], csrf, scale, reference=reference, ramp=ramp, hold=hold, seed=n
+                )
+            )
+            summary = level.summary(p99_ms)
+            levels.append(summary)
+            print(
+                f"     peak {summary['peak_concurrent']} concurrent, {summary['submissions_per_second']} answers/s, "
+                f"submit p99 {summary['submit_p99_ms']} ms, page p99 {summary['page_p99_ms']} ms, "
+                f"errors {summary['errors']} -> {'pass' if summary['passed'] else 'FAIL'}",
+                flush=True,
+            )
+            if summary["passed"]:
+                best = max(best, n)
+            else:
+                failed = n if not failed else min(failed, n)
+            if not best and failed:  # even the first level failed: halve until one passes
+                n = n // 2 if n // 2 >= 10 and len(levels) < 8 else 0
+            elif not failed:
+                n = n * 2 if n * 2 <= cap else (cap if n < cap else 0)
+            else:
+                mid = (best + failed) // 2
+                n = (
+                    mid
+                    if best and mid not in (best, failed) and len(levels) < 8 and mid - best >= start // 2
+                    else 0
+                )
+        out["levels"][name] = levels
+        out[f"{name}_max_participants"] = best
+    return out
+
+
 # --- Main ------------------------------------------------------------------------------------------
 def cpu_seconds(pids: list[int]) -> float:
     total = 0.0
@@ -701,6 +926,22 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (docs/deploy.md: 2)")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per worker (docs/deploy.md: 4)")
     parser.add_argument("--only-ratings", action="store_true", help="skip the allocation part")
+    parser.add_argument("--no-closed", action="store_true", help="skip the closed-loop rating runs")
+    parser.add_argument(
+        "--closed", default="16,64", help="closed loop: concurrent participants, comma-separated"
+    )
+    parser.add_argument("--no-open", action="store_true", help="skip the open-loop runs")
+    parser.add_argument("--open-start", type=int, default=100, help="open loop: first participant count")
+    parser.add_argument(
+        "--open-cap", type=int, default=1600, help="open loop: largest participant count tried"
+    )
+    parser.add_argument(
+        "--open-ramp", type=float, default=10.0, help="open loop: seconds over which they arrive"
+    )
+    parser.add_argument("--open-hold", type=float, default=30.0, help="open loop: seconds all of them stay")
+    parser.add_argument(
+        "--open-p99-ms", type=float, default=100.0, help="open loop: the p99 a level must meet"
+    )
     args = parser.parse_args()
     stack = Stack(VAR, web_workers=args.web_workers, web_threads=args.web_threads)
     results: dict[str, Any] = {
@@ -719,13 +960,29 @@ def main() -> None:
         if not args.only_ratings:
             print("allocation under load: 2 waves of 64 simultaneous session starts ...", flush=True)
             results["allocation"] = allocation_bench(stack, alloc_study)
-        for conc in (16, 64):
+        for conc in () if args.no_closed else [int(c) for c in args.closed.split(",")]:
             print(f"rating submissions at {conc} concurrent participants ...", flush=True)
             cpu0 = cpu_seconds([os.getpid()])
             results[f"ratings_{conc}"] = rating_bench(
                 stack, rate_study, conc, f"rate{conc}", profile=args.profile
             )
             results[f"ratings_{conc}"]["generator_cpu_s"] = round(cpu_seconds([os.getpid()]) - cpu0, 2)
+        if not args.no_open:
+            print(
+                f"open loop: Poisson arrivals over {args.open_ramp} s, then {args.open_hold} s; one answer every 4-8 s ...",
+                flush=True,
+            )
+            open_study = study_make("bench-open", stimuli=600, per_session=args.trials, target=100_000)
+            results["open_loop"] = open_loop_bench(
+                stack,
+                open_study,
+                start=args.open_start,
+                cap=args.open_cap,
+                ramp=args.open_ramp,
+                hold=args.open_hold,
+                p99_ms=args.open_p99_ms,
+            )
+            results["open_loop"]["p99_ms_limit"] = args.open_p99_ms
     finally:
         stack.stop()
     (VAR / "results.json").write_text(json.dumps(results, indent=2))
@@ -742,6 +999,8 @@ def report(r: dict[str, Any]) -> None:
     if a:
         report_allocation(a)
     report_ratings(r)
+    if "open_loop" in r:
+        report_open(r["open_loop"])
     print(f"(figures also in {VAR.relative_to(ROOT)}/results.json)")
 
 
@@ -759,8 +1018,31 @@ def report_allocation(a: dict[str, Any]) -> None:
     )
 
 
+def report_open(o: dict[str, Any]) -> None:
+    print(
+        f"-- open loop: participants arrive as a Poisson process and answer one trial every 4-8 s "
+        f"({o['sessions']} sessions made in {o['session_setup_s']} s); a level passes with p99 <= "
+        f"{o['p99_ms_limit']} ms for submissions and page loads and no error"
+    )
+    for name in ("full", "reference"):
+        for lv in o["levels"][name]:
+            print(
+                f"   {name:<9}: {lv['participants']:>5} participants (peak {lv['peak_concurrent']} at once): "
+                f"{lv['submissions_per_second']} answers/s, submit p50 {lv['submit_p50_ms']} ms p99 {lv['submit_p99_ms']} ms, "
+                f"page p99 {lv['page_p99_ms']} ms, errors {lv['errors']} -> {'pass' if lv['passed'] else 'FAIL'}"
+            )
+            for e in lv["error_samples"]:
+                print("      error:", e)
+    print(
+        f"   largest participant count held: full path {o['full_max_participants']}, "
+        f"bare insert reference {o['reference_max_participants']}"
+    )
+
+
 def report_ratings(r: dict[str, Any]) -> None:
     for conc in (16, 64):
+        if f"ratings_{conc}" not in r:
+            continue
         x = r[f"ratings_{conc}"]
         f, ref, db = x["full"], x["reference"], x["db"]
         print(

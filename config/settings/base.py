@@ -4,10 +4,10 @@ Every variable is listed in `.env.example`. Secrets have no default. `scripts/ru
 development `.env` on first start.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
-from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -238,10 +238,11 @@ LOGGING = {
 # ANALYSIS_RUN_PENDING_SECONDS (broker down, message lost) are enqueued again by the sweep.
 ANALYSIS_RUN_STALE_SECONDS = env.int("ANALYSIS_RUN_STALE_SECONDS", default=10 * 60)
 ANALYSIS_RUN_PENDING_SECONDS = env.int("ANALYSIS_RUN_PENDING_SECONDS", default=2 * 60)
-# Every two minutes: https://crontab.guru/#*/2_*_*_*_*  (run `celery -A config beat` next to the worker)
+# Every two minutes (run `celery -A config beat` next to the worker). Schedules are timedeltas, not
+# celery.schedules.crontab: importing Celery here would cost every process its start-up time.
 CELERY_BEAT_SCHEDULE["analysis-runs-sweep"] = {
     "task": "analysis.tasks.analysis_runs_sweep_task",
-    "schedule": crontab(minute="*/2"),
+    "schedule": timedelta(minutes=2),
 }
 # Analysis runs and stimulus imports share one job-status choice set: name its enum once.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["JobStatusEnum"] = (

@@ -11,7 +11,6 @@ import posixpath
 import re
 import zipfile
 
-from openpyxl import load_workbook
 
 from experiments.imports.plan import IMAGE_EXTENSIONS, Planned
 from experiments.imports.problems import Problem
@@ -26,6 +25,8 @@ PER_MODEL = 400  # 100 prompts x 4 samples
 def read_prompt_sheet(data: bytes, label: str) -> tuple[list[tuple[str, str, str]], list[Problem]]:
     """(challenge, scene, prompt) per row; the sheet has no header row."""
     try:
+        from openpyxl import load_workbook  # heavy (0.5 s): only when a workbook is read
+
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         return [], [Problem(f"not a readable .xlsx workbook ({exc})", file=label)]

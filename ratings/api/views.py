@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.errors import ConflictError, DomainError
-from config.ratelimit import ratelimit
+from config.ratelimit import Limit, ratelimit, ratelimits
 from ratings.models import RatingSession
 from ratings.selectors import session_get_by_token
 from ratings.services import rating_submit, session_device_change
@@ -86,8 +86,11 @@ def _pilot_session(request: HttpRequest, token: str) -> bool:
 
 
 @require_POST
-@ratelimit("rating-ip", limit="RATELIMIT_RATING_IP_PER_MINUTE", exempt=_pilot_session)
-@ratelimit("rating", limit="RATELIMIT_RATING_PER_MINUTE", key=_token, exempt=_pilot_session)
+@ratelimits(
+    Limit("rating-ip", "RATELIMIT_RATING_IP_PER_MINUTE"),
+    Limit("rating", "RATELIMIT_RATING_PER_MINUTE", key=_token),
+    exempt=_pilot_session,
+)
 def rating_submit_api(request: HttpRequest, token: str) -> JsonResponse:
     """POST {index, stimulus, scores: {perspective key: score}, key: uuid, viewing_ms, response_ms,
     client_time} -> 201 stored (200 when the same key and answers were stored before)."""

@@ -1,0 +1,84 @@
+"""A process of the app starts without the heavy libraries: they load when a job first needs them.
+
+Start-up speed is measured by bench/startup/run.py; what is imported is a behaviour, checked here
+in a fresh interpreter (the test process has long imported everything).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HEAVY = ["matplotlib", "openpyxl", "scipy.stats", "pandas"]
+
+# django.setup() as a gunicorn worker does, then every URLconf (hence every view and admin module)
+# as the first request does. Then, as a Celery worker does at boot, every task module.
+WEB = """
+import json, sys
+import django
+django.setup()
+from django.urls import URLResolver, get_resolver
+
+def walk(resolver):
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            walk(pattern)
+
+walk(get_resolver())
+web = sorted(name for name in HEAVY + ["celery"] if name in sys.modules)
+
+from config.celery import app
+app.loader.import_default_modules()
+import analysis.tasks, experiments.tasks, ratings.tasks
+from django.conf import settings
+print(json.dumps({
+    "web": web,
+    "worker": sorted(name for name in HEAVY if name in sys.modules),
+    "task_apps": sorted({t.app.main for t in (
+        analysis.tasks.analysis_run_execute_task,
+        experiments.tasks.stimulus_import_execute_task,
+        ratings.tasks.expire_sessions_task,
+    )}),
+    "broker_is_ours": app.conf.broker_url == settings.CELERY_BROKER_URL,
+}))
+"""
+
+
+def _run(code: str) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{code}"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_web_and_worker_processes_start_without_plotting_spreadsheet_or_statistics_libraries() -> None:
+    # when
+    loaded = _run(WEB)
+
+    # then: nothing heavy in the web process, not even Celery until a job is enqueued
+    assert loaded["web"] == []
+    assert loaded["worker"] == []
+    # and the tasks, once imported, are bound to the project's Celery app and broker
+    assert loaded["task_apps"] == ["aigciqa"]
+    assert loaded["broker_is_ours"] is True
+
+
+def test_the_heavy_libraries_load_when_an_analysis_writes_its_files() -> None:
+    # The other side of the same behaviour: the lazy imports still happen where they are used.
+    loaded = _run(
+        "import django, sys, json\ndjango.setup()\n"
+        "from analysis import exports, plots\nfrom analysis.stats.results import t_interval\n"
+        "import numpy as np\nt_interval(np.array([3.0]), np.array([1.0]), np.array([4]), 0.95)\n"
+        "from experiments.imports.aigciqa2023 import read_prompt_sheet\nread_prompt_sheet(b'not xlsx', 'x')\n"
+        "print(json.dumps({'loaded': sorted(n for n in HEAVY if n in sys.modules)}))"
+    )
+
+    assert loaded["loaded"] == sorted(HEAVY)
