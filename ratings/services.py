@@ -628,10 +628,10 @@ def _advance(*, session_id: int, trial_id: int, answered_at: datetime, fields: d
 def _qc_failures(
     *, session: RatingSession, trial: Trial, keys: dict[str, int], scores: dict[str, float], last: bool
 ) -> list[dict[str, Any]]:
-    """Failed checks of this trial (and of the whole session on its last trial)."""
+    """Failed checks of this trial (and of the whole session on its last trial), as stored."""
     study = session.study
     tol = qc.tolerance(scale_kind=study.scale_kind, scale_min=study.scale_min, scale_max=study.scale_max)
-    found: list[tuple[str, Any]] = []
+    found: list[tuple[qc.FailureKind, Any]] = []
     if trial.kind == Trial.Kind.GOLD:
         failed = qc.gold_failures(scores=scores, reference=trial.stimulus.reference_scores, tol=tol)
         if failed:
@@ -653,15 +653,12 @@ def _qc_failures(
             found.append(("repeat", failed))
     if last and study.check_straightlining and _session_straightlines(session=session):
         found.append(("straightlining", {}))
+    at = timezone.now().isoformat()
     return [
-        {
-            "check": check,
-            "trial": trial.index,
-            "stimulus": trial.stimulus_id,
-            "details": details,
-            "at": timezone.now().isoformat(),
-        }
-        for check, details in found
+        qc.QcFailure(
+            kind=kind, trial=trial.index, stimulus=trial.stimulus_id, at=at, details=details
+        ).as_json()
+        for kind, details in found
     ]
 
 

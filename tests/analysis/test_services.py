@@ -15,6 +15,7 @@ from django.utils import timezone
 from analysis import services
 from analysis.exceptions import AnalysisRunInvalid, ClaimLost, JobQueueUnavailable
 from analysis.models import AnalysisRun
+from ratings import qc
 from ratings.models import Participant
 from tests.factories import (
     RatingSessionFactory,
@@ -22,6 +23,13 @@ from tests.factories import (
     StudyFactory,
     rated_study_create,
     ratings_add,
+)
+from tests.ratings.conftest import (
+    answer_all,
+    answer_trials,
+    enter,
+    gold_and_straightlining_failure,
+    make_study,
 )
 
 Status = AnalysisRun.Status
@@ -187,21 +195,24 @@ def test_an_older_run_finishing_last_does_not_overwrite_exclusions(rated) -> Non
     )
 
 
-def test_qc_failures_are_excluded_and_reported(rated) -> None:
-    study, _items, people = rated
-    session = people[0].sessions.get()
-    session.qc_failures = ["gold"]
-    session.save()
-    run = _start(study)
+def test_qc_failures_are_excluded_and_reported(db) -> None:
+    # given three careful participants and one who fails gold and straight-lining
+    study = make_study(tests=6, gold=1, stimuli_per_session=5, gold_per_session=1, check_straightlining=True)
+    keys = list(answer_all(study))
+    for _ in range(3):
+        answer_trials(enter(study), lambda t: {k: 4 if t.kind == "gold" else 1 + t.index % 5 for k in keys})
+    failed = gold_and_straightlining_failure(study)
+    reason = "quality control: " + "; ".join(f.describe() for f in qc.failures_from_json(failed.qc_failures))
+    run = _start(study, method="mos")
 
+    # when
     services.analysis_run_execute(run_id=run.id)
 
+    # then
     run.refresh_from_db()
-    assert run.summary["quality_control_excluded"] == [
-        {"rater": people[0].code, "reason": "quality control: gold"}
-    ]
-    assert run.summary["counts"]["raters"] == 9
-    assert Participant.objects.get(pk=people[0].pk).excluded_reason == "quality control: gold"
+    assert run.summary["quality_control_excluded"] == [{"rater": failed.participant.code, "reason": reason}]
+    assert run.summary["counts"]["raters"] == 3
+    assert Participant.objects.get(pk=failed.participant_id).excluded_reason == reason
 
 
 # --------------------------------------------------------------------------- idempotency and snapshot
