@@ -1,6 +1,7 @@
 """Writes of the participant flow: entry, allocation, stage changes, ratings, expiry."""
 
 import functools
+import logging
 import math
 import random
 import secrets
@@ -16,6 +17,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from kombu.exceptions import KombuError
 
 from experiments.models import Perspective, Stimulus, Study
 from ratings import allocation, qc
@@ -34,6 +36,7 @@ from ratings.models import Participant, Rating, RatingSession, Trial
 from ratings.panels import PanelEntry
 from ratings.selectors import participant_latest_session, seen_stimulus_ids, trial_payload
 
+logger = logging.getLogger(__name__)
 Status = RatingSession.Status
 DEVICE_KEYS = ("screen", "dpr", "viewport", "user_agent", "color_depth", "touch", "language", "fits")
 MAX_DEVICE_CHANGES = 50
@@ -669,3 +672,37 @@ def _session_straightlines(*, session: RatingSession) -> bool:
     ):
         per_trial.setdefault(index, {})[pid] = score
     return qc.is_straightlining(per_trial.values())
+
+
+# --- Exclusions and top-up ---------------------------------------------------------------------
+def participants_exclude(*, study: Study, reasons: dict[int, str]) -> int:
+    """Make `reasons` ({participant id: reason}) the study's exclusions; clear everyone else's.
+
+    Call with the exclusions of an analysis over real data only: pilot participants are never
+    touched (their data never drives allocation). When the exclusions changed, the allocation
+    counters are recounted after commit, so that the study reopens for exactly the valid ratings
+    now missing (top-up). Returns the number of participants whose exclusion changed.
+    """
+    real = Participant.objects.filter(study=study, is_pilot=False)
+    changed = real.exclude(pk__in=reasons).exclude(excluded_reason="").update(excluded_reason="")
+    by_reason: dict[str, list[int]] = {}
+    for pid, reason in reasons.items():
+        by_reason.setdefault(reason[:200], []).append(pid)
+    for reason, ids in by_reason.items():
+        changed += real.filter(pk__in=ids).exclude(excluded_reason=reason).update(excluded_reason=reason)
+    if changed:
+        transaction.on_commit(functools.partial(stimulus_loads_recount_enqueue, study_id=study.pk))
+    return changed
+
+
+def stimulus_loads_recount_enqueue(*, study_id: int) -> bool:
+    """Publish the recount of the study's counters; False (logged) when the broker refuses it:
+    the periodic recount (CELERY_BEAT_SCHEDULE) catches up."""
+    from ratings.tasks import recount_stimulus_loads_task
+
+    try:
+        recount_stimulus_loads_task.delay(study_id)
+    except (KombuError, OSError) as exc:
+        logger.warning("study %s: could not publish the recount: %s", study_id, exc)
+        return False
+    return True

@@ -16,7 +16,7 @@ from analysis import services
 from analysis.exceptions import AnalysisRunInvalid, ClaimLost, JobQueueUnavailable
 from analysis.models import AnalysisRun
 from ratings import qc
-from ratings.models import Participant
+from ratings.models import Participant, RatingSession
 from tests.factories import (
     RatingSessionFactory,
     StimulusFactory,
@@ -176,6 +176,54 @@ def test_rejected_raters_are_marked_excluded_and_kept_ones_cleared(rated) -> Non
     assert {code for code, reason in reasons.items() if reason} == rejected
     assert all(reasons[c].startswith("analysis: screening") for c in rejected)
     assert reasons[people[0].code] == ""
+
+
+def test_new_exclusions_enqueue_the_allocation_recount_after_commit(
+    rated, django_capture_on_commit_callbacks
+) -> None:
+    # given a study whose random raters get rejected
+    study, _items, _people = rated
+    run = _start(study)
+
+    # when the run finishes (the recount is published after commit, here captured)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.analysis_run_execute(run_id=run.id)
+
+    # then one recount of this study is published, by id
+    assert Participant.objects.filter(study=study).exclude(excluded_reason="").exists()
+    recounts = [c for c in callbacks if "stimulus_loads_recount_enqueue" in repr(c)]
+    assert len(recounts) == 1
+    # and a second run with the same exclusions changes nothing and publishes nothing
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.analysis_run_execute(run_id=_start(study).id)
+    assert not [c for c in callbacks if "stimulus_loads_recount_enqueue" in repr(c)]
+
+
+@pytest.mark.parametrize("pilot_only", [False, True], ids=["include-pilot", "pilot-only"])
+def test_a_pilot_including_run_never_changes_real_exclusions(
+    rated, pilot_only, django_capture_on_commit_callbacks
+) -> None:
+    # given real exclusions set by an analysis of real data, and a pilot participant
+    study, _items, people = rated
+    services.analysis_run_execute(run_id=_start(study).id)
+    before = dict(Participant.objects.filter(study=study).values_list("pk", "excluded_reason"))
+    assert any(before.values())
+    Participant.objects.filter(pk=people[1].pk).update(is_pilot=True)
+    RatingSession.objects.filter(participant=people[1]).update(is_pilot=True)
+
+    # when a newer run that includes pilot data rejects nobody (plain MOS)
+    run = services.analysis_run_start(
+        study=study, method="mos", include_pilot=True, pilot_only=pilot_only, enqueue=False
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.analysis_run_execute(run_id=run.id) == "done"
+
+    # then it is labelled as pilot-including and leaves the exclusions and allocation alone
+    run.refresh_from_db()
+    assert run.pilot_included
+    assert json.loads(_read(_file(run, "analysis.json")))["pilot_included"] is True
+    assert dict(Participant.objects.filter(study=study).values_list("pk", "excluded_reason")) == before
+    assert not [c for c in callbacks if "stimulus_loads_recount_enqueue" in repr(c)]
 
 
 def test_an_older_run_finishing_last_does_not_overwrite_exclusions(rated) -> None:
