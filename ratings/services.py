@@ -228,6 +228,38 @@ def sessions_expire(*, study: Study, now: datetime | None = None) -> int:
     return len(stale)
 
 
+def sessions_expire_all(*, study_id: int | None = None) -> int:
+    """Expire the abandoned sessions of one study, or of every study that has live sessions."""
+    studies = Study.objects.filter(
+        pk__in=RatingSession.objects.filter(status__in=RatingSession.LIVE_STATUSES).values("study_id")
+    )
+    if study_id is not None:
+        studies = Study.objects.filter(pk=study_id)
+    return sum(sessions_expire(study=study) for study in studies.order_by("pk"))
+
+
+def stimulus_loads_recount_all(*, study_id: int | None = None) -> int:
+    """Rebuild the allocation counters of one study, or of every open or paused study (each in its
+    own short transaction, under its allocation lock). Returns the number of studies recounted."""
+    ids = (
+        [study_id]
+        if study_id is not None
+        else list(
+            Study.objects.filter(status__in=[Study.Status.OPEN, Study.Status.PAUSED])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    )
+    recounted = 0
+    for pk in ids:
+        if not Study.objects.filter(pk=pk).exists():
+            continue
+        with transaction.atomic():
+            allocation.stimulus_loads_recount(study_id=pk)
+        recounted += 1
+    return recounted
+
+
 def _unanswered_test_stimuli(session_ids: list[int]) -> list[int]:
     return list(
         Trial.objects.filter(
