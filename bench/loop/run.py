@@ -38,6 +38,13 @@ from bench.chaos.stack import PY, Stack  # noqa: E402
 from ratings import simulator  # noqa: E402  (stdlib only)
 
 
+class LoopStack(Stack):
+    """The chaos stack, patient with a loaded machine (gunicorn may take minutes to boot there)."""
+
+    def _wait(self, probe: object, what: str, timeout: float = 600) -> None:
+        super()._wait(probe, what, timeout)
+
+
 def open_study(*, stimuli: int, per_session: int, target: int) -> Any:
     from experiments.models import Study
     from tests.factories import StimulusFactory, StudyFactory, UserFactory
@@ -149,7 +156,7 @@ def main() -> int:
     parser.add_argument("--max-rounds", type=int, default=8)
     args = parser.parse_args()
 
-    stack = Stack(VAR, extra_env={"CELERY_BEAT_EVERY_SECONDS": "2"})
+    stack = LoopStack(VAR, extra_env={"CELERY_BEAT_EVERY_SECONDS": "2"})
     t0 = time.perf_counter()
     try:
         stack.start()
