@@ -1,4 +1,4 @@
-.PHONY: dev worker test lint migrations-check bench-analysis bench-load bench-chaos
+.PHONY: dev worker beat test lint migrations-check bench-analysis bench-load bench-chaos
 
 dev:  ## install everything and run the app with the demo study
 	./scripts/run
@@ -8,6 +8,9 @@ test:  ## the whole test suite against real PostgreSQL, Redis, Celery and Chromi
 
 worker:  ## a Celery worker against the configured broker
 	.venv/bin/celery -A config worker --concurrency=1 --without-mingle --without-gossip
+
+beat:  ## Celery beat: the periodic sweeps (exactly one per deployment)
+	.venv/bin/celery -A config beat --schedule var/celerybeat-schedule
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check analysis/stats && .venv/bin/mypy analysis/stats

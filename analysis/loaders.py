@@ -28,6 +28,7 @@ from django.db.models import Q, QuerySet
 from analysis.stats import Ratings
 from experiments.models import Perspective, Stimulus, Study
 from ratings.models import Participant, Rating, RatingSession, Trial
+from ratings.qc import failures_from_json as qc_failures_from_json
 
 CHUNK_SIZE = 20_000
 
@@ -84,15 +85,6 @@ def _counted_ratings(
     return _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only).order_by()
 
 
-def _describe_failure(failure: Any) -> str:
-    """One failure entry of RatingSession.qc_failures as text (entries are str or dict)."""
-    if isinstance(failure, dict):
-        kind = failure.get("kind") or failure.get("check") or failure.get("type") or "check"
-        detail = failure.get("detail") or failure.get("message") or ""
-        return f"{kind}: {detail}" if detail else str(kind)
-    return str(failure)
-
-
 def qc_failures_by_participant(study: Study) -> dict[int, str]:
     """Participant id -> the reasons of their sessions' quality-control failures."""
     out: dict[int, list[str]] = {}
@@ -104,7 +96,7 @@ def qc_failures_by_participant(study: Study) -> dict[int, str]:
     )
     for participant_id, failures in sessions.iterator(chunk_size=CHUNK_SIZE):
         if failures:
-            out.setdefault(participant_id, []).extend(_describe_failure(f) for f in failures)
+            out.setdefault(participant_id, []).extend(f.describe() for f in qc_failures_from_json(failures))
     return {pid: "quality control: " + "; ".join(reasons) for pid, reasons in out.items()}
 
 

@@ -62,6 +62,12 @@ class AnalysisRun(models.Model):
         return self.status in (self.Status.DONE, self.Status.FAILED)
 
     @property
+    def pilot_included(self) -> bool:
+        """Pilot (simulated) data is in the input: such a run never sets exclusions, which drive
+        allocation (analysis.services._finish); pages and analysis.json label it."""
+        return self.include_pilot or self.pilot_only
+
+    @property
     def storage_dir(self) -> str:
         """Folder of the run's files in the default storage."""
         return f"analysis/{self.study.slug}/run-{self.pk}"

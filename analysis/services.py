@@ -37,7 +37,8 @@ from analysis.exceptions import AnalysisRunInvalid, ClaimLost, JobQueueUnavailab
 from analysis.models import AnalysisRun
 from analysis.stats import METHODS, AnalysisResult, analyse, reliability
 from experiments.models import Study
-from ratings.models import Participant, Rating
+from ratings.models import Rating
+from ratings.services import participants_exclude
 
 logger = logging.getLogger(__name__)
 
@@ -339,6 +340,8 @@ def _write_files(
         reliability=rel,
         extra={
             "run": {"id": run.id, "study": run.study.slug},
+            # A pilot-including run is for looking only: it sets no exclusions, changes no allocation.
+            "pilot_included": run.pilot_included,
             "options": {
                 "include_pilot": run.include_pilot,
                 "pilot_only": run.pilot_only,
@@ -476,24 +479,18 @@ def _finish(
         )
         if not done:
             raise ClaimLost(run.id)
-        # Exclusions come from the latest analysis of real data; a pilot's analysis never sets them.
+        # Exclusions (which drive allocation) come from the latest analysis of real data only:
+        # a run that includes pilot data never sets them.
         newer = AnalysisRun.objects.filter(
-            study_id=run.study_id, status=Status.DONE, pk__gt=run.pk, pilot_only=False
+            study_id=run.study_id, status=Status.DONE, pk__gt=run.pk, include_pilot=False
         )
-        if not run.pilot_only and not newer.exists():
-            _participants_exclude(run.study_id, data, summary)
+        if not run.include_pilot and not newer.exists():
+            participants_exclude(study=run.study, reasons=_exclusion_reasons(data, summary))
 
 
-def _participants_exclude(study_id: int, data: loaders.StudyRatings, summary: dict[str, Any]) -> None:
-    """Set Participant.excluded_reason from the run: rejected and QC-failed raters; clear the rest."""
+def _exclusion_reasons(data: loaders.StudyRatings, summary: dict[str, Any]) -> dict[int, str]:
+    """{participant id: reason} of the run's rejected and QC-failed raters."""
     reasons: dict[int, str] = {q.participant_id: q.reason for q in data.qc_excluded}
     for item in summary["rejected_raters"]:
         reasons[item["participant"]] = f"analysis: {item['reason']}"[:200]
-    Participant.objects.filter(study_id=study_id).exclude(pk__in=reasons).exclude(excluded_reason="").update(
-        excluded_reason=""
-    )
-    by_reason: dict[str, list[int]] = {}
-    for pid, reason in reasons.items():
-        by_reason.setdefault(reason, []).append(pid)
-    for reason, ids in by_reason.items():
-        Participant.objects.filter(pk__in=ids).update(excluded_reason=reason)
+    return reasons

@@ -13,3 +13,10 @@ class ConflictError(DomainError):
     """A request that conflicts with the current state: answered with 409."""
 
     code = "conflict"
+
+
+class JobQueueDown(DomainError):
+    """The request was accepted and saved, but its background job could not be queued (the
+    broker is down): answered with 503. A periodic sweep queues the saved job later."""
+
+    code = "job_queue_unavailable"

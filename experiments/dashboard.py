@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from experiments.models import Stimulus, Study
+from ratings import qc
 from ratings.allocation import on_postgres
 from ratings.models import Participant, Rating, RatingSession, Trial
 
@@ -172,32 +173,27 @@ def _median_response_ms(study: Study) -> float | None:
 
 
 def _qc_failures(study: Study) -> tuple[int, dict[str, int]]:
-    """Sessions with any failure, and failures by kind (items are strings or {kind|type: ...})."""
+    """Sessions with any failure, and failures by kind (entries are ratings.qc.QcFailure)."""
     if not on_postgres():
         by_kind: dict[str, int] = {}
         failed = 0
         for failures in RatingSession.objects.filter(study=study, is_pilot=False).values_list(
             "qc_failures", flat=True
         ):
-            items = failures if isinstance(failures, list) else []
+            items = qc.failures_from_json(failures)
             failed += bool(items)
             for item in items:
-                kind = (
-                    str(item.get("kind") or item.get("type") or item) if isinstance(item, dict) else str(item)
-                )
-                by_kind[kind[:60]] = by_kind.get(kind[:60], 0) + 1
+                by_kind[item.kind] = by_kind.get(item.kind, 0) + 1
         return failed, by_kind
     session = RatingSession._meta.db_table
     sql = f"""
-        SELECT COALESCE(e ->> 'kind', e ->> 'type', e #>> '{{}}') AS k, COUNT(*), COUNT(DISTINCT s.id)
-        FROM {session} s CROSS JOIN LATERAL jsonb_array_elements(
-            CASE WHEN jsonb_typeof(s.qc_failures) = 'array' THEN s.qc_failures ELSE '[]'::jsonb END
-        ) e
+        SELECT e ->> %s AS k, COUNT(*), COUNT(DISTINCT s.id)
+        FROM {session} s CROSS JOIN LATERAL jsonb_array_elements(s.qc_failures) e
         WHERE s.study_id = %s AND NOT s.is_pilot
         GROUP BY ROLLUP (k)
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [study.pk])
+        cursor.execute(sql, [qc.KIND_KEY, study.pk])
         rows = cursor.fetchall()
     by_kind = {str(k)[:60]: int(n) for k, n, _ in rows if k is not None}
     failed_sessions = next((int(d) for k, _, d in rows if k is None), 0)

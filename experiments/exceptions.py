@@ -1,6 +1,6 @@
 from typing import Any
 
-from config.errors import ConflictError, DomainError
+from config.errors import ConflictError, DomainError, JobQueueDown
 
 
 class StudyError(DomainError):
@@ -27,3 +27,14 @@ class ImportRejected(DomainError):
     def __init__(self, problems: list[Any]) -> None:
         super().__init__(f"{len(problems)} problem(s) found; nothing was imported")
         self.problems = problems
+
+
+class ImportQueueUnavailable(JobQueueDown):
+    """The upload is saved as a pending import, but its job could not be queued."""
+
+    def __init__(self, import_id: int) -> None:
+        super().__init__(
+            f"The job queue is unavailable, so import {import_id} could not start yet. The upload is "
+            "saved and its import starts automatically when the queue is back."
+        )
+        self.import_id = import_id

@@ -179,6 +179,7 @@ class StimulusImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)  # last successful publish to the broker
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,5 +1,6 @@
 """Writes on studies and stimuli."""
 
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -16,9 +17,11 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from kombu.exceptions import KombuError
 
 from experiments import selectors
 from experiments.exceptions import (
+    ImportQueueUnavailable,
     ImportRejected,
     StudyError,
     StudyStatusError,
@@ -45,6 +48,7 @@ from experiments.models import (
 )
 from experiments.presets import ACR_LABELS, AIGCIQA2023_PERSPECTIVES
 
+logger = logging.getLogger(__name__)
 RESERVED_SLUGS = {"new"}  # taken by researcher URLs under /studies/
 
 
@@ -324,19 +328,61 @@ def stimulus_import_create(
     )
     stimulus_import.full_clean()
     stimulus_import.save()
-    transaction.on_commit(lambda: _enqueue_import(stimulus_import.pk))
+    import_id = stimulus_import.pk
+    transaction.on_commit(lambda: stimulus_import_enqueue(import_id=import_id))
     return stimulus_import
 
 
-def _enqueue_import(import_id: int) -> None:
+def stimulus_import_enqueue(*, import_id: int) -> None:
+    """Publish the import's job; raise ImportQueueUnavailable if the broker refuses it (the
+    import stays pending and `stimulus_imports_sweep` publishes it later)."""
     from experiments.tasks import stimulus_import_execute_task
 
-    stimulus_import_execute_task.delay(import_id)
+    try:
+        stimulus_import_execute_task.delay(import_id)
+    except (KombuError, OSError) as exc:
+        logger.warning("stimulus import %s: could not publish the job: %s", import_id, exc)
+        StimulusImport.objects.filter(pk=import_id, status=StimulusImport.Status.PENDING).update(
+            message=str(_("Waiting for the job queue (unavailable)"))
+        )
+        raise ImportQueueUnavailable(import_id) from exc
+    StimulusImport.objects.filter(pk=import_id).update(enqueued_at=timezone.now())
+
+
+def stimulus_imports_sweep(*, pending_after: timedelta | None = None) -> list[int]:
+    """Publish again the imports nobody works on; return their ids.
+
+    Pending imports never published, or not for `pending_after` (the broker was down, the message
+    was lost), and running ones past the job's time limit (the worker died; the claim takes them
+    over). Duplicate messages are harmless: one worker claims an import.
+    """
+    now = timezone.now()
+    if pending_after is None:
+        pending_after = timedelta(seconds=settings.JOB_PENDING_SECONDS)
+    Status = StimulusImport.Status
+    pending = Q(status=Status.PENDING) & (
+        Q(enqueued_at__isnull=True, created_at__lt=now - pending_after)
+        | Q(enqueued_at__lt=now - pending_after)
+    )
+    stale = Q(status=Status.RUNNING, started_at__lt=now - _import_stale_after())
+    ids = list(StimulusImport.objects.filter(pending | stale).order_by("id").values_list("id", flat=True))
+    published = []
+    for import_id in ids:
+        try:
+            stimulus_import_enqueue(import_id=import_id)
+        except ImportQueueUnavailable:
+            break  # the next sweep tries again
+        published.append(import_id)
+    return published
+
+
+def _import_stale_after() -> timedelta:
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
 
 
 def stimulus_import_claim(*, import_id: int) -> bool:
     """Mark the import running unless another worker has it (a stale run may be taken over)."""
-    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    stale = timezone.now() - _import_stale_after()
     claimable = Q(status=StimulusImport.Status.PENDING) | Q(
         status=StimulusImport.Status.RUNNING, started_at__lt=stale
     )

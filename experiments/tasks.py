@@ -9,6 +9,7 @@ from experiments.services import (
     stimulus_import_claim,
     stimulus_import_execute,
     stimulus_import_fail,
+    stimulus_imports_sweep,
 )
 
 
@@ -28,3 +29,9 @@ def stimulus_import_execute_task(import_id: int) -> None:
         # A bug, not the upload's fault: never leave the researcher watching a job that died.
         stimulus_import_fail(import_id=import_id, message=f"internal error: {type(exc).__name__}")
         raise
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90, ignore_result=True)
+def stimulus_imports_sweep_task() -> list[int]:
+    """Publish again the imports the queue never got or whose worker died (beat schedule)."""
+    return stimulus_imports_sweep()

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from config.errors import DomainError
 from experiments import selectors, services
 from experiments.dashboard import study_dashboard
+from experiments.exceptions import ImportQueueUnavailable
 from experiments.forms import (
     PerspectiveFormSet,
     StimulusUploadForm,
@@ -231,6 +232,8 @@ def stimulus_import_create(request: HttpRequest, slug: str) -> HttpResponse:
                     upload=form.cleaned_data["archive"],
                     kind=form.cleaned_data["kind"],
                 )
+            except ImportQueueUnavailable as exc:
+                return _import_queue_unavailable(request, study, form, exc, wants_json=wants_json)
             except DomainError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -251,6 +254,24 @@ def stimulus_import_create(request: HttpRequest, slug: str) -> HttpResponse:
         {"study": study, "form": form},
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _import_queue_unavailable(
+    request: HttpRequest,
+    study: Study,
+    form: StimulusUploadForm,
+    exc: ImportQueueUnavailable,
+    *,
+    wants_json: bool,
+) -> HttpResponse:
+    """503: the upload is saved as a pending import that a sweep queues when the broker is back."""
+    detail = reverse("experiments:import-detail", args=[study.slug, exc.import_id])
+    if wants_json:
+        return JsonResponse(
+            {"errors": [str(exc)], "code": exc.code, "id": exc.import_id, "detail_url": detail}, status=503
+        )
+    form.add_error(None, str(exc))
+    return render(request, "experiments/import_create.html", {"study": study, "form": form}, status=503)
 
 
 @login_required

@@ -36,12 +36,13 @@ from django.core import signing
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from kombu.exceptions import KombuError
 
-from config.errors import ConflictError, DomainError
+from config.errors import ConflictError, DomainError, JobQueueDown
 from experiments.models import Stimulus, Study
 from ratings import allocation, simulator
 from ratings.models import Participant, PilotRun, Rating, RatingSession, Trial
@@ -68,6 +69,20 @@ class PilotLinkInvalid(DomainError):
 
 class PilotBusy(ConflictError):
     code = "pilot_busy"
+
+
+class PilotQueueUnavailable(JobQueueDown):
+    """The pilot is saved as pending, but its job could not be queued."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(
+            _(
+                "The job queue is unavailable, so pilot %(id)s could not start yet. It is saved and "
+                "starts automatically when the queue is back."
+            )
+            % {"id": run_id}
+        )
+        self.run_id = run_id
 
 
 # --- The signed pilot link ----------------------------------------------------------------------
@@ -205,10 +220,57 @@ def pilot_run_start(
     run.full_clean()
     run.save()
     if enqueue:
-        from ratings.tasks import pilot_run_execute_task
-
-        transaction.on_commit(lambda: pilot_run_execute_task.delay(run.pk))
+        run_id = run.pk
+        transaction.on_commit(lambda: pilot_run_enqueue(run_id=run_id))
     return run
+
+
+def pilot_run_enqueue(*, run_id: int) -> None:
+    """Publish the pilot's job; raise PilotQueueUnavailable if the broker refuses it (the pilot
+    stays pending and `pilot_runs_sweep` publishes it later)."""
+    from ratings.tasks import pilot_run_execute_task
+
+    try:
+        pilot_run_execute_task.delay(run_id)
+    except (KombuError, OSError) as exc:
+        logger.warning("pilot %s: could not publish the job: %s", run_id, exc)
+        PilotRun.objects.filter(pk=run_id, status=Status.PENDING).update(
+            progress_message=_("Waiting for the job queue (unavailable)")
+        )
+        raise PilotQueueUnavailable(run_id) from exc
+    PilotRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
+
+
+def pilot_runs_sweep(*, pending_after: timedelta | None = None) -> list[int]:
+    """Publish again the pending pilots the queue never got (or lost); return their ids.
+
+    A pilot whose worker died while it simulated cannot run again (a second simulation would add
+    participants): after STALE_AFTER_SECONDS it is marked failed, so that a new one can start.
+    """
+    now = timezone.now()
+    if pending_after is None:
+        pending_after = timedelta(seconds=settings.JOB_PENDING_SECONDS)
+    PilotRun.objects.filter(
+        status__in=(Status.RUNNING, Status.ANALYSING),
+        started_at__lt=now - timedelta(seconds=STALE_AFTER_SECONDS),
+    ).update(
+        status=Status.FAILED,
+        error=_("The worker running this pilot stopped; start a new pilot."),
+        progress_message="Failed",
+        finished_at=now,
+    )
+    pending = PilotRun.objects.filter(status=Status.PENDING).filter(
+        Q(enqueued_at__isnull=True, created_at__lt=now - pending_after)
+        | Q(enqueued_at__lt=now - pending_after)
+    )
+    published = []
+    for run_id in pending.order_by("id").values_list("id", flat=True):
+        try:
+            pilot_run_enqueue(run_id=run_id)
+        except PilotQueueUnavailable:
+            break  # the next sweep tries again
+        published.append(run_id)
+    return published
 
 
 # --- Execute ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from experiments.selectors import study_get_for_user
 from ratings.forms import PilotStartForm
 from ratings.models import PilotRun
 from ratings.pilot import (
+    PilotQueueUnavailable,
     participants_needed,
     pilot_base_url,
     pilot_data_counts,
@@ -36,6 +37,12 @@ def pilot_list(request: HttpRequest, slug: str) -> HttpResponse:
                 base_url=pilot_base_url(request.build_absolute_uri("/")),
                 **form.options(),
             )
+        except PilotQueueUnavailable as exc:
+            # Saved as pending: the sweep starts it when the queue is back.
+            messages.error(request, str(exc))
+            run = pilot_run_get(study=study, pk=exc.run_id)
+            context = {"study": study, "run": run, "status": _status(run)}
+            return render(request, "ratings/pilot_detail.html", context, status=503)
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:

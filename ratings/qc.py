@@ -13,11 +13,58 @@ Accepted ranges (the defaults; a gold stimulus may override them):
 """
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, get_args
 
 CORRESPONDENCE_KEY = "correspondence"
 CONTINUOUS_TOLERANCE = 0.15
 STRAIGHTLINE_MIN_TRIALS = 5
+
+FailureKind = Literal["gold", "trap", "repeat", "straightlining"]
+FAILURE_KINDS: tuple[str, ...] = get_args(FailureKind)
+# The JSON key of the kind in RatingSession.qc_failures (the dashboard reads it in SQL).
+KIND_KEY = "kind"
+
+
+@dataclass(frozen=True)
+class QcFailure:
+    """One failed check of a session, as stored in `RatingSession.qc_failures` (a JSON list of
+    `as_json()` dicts). The submission path writes it; every reader goes through `from_json`.
+
+    `trial` is the trial index, `stimulus` the stimulus id; `details` holds per-perspective
+    figures of the check (score, accepted range, first answer), empty for straight-lining.
+    """
+
+    kind: FailureKind
+    trial: int
+    stimulus: int
+    at: str  # ISO 8601 time of the answer that failed
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> "QcFailure":
+        kind = value[KIND_KEY]
+        if kind not in FAILURE_KINDS:
+            raise ValueError(f"unknown quality-control check {kind!r}")
+        return cls(
+            kind=kind,
+            trial=int(value["trial"]),
+            stimulus=int(value["stimulus"]),
+            at=str(value["at"]),
+            details=dict(value.get("details") or {}),
+        )
+
+    def describe(self) -> str:
+        """Short text for reasons and exports, e.g. "gold (trial 7)"."""
+        return f"{self.kind} (trial {self.trial})"
+
+
+def failures_from_json(values: Any) -> list[QcFailure]:
+    """The failures of one session's `qc_failures` column."""
+    return [QcFailure.from_json(v) for v in values or []]
 
 
 def tolerance(*, scale_kind: str, scale_min: float, scale_max: float) -> float:

@@ -106,3 +106,9 @@ def session_get_by_token(*, token: str) -> RatingSession:
         return RatingSession.objects.select_related("study").get(token=token)
     except RatingSession.DoesNotExist:
         raise Http404("No such session") from None
+
+
+def participants_excluded(*, study: Study) -> QuerySet[Participant]:
+    """Real participants excluded by the latest analysis of real data (their ratings are not valid
+    and their stimuli were allocated again), with the reason in `excluded_reason`."""
+    return Participant.objects.filter(study=study, is_pilot=False).exclude(excluded_reason="").order_by("pk")

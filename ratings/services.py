@@ -1,6 +1,7 @@
 """Writes of the participant flow: entry, allocation, stage changes, ratings, expiry."""
 
 import functools
+import logging
 import math
 import random
 import secrets
@@ -16,6 +17,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from kombu.exceptions import KombuError
 
 from experiments.models import Perspective, Stimulus, Study
 from ratings import allocation, qc
@@ -34,6 +36,7 @@ from ratings.models import Participant, Rating, RatingSession, Trial
 from ratings.panels import PanelEntry
 from ratings.selectors import participant_latest_session, seen_stimulus_ids, trial_payload
 
+logger = logging.getLogger(__name__)
 Status = RatingSession.Status
 DEVICE_KEYS = ("screen", "dpr", "viewport", "user_agent", "color_depth", "touch", "language", "fits")
 MAX_DEVICE_CHANGES = 50
@@ -272,6 +275,38 @@ def sessions_expire(*, study: Study, now: datetime | None = None) -> int:
             )
         _loads_add(_unanswered_test_stimuli([pk for pk, _ in stale]), -1)
     return len(stale)
+
+
+def sessions_expire_all(*, study_id: int | None = None) -> int:
+    """Expire the abandoned sessions of one study, or of every study that has live sessions."""
+    studies = Study.objects.filter(
+        pk__in=RatingSession.objects.filter(status__in=RatingSession.LIVE_STATUSES).values("study_id")
+    )
+    if study_id is not None:
+        studies = Study.objects.filter(pk=study_id)
+    return sum(sessions_expire(study=study) for study in studies.order_by("pk"))
+
+
+def stimulus_loads_recount_all(*, study_id: int | None = None) -> int:
+    """Rebuild the allocation counters of one study, or of every open or paused study (each in its
+    own short transaction, under its allocation lock). Returns the number of studies recounted."""
+    ids = (
+        [study_id]
+        if study_id is not None
+        else list(
+            Study.objects.filter(status__in=[Study.Status.OPEN, Study.Status.PAUSED])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    )
+    recounted = 0
+    for pk in ids:
+        if not Study.objects.filter(pk=pk).exists():
+            continue
+        with transaction.atomic():
+            allocation.stimulus_loads_recount(study_id=pk)
+        recounted += 1
+    return recounted
 
 
 def _unanswered_test_stimuli(session_ids: list[int]) -> list[int]:
@@ -698,10 +733,10 @@ def _values_insert(objs: Sequence[models.Model]) -> tuple[str, list[Any]]:
 def _qc_failures(
     *, session: RatingSession, trial: Trial, keys: dict[str, int], scores: dict[str, float], last: bool
 ) -> list[dict[str, Any]]:
-    """Failed checks of this trial (and of the whole session on its last trial)."""
+    """Failed checks of this trial (and of the whole session on its last trial), as stored."""
     study = session.study
     tol = qc.tolerance(scale_kind=study.scale_kind, scale_min=study.scale_min, scale_max=study.scale_max)
-    found: list[tuple[str, Any]] = []
+    found: list[tuple[qc.FailureKind, Any]] = []
     if trial.kind == Trial.Kind.GOLD:
         failed = qc.gold_failures(scores=scores, reference=trial.stimulus.reference_scores, tol=tol)
         if failed:
@@ -729,15 +764,12 @@ def _qc_failures(
         and _session_straightlines(session=session, current=(trial.index, current))
     ):
         found.append(("straightlining", {}))
+    at = timezone.now().isoformat()
     return [
-        {
-            "check": check,
-            "trial": trial.index,
-            "stimulus": trial.stimulus_id,
-            "details": details,
-            "at": timezone.now().isoformat(),
-        }
-        for check, details in found
+        qc.QcFailure(
+            kind=kind, trial=trial.index, stimulus=trial.stimulus_id, at=at, details=details
+        ).as_json()
+        for kind, details in found
     ]
 
 
@@ -753,3 +785,37 @@ def _session_straightlines(*, session: RatingSession, current: tuple[int, dict[i
     if answers is not None:
         per_trial[index] = answers
     return qc.is_straightlining(per_trial.values())
+
+
+# --- Exclusions and top-up ---------------------------------------------------------------------
+def participants_exclude(*, study: Study, reasons: dict[int, str]) -> int:
+    """Make `reasons` ({participant id: reason}) the study's exclusions; clear everyone else's.
+
+    Call with the exclusions of an analysis over real data only: pilot participants are never
+    touched (their data never drives allocation). When the exclusions changed, the allocation
+    counters are recounted after commit, so that the study reopens for exactly the valid ratings
+    now missing (top-up). Returns the number of participants whose exclusion changed.
+    """
+    real = Participant.objects.filter(study=study, is_pilot=False)
+    changed = real.exclude(pk__in=reasons).exclude(excluded_reason="").update(excluded_reason="")
+    by_reason: dict[str, list[int]] = {}
+    for pid, reason in reasons.items():
+        by_reason.setdefault(reason[:200], []).append(pid)
+    for reason, ids in by_reason.items():
+        changed += real.filter(pk__in=ids).exclude(excluded_reason=reason).update(excluded_reason=reason)
+    if changed:
+        transaction.on_commit(functools.partial(stimulus_loads_recount_enqueue, study_id=study.pk))
+    return changed
+
+
+def stimulus_loads_recount_enqueue(*, study_id: int) -> bool:
+    """Publish the recount of the study's counters; False (logged) when the broker refuses it:
+    the periodic recount (CELERY_BEAT_SCHEDULE) catches up."""
+    from ratings.tasks import recount_stimulus_loads_task
+
+    try:
+        recount_stimulus_loads_task.delay(study_id)
+    except (KombuError, OSError) as exc:
+        logger.warning("study %s: could not publish the recount: %s", study_id, exc)
+        return False
+    return True

@@ -1,26 +1,27 @@
-"""Background jobs of the participant flow. Each loads by id and calls one service; safe to run twice."""
+"""Background jobs of the participant flow. Each loads by id and calls one service; safe to run twice.
+
+The periodic ones (CELERY_BEAT_SCHEDULE) are the same tasks without a study id: every study.
+"""
 
 from celery import shared_task
-from django.db import OperationalError, transaction
+from django.db import OperationalError
 
 import config.celery  # noqa: F401 - binds the shared tasks below to the project's app (config/__init__)
-from experiments.models import Study
-from ratings import allocation
-from ratings.services import sessions_expire
+from ratings.services import sessions_expire_all, stimulus_loads_recount_all
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
-def expire_sessions_task(study_id: int) -> int:
-    """Release the trials of the study's abandoned sessions (session starts also do it on the way)."""
-    study = Study.objects.filter(pk=study_id).first()
-    return sessions_expire(study=study) if study else 0
+def expire_sessions_task(study_id: int | None = None) -> int:
+    """Release the trials of abandoned sessions, of one study or of all (session starts also do
+    it on the way, at most every EXPIRE_EVERY_SECONDS)."""
+    return sessions_expire_all(study_id=study_id)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
-def recount_stimulus_loads_task(study_id: int) -> None:
-    """Rebuild the allocation counters, e.g. after an analysis excluded participants (top-up)."""
-    with transaction.atomic():
-        allocation.stimulus_loads_recount(study_id=study_id)
+def recount_stimulus_loads_task(study_id: int | None = None) -> int:
+    """Rebuild the allocation counters of one study (after an analysis changed the exclusions:
+    top-up) or of every open or paused study; return the number of studies recounted."""
+    return stimulus_loads_recount_all(study_id=study_id)
 
 
 @shared_task(acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
@@ -30,3 +31,11 @@ def pilot_run_execute_task(pilot_run_id: int) -> str:
     from ratings.pilot import pilot_run_execute
 
     return pilot_run_execute(run_id=pilot_run_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90, ignore_result=True)
+def pilot_runs_sweep_task() -> list[int]:
+    """Publish again the pilots the queue never got; fail those whose worker died (beat schedule)."""
+    from ratings.pilot import pilot_runs_sweep
+
+    return pilot_runs_sweep()

@@ -131,6 +131,67 @@ def celery_worker(
     worker.stop()
 
 
+class BeatProcess:
+    """A real `celery beat` subprocess: it publishes CELERY_BEAT_SCHEDULE's tasks to the broker."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.env = env
+        self.log_path = folder / "beat.log"
+        self.schedule_path = folder / "celerybeat-schedule"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as beat
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--schedule",
+                str(self.schedule_path),
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def sent(self, entry: str) -> bool:
+        """Beat has published the schedule entry `entry` at least once."""
+        return f"Sending due task {entry} " in self.log_tail(400)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+@pytest.fixture
+def celery_beat(
+    celery_worker: WorkerProcess, celery_worker_env: dict[str, str], tmp_path: Path
+) -> Iterator[BeatProcess]:
+    """A real `celery beat` next to the real worker, running every periodic job every second."""
+    beat = BeatProcess({**celery_worker_env, "CELERY_BEAT_EVERY_SECONDS": "1"}, tmp_path)
+    beat.start()
+    yield beat
+    beat.stop()
+
+
 # --- Common objects --------------------------------------------------------------------------
 @pytest.fixture
 def researcher(db: None) -> Any:

@@ -19,6 +19,9 @@ class RunFileSerializer(serializers.Serializer):
 
 class AnalysisRunOutputSerializer(serializers.ModelSerializer):
     study = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    pilot_included = serializers.BooleanField(
+        read_only=True, help_text="Pilot data is in the input: the run sets no exclusions"
+    )
     files = serializers.SerializerMethodField()
 
     class Meta:
@@ -30,6 +33,7 @@ class AnalysisRunOutputSerializer(serializers.ModelSerializer):
             "method_version",
             "parameters",
             "include_pilot",
+            "pilot_included",
             "exclude_qc_failures",
             "include_panel_ids",
             "status",

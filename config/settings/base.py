@@ -238,12 +238,44 @@ LOGGING = {
 # ANALYSIS_RUN_PENDING_SECONDS (broker down, message lost) are enqueued again by the sweep.
 ANALYSIS_RUN_STALE_SECONDS = env.int("ANALYSIS_RUN_STALE_SECONDS", default=10 * 60)
 ANALYSIS_RUN_PENDING_SECONDS = env.int("ANALYSIS_RUN_PENDING_SECONDS", default=2 * 60)
-# Every two minutes (run `celery -A config beat` next to the worker). Schedules are timedeltas, not
-# celery.schedules.crontab: importing Celery here would cost every process its start-up time.
+# Stimulus imports and pilots not published for this long (broker down, message lost) are
+# published again by their sweeps.
+JOB_PENDING_SECONDS = env.int("JOB_PENDING_SECONDS", default=2 * 60)
+
+# --- Periodic jobs (`celery -A config beat`, next to the worker; scripts/run starts both) -----
+# Schedules are timedeltas, not celery.schedules.crontab: importing Celery here would cost every
+# process its start-up time.
+# Every two minutes
 CELERY_BEAT_SCHEDULE["analysis-runs-sweep"] = {
     "task": "analysis.tasks.analysis_runs_sweep_task",
     "schedule": timedelta(minutes=2),
 }
+# Every two minutes
+CELERY_BEAT_SCHEDULE["stimulus-imports-sweep"] = {
+    "task": "experiments.tasks.stimulus_imports_sweep_task",
+    "schedule": timedelta(minutes=2),
+}
+# Every two minutes
+CELERY_BEAT_SCHEDULE["pilot-runs-sweep"] = {
+    "task": "ratings.tasks.pilot_runs_sweep_task",
+    "schedule": timedelta(minutes=2),
+}
+# Every minute  (abandoned sessions give their trials back)
+CELERY_BEAT_SCHEDULE["sessions-expire"] = {
+    "task": "ratings.tasks.expire_sessions_task",
+    "schedule": timedelta(minutes=1),
+}
+# Every ten minutes  (the counters from the trials: catches a
+# recount whose publish failed after an analysis changed the exclusions)
+CELERY_BEAT_SCHEDULE["stimulus-loads-recount"] = {
+    "task": "ratings.tasks.recount_stimulus_loads_task",
+    "schedule": timedelta(minutes=10),
+}
+# Every periodic job every N seconds instead (tests, benchmarks, demos); 0: the schedules above.
+CELERY_BEAT_EVERY_SECONDS = env.float("CELERY_BEAT_EVERY_SECONDS", default=0)
+if CELERY_BEAT_EVERY_SECONDS > 0:
+    for _entry in CELERY_BEAT_SCHEDULE.values():
+        _entry["schedule"] = CELERY_BEAT_EVERY_SECONDS
 # Analysis runs and stimulus imports share one job-status choice set: name its enum once.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["JobStatusEnum"] = (
     "analysis.models.AnalysisRun.Status"

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -21,6 +21,7 @@ from experiments.api.serializers import (
     StudyUpdateInputSerializer,
 )
 from experiments.dashboard import study_dashboard
+from experiments.exceptions import ImportQueueUnavailable
 from experiments.models import Stimulus, Study
 
 
@@ -121,7 +122,10 @@ class StimulusImportCreateApi(APIView):
 
     @extend_schema(
         request=StimulusImportCreateInputSerializer,
-        responses={202: StimulusImportOutputSerializer},
+        responses={
+            202: StimulusImportOutputSerializer,
+            503: OpenApiResponse(description="Saved as pending; the job queue is down (queued later)"),
+        },
         description="Upload a zip; it is validated and imported by a background job. Poll the import "
         "until its status is done or failed (failed lists every problem; nothing is imported).",
     )
@@ -129,12 +133,21 @@ class StimulusImportCreateApi(APIView):
         study = selectors.study_get_for_user(user=request.user, slug=slug)
         serializer = StimulusImportCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        stimulus_import = services.stimulus_import_create(
-            study=study,
-            user=request.user,
-            upload=serializer.validated_data["archive"],
-            kind=serializer.validated_data["kind"],
-        )
+        try:
+            stimulus_import = services.stimulus_import_create(
+                study=study,
+                user=request.user,
+                upload=serializer.validated_data["archive"],
+                kind=serializer.validated_data["kind"],
+            )
+        except ImportQueueUnavailable as exc:
+            saved = selectors.stimulus_import_get(study=study, pk=exc.import_id)
+            body = {
+                "detail": str(exc),
+                "code": exc.code,
+                "import": StimulusImportOutputSerializer(saved).data,
+            }
+            return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response(StimulusImportOutputSerializer(stimulus_import).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -12,8 +12,10 @@ from tests.factories import (
     rated_study_create,
     ratings_add,
 )
+from tests.ratings.conftest import answer_trials, enter, gold_and_straightlining_failure, make_study
 
 pytestmark = pytest.mark.django_db
+KEYS = ("quality", "authenticity", "correspondence")
 
 
 def _scores(items, value):  # every perspective gets `value`
@@ -71,19 +73,25 @@ def test_pilot_participants_are_left_out_unless_included() -> None:
 
 
 def test_quality_control_failures_are_listed_and_excluded_by_default() -> None:
-    study, _items, people = rated_study_create(stimuli=3, raters=3)
-    session = people[1].sessions.get()
-    session.qc_failures = [{"kind": "gold", "detail": "scored 1, expected 5"}, "straightlining"]
-    session.save()
+    # given two careful participants and one whose answers fail gold and straight-lining
+    study = make_study(tests=6, gold=1, stimuli_per_session=5, gold_per_session=1, check_straightlining=True)
+    for _ in range(2):
+        answer_trials(enter(study), lambda t: {k: 4 if t.kind == "gold" else 1 + t.index % 5 for k in KEYS})
+    failed = gold_and_straightlining_failure(study)
+    gold = failed.trials.get(kind="gold").index
+    line = failed.trial_count - 1  # straight-lining is found on the last trial
 
+    # when
     excluded = loaders.study_ratings_load(study)
     kept = loaders.study_ratings_load(study, exclude_qc_failures=False)
 
-    assert people[1].code not in excluded.rater_codes
+    # then
+    code = failed.participant.code
+    assert code not in excluded.rater_codes
     [q] = excluded.qc_excluded
-    assert q.code == people[1].code
-    assert q.reason == "quality control: gold: scored 1, expected 5; straightlining"
-    assert people[1].code in kept.rater_codes
+    assert q.code == code
+    assert q.reason == f"quality control: gold (trial {gold}); straightlining (trial {line})"
+    assert code in kept.rater_codes
     assert kept.qc_excluded == ()
 
 

@@ -15,13 +15,21 @@ from django.utils import timezone
 from analysis import services
 from analysis.exceptions import AnalysisRunInvalid, ClaimLost, JobQueueUnavailable
 from analysis.models import AnalysisRun
-from ratings.models import Participant
+from ratings import qc
+from ratings.models import Participant, RatingSession
 from tests.factories import (
     RatingSessionFactory,
     StimulusFactory,
     StudyFactory,
     rated_study_create,
     ratings_add,
+)
+from tests.ratings.conftest import (
+    answer_all,
+    answer_trials,
+    enter,
+    gold_and_straightlining_failure,
+    make_study,
 )
 
 Status = AnalysisRun.Status
@@ -170,6 +178,54 @@ def test_rejected_raters_are_marked_excluded_and_kept_ones_cleared(rated) -> Non
     assert reasons[people[0].code] == ""
 
 
+def test_new_exclusions_enqueue_the_allocation_recount_after_commit(
+    rated, django_capture_on_commit_callbacks
+) -> None:
+    # given a study whose random raters get rejected
+    study, _items, _people = rated
+    run = _start(study)
+
+    # when the run finishes (the recount is published after commit, here captured)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.analysis_run_execute(run_id=run.id)
+
+    # then one recount of this study is published, by id
+    assert Participant.objects.filter(study=study).exclude(excluded_reason="").exists()
+    recounts = [c for c in callbacks if "stimulus_loads_recount_enqueue" in repr(c)]
+    assert len(recounts) == 1
+    # and a second run with the same exclusions changes nothing and publishes nothing
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.analysis_run_execute(run_id=_start(study).id)
+    assert not [c for c in callbacks if "stimulus_loads_recount_enqueue" in repr(c)]
+
+
+@pytest.mark.parametrize("pilot_only", [False, True], ids=["include-pilot", "pilot-only"])
+def test_a_pilot_including_run_never_changes_real_exclusions(
+    rated, pilot_only, django_capture_on_commit_callbacks
+) -> None:
+    # given real exclusions set by an analysis of real data, and a pilot participant
+    study, _items, people = rated
+    services.analysis_run_execute(run_id=_start(study).id)
+    before = dict(Participant.objects.filter(study=study).values_list("pk", "excluded_reason"))
+    assert any(before.values())
+    Participant.objects.filter(pk=people[1].pk).update(is_pilot=True)
+    RatingSession.objects.filter(participant=people[1]).update(is_pilot=True)
+
+    # when a newer run that includes pilot data rejects nobody (plain MOS)
+    run = services.analysis_run_start(
+        study=study, method="mos", include_pilot=True, pilot_only=pilot_only, enqueue=False
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.analysis_run_execute(run_id=run.id) == "done"
+
+    # then it is labelled as pilot-including and leaves the exclusions and allocation alone
+    run.refresh_from_db()
+    assert run.pilot_included
+    assert json.loads(_read(_file(run, "analysis.json")))["pilot_included"] is True
+    assert dict(Participant.objects.filter(study=study).values_list("pk", "excluded_reason")) == before
+    assert not [c for c in callbacks if "stimulus_loads_recount_enqueue" in repr(c)]
+
+
 def test_an_older_run_finishing_last_does_not_overwrite_exclusions(rated) -> None:
     study, _items, _people = rated
     older, newer = _start(study, method="mos"), _start(study)
@@ -187,21 +243,24 @@ def test_an_older_run_finishing_last_does_not_overwrite_exclusions(rated) -> Non
     )
 
 
-def test_qc_failures_are_excluded_and_reported(rated) -> None:
-    study, _items, people = rated
-    session = people[0].sessions.get()
-    session.qc_failures = ["gold"]
-    session.save()
-    run = _start(study)
+def test_qc_failures_are_excluded_and_reported(db) -> None:
+    # given three careful participants and one who fails gold and straight-lining
+    study = make_study(tests=6, gold=1, stimuli_per_session=5, gold_per_session=1, check_straightlining=True)
+    keys = list(answer_all(study))
+    for _ in range(3):
+        answer_trials(enter(study), lambda t: {k: 4 if t.kind == "gold" else 1 + t.index % 5 for k in keys})
+    failed = gold_and_straightlining_failure(study)
+    reason = "quality control: " + "; ".join(f.describe() for f in qc.failures_from_json(failed.qc_failures))
+    run = _start(study, method="mos")
 
+    # when
     services.analysis_run_execute(run_id=run.id)
 
+    # then
     run.refresh_from_db()
-    assert run.summary["quality_control_excluded"] == [
-        {"rater": people[0].code, "reason": "quality control: gold"}
-    ]
-    assert run.summary["counts"]["raters"] == 9
-    assert Participant.objects.get(pk=people[0].pk).excluded_reason == "quality control: gold"
+    assert run.summary["quality_control_excluded"] == [{"rater": failed.participant.code, "reason": reason}]
+    assert run.summary["counts"]["raters"] == 3
+    assert Participant.objects.get(pk=failed.participant_id).excluded_reason == reason
 
 
 # --------------------------------------------------------------------------- idempotency and snapshot

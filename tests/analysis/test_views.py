@@ -157,3 +157,25 @@ def test_every_page_refuses_other_researchers_and_anonymous(client, who, other, 
         assert codes == [302] * 5
         assert posted == 302
     assert AnalysisRun.objects.filter(study=study).count() == 1
+
+
+def test_a_pilot_including_run_is_labelled_in_the_run_list_and_on_its_page(
+    client_owner, study_with_run
+) -> None:
+    # given a real run and a run that includes pilot data
+    study, real = study_with_run
+    from analysis import services
+
+    pilot_run = services.analysis_run_start(study=study, method="mos", include_pilot=True, enqueue=False)
+
+    # when
+    listing = client_owner.get(reverse("analysis:run-list", args=[study.slug])).content.decode()
+    real_page = client_owner.get(reverse("analysis:run-detail", args=[real.pk])).content.decode()
+    pilot_page = client_owner.get(reverse("analysis:run-detail", args=[pilot_run.pk])).content.decode()
+
+    # then only the pilot-including one carries the label
+    assert listing.count("includes pilot data") == 1
+    assert "real data" in listing
+    assert 'id="pilot-included"' in pilot_page
+    assert "sets no exclusions" in pilot_page
+    assert 'id="pilot-included"' not in real_page

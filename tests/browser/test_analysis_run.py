@@ -1,5 +1,6 @@
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +9,9 @@ from playwright.sync_api import Page, expect
 
 from experiments.models import Stimulus
 from tests.factories import RatingSessionFactory, ratings_add
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
 # Planted scores of the demo variants: (quality, authenticity, correspondence)
 PLANTED = {
@@ -80,3 +84,37 @@ def test_researcher_runs_the_analysis_sees_plots_and_downloads_the_zip(
         labels = scipy.io.loadmat(io.BytesIO(zf.read("DATA/MOS/mosz1.mat")))["MOSz"]
     assert labels.shape == (25, 1)
     assert labels[0][0] > labels[1][0]  # clean beats blurred
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_pilot_including_run_is_labelled_in_the_run_list_and_on_its_page(
+    live_server, demo_study, researcher, page: Page
+) -> None:
+    # given a done run over real data and a done run that includes pilot data
+    from analysis import services
+
+    _rate_demo(demo_study, raters=4)
+    runs = []
+    for include_pilot in (False, True):
+        run = services.analysis_run_start(
+            study=demo_study, method="mos", include_pilot=include_pilot, enqueue=False
+        )
+        services.analysis_run_execute(run_id=run.id)
+        runs.append(run)
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto(f"{live_server.url}/accounts/login/?next=/analysis/studies/{demo_study.slug}/runs/")
+    page.fill("input[name=username]", "researcher")
+    page.fill("input[name=password]", "pw-123456")
+    page.click("button[type=submit]")
+
+    # then the list labels each run's data, the pilot-including one with a badge
+    rows = page.locator("table.table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0).locator(".run-pilot")).to_have_text("includes pilot data")
+    expect(rows.nth(1)).to_contain_text("real data")
+    page.screenshot(path=str(SCREENSHOTS / "run-list-pilot-label.png"), full_page=True)
+    # and its page says it sets no exclusions
+    page.goto(f"{live_server.url}/analysis/runs/{runs[1].pk}/")
+    expect(page.locator("#pilot-included")).to_contain_text("sets no exclusions")
+    page.screenshot(path=str(SCREENSHOTS / "run-detail-pilot-label.png"), full_page=True)

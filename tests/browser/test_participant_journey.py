@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from experiments.models import Stimulus, Study
+from ratings import qc
 from ratings.models import Rating, RatingSession, Trial
 from tests.factories import StimulusFactory, png_bytes
 from tests.ratings.conftest import make_study
@@ -120,7 +121,7 @@ def test_a_prolific_participant_goes_from_the_link_to_the_prolific_redirect_with
         "trap",
     }
     # the trap (a mismatched prompt) rated 4 for correspondence is recorded; gold 4/4 is within range
-    assert [f["check"] for f in session.qc_failures] == ["trap"]
+    assert [f.kind for f in qc.failures_from_json(session.qc_failures)] == ["trap"]
     first = Rating.objects.filter(session=session, trial_index=0).order_by("perspective__order")
     assert [r.score for r in first] == [4, 5, 3]
     assert all(r.viewing_ms is not None and r.viewing_ms >= 150 and r.client_time for r in first)

@@ -1,7 +1,7 @@
 """Redis down, with real processes: a private redis-server (the suite's own is left alone) as
-broker and cache, a real Celery worker on it. Rating goes on; an analysis start says the job
-queue is unavailable and the run stays pending; Redis back, the sweep enqueues it and the worker
-completes it. The long versions with figures: bench/chaos/run.py."""
+broker and cache, a real Celery worker on it. Rating goes on; an analysis start, a stimulus upload
+and a pilot start say the job queue is unavailable (503) and stay pending; Redis back, the sweeps
+publish them and the worker completes them. The long versions with figures: bench/chaos/run.py."""
 
 import json
 import shutil
@@ -9,19 +9,24 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from analysis.models import AnalysisRun
 from analysis.services import analysis_runs_sweep
-from ratings.models import Rating, RatingSession
+from experiments.models import StimulusImport
+from experiments.services import stimulus_imports_sweep
+from ratings.models import Participant, PilotRun, Rating, RatingSession
+from ratings.pilot import pilot_runs_sweep
 from tests.conftest import WorkerProcess
+from tests.experiments.builders import manifest_zip, upload
 from tests.factories import rated_study_create
 from tests.ratings.conftest import enter, make_study
 
@@ -183,3 +188,79 @@ def test_with_redis_down_rating_goes_on_and_the_analysis_waits_then_completes(
     assert swept == [run.pk]
     run = wait_for_run(run.pk)
     assert run.status == AnalysisRun.Status.DONE, private_worker.log_tail()
+
+
+def wait_for(model: Any, pk: int, finished: Callable[[Any], bool], timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        obj = model.objects.get(pk=pk)
+        if finished(obj):
+            return obj
+        time.sleep(0.3)
+    return model.objects.get(pk=pk)
+
+
+def sweep_until_published(sweep: Callable[..., list[int]]) -> list[int]:
+    published: list[int] = []
+    deadline = time.monotonic() + 20
+    while not published and time.monotonic() < deadline:
+        try:
+            published = sweep(pending_after=timedelta(0))
+        except Exception:  # the broker connection is still coming back
+            time.sleep(0.5)
+    return published
+
+
+def test_with_redis_down_an_upload_and_a_pilot_start_answer_503_then_run_when_the_queue_is_back(
+    private_redis: Redis, private_worker: WorkerProcess, live_server: Any, settings: Any
+) -> None:
+    # given an open study, its researcher on the API and on the pages, pilots served by live_server
+    study = make_study(tests=4, prompts=2, stimuli_per_session=4, target_ratings=3)
+    settings.PILOT_BASE_URL = live_server.url
+    api = APIClient()
+    api.force_authenticate(study.owner)
+    pages = Client()
+    pages.force_login(study.owner)
+
+    # when Redis dies
+    private_redis.kill()
+
+    # then an upload is saved as a pending import and answered 503 with a clear message
+    started = time.monotonic()
+    response = api.post(
+        f"/api/studies/{study.slug}/imports/",
+        {"archive": upload(manifest_zip(2)), "kind": "manifest"},
+        format="multipart",
+    )
+    assert time.monotonic() - started < 10
+    assert response.status_code == 503, response.content
+    assert "job queue is unavailable" in response.json()["detail"]
+    assert "starts automatically" in response.json()["detail"]
+    stimulus_import = StimulusImport.objects.get(study=study)
+    assert response.json()["import"]["id"] == stimulus_import.pk
+    assert stimulus_import.status == StimulusImport.Status.PENDING
+    # and so is a pilot started from its page
+    response = pages.post(
+        reverse("pilot:list", args=[study.slug]),
+        {"raters": 3, "spammers": 0, "straightliners": 0, "abandoners": 0, "noise": 0.3, "seed": 1},
+    )
+    assert response.status_code == 503
+    assert "could not start yet" in response.content.decode()
+    pilot_run = PilotRun.objects.get(study=study)
+    assert pilot_run.status == PilotRun.Status.PENDING
+
+    # when Redis comes back and the periodic sweeps run
+    private_redis.start()
+    assert sweep_until_published(stimulus_imports_sweep) == [stimulus_import.pk]
+    assert sweep_until_published(pilot_runs_sweep) == [pilot_run.pk]
+
+    # then the worker imports the upload and runs the pilot, each once
+    stimulus_import = wait_for(StimulusImport, stimulus_import.pk, lambda i: i.status in ("done", "failed"))
+    assert stimulus_import.status == StimulusImport.Status.DONE, (
+        stimulus_import.problems,
+        private_worker.log_tail(),
+    )
+    assert stimulus_import.imported_count == 2
+    pilot_run = wait_for(PilotRun, pilot_run.pk, lambda r: r.is_finished)
+    assert pilot_run.status == PilotRun.Status.DONE, (pilot_run.error, private_worker.log_tail())
+    assert Participant.objects.filter(study=study, is_pilot=True).count() == 3

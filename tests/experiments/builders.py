@@ -5,7 +5,6 @@ import stat
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -90,15 +89,12 @@ def add_ratings(
     *,
     response_ms: int = 3000,
     status: str = RatingSession.Status.COMPLETED,
-    qc_failures: list[Any] | None = None,
 ) -> list[RatingSession]:
     """n participants each rate `stimulus` once on every perspective."""
     sessions = []
     perspectives = list(study.perspectives.all())
     for _ in range(n):
-        session = RatingSessionFactory(
-            participant=ParticipantFactory(study=study), status=status, qc_failures=qc_failures or []
-        )
+        session = RatingSessionFactory(participant=ParticipantFactory(study=study), status=status)
         trial = Trial.objects.create(
             session=session,
             index=0,

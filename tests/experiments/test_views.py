@@ -198,3 +198,42 @@ def test_dashboard_json_carries_histogram_bars(logged_in: Client, researcher: An
     assert [b["stimuli"] for b in data["bars"]] == [0, 0, 1]
     assert data["bars"][2]["h"] == 160
     assert data["eta_text"] == "target reached"
+
+
+@pytest.fixture
+def broker_unreachable(settings: Any) -> Any:
+    """This process publishes to a port where no broker listens (a real refused connection)."""
+    from tests.chaos.test_redis_outage import free_port, point_celery_at
+
+    original = settings.CELERY_BROKER_URL
+    point_celery_at(f"redis://127.0.0.1:{free_port()}/0")
+    yield
+    point_celery_at(original)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("as_json", [False, True], ids=["form", "upload-script"])
+def test_an_upload_while_the_job_queue_is_down_answers_503_and_stays_pending(
+    client: Client, researcher: Any, broker_unreachable: Any, as_json: bool
+) -> None:
+    # given a researcher's draft study, and no broker
+    client.force_login(researcher)
+    study = StudyFactory(owner=researcher)
+
+    # when they upload an archive
+    response = client.post(
+        reverse("experiments:import-create", args=[study.slug]),
+        {"archive": upload(manifest_zip(2)), "kind": "manifest"},
+        headers={"Accept": "application/json"} if as_json else {},
+    )
+
+    # then the answer is 503 with a message saying the upload is kept and starts later
+    assert response.status_code == 503
+    text = " ".join(response.json()["errors"]) if as_json else response.content.decode()
+    assert "job queue is unavailable" in text
+    assert "starts automatically" in text
+    saved = StimulusImport.objects.get(study=study)
+    assert saved.status == StimulusImport.Status.PENDING
+    assert saved.enqueued_at is None  # the sweep publishes it when the broker is back
+    if as_json:
+        assert response.json()["id"] == saved.pk

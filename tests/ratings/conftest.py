@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from experiments.models import Stimulus, Study
-from ratings.models import RatingSession
+from ratings.models import RatingSession, Trial
 from ratings.panels import PanelEntry
-from ratings.services import participant_enter
+from ratings.services import SubmitResult, participant_enter, rating_submit
 from tests.factories import StimulusFactory, StudyFactory
 
 
@@ -69,3 +69,30 @@ def enter(study: Study, pid: str | None = None, consent: bool = True) -> RatingS
 
 def answer_all(study: Study, value: int = 3) -> dict[str, int]:
     return {key: value for key in study.perspectives.values_list("key", flat=True)}
+
+
+def answer_trials(session: RatingSession, score_for: Callable[[Trial], dict[str, Any]]) -> list[SubmitResult]:
+    """Answer every trial through the real submission path with score_for(trial) -> {key: score},
+    as a participant past the instructions would; stop at a screen-out. Returns the results."""
+    RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
+    results = []
+    for trial in session.trials.select_related("stimulus").order_by("index"):
+        result = rating_submit(
+            token=session.token,
+            trial_index=trial.index,
+            scores=score_for(trial),
+            idempotency_key=uuid.uuid4(),
+        )
+        results.append(result)
+        if result.status == RatingSession.Status.SCREENED_OUT:
+            break
+    return results
+
+
+def gold_and_straightlining_failure(study: Study) -> RatingSession:
+    """A participant who answers 1 everywhere in a study with gold trials and the straight-lining
+    check: their session records a gold and a straight-lining failure (the real submission path)."""
+    session = enter(study)
+    answer_trials(session, lambda trial: answer_all(study, 1))
+    session.refresh_from_db()
+    return session

@@ -7,17 +7,26 @@ import time
 import uuid
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from experiments.models import Study
 from ratings import allocation
 from ratings.exceptions import StudyFull
 from ratings.models import Participant, RatingSession, StimulusLoad, Trial
-from ratings.services import rating_submit, session_next_part, session_resume, sessions_expire
+from ratings.services import (
+    participants_exclude,
+    rating_submit,
+    session_next_part,
+    session_resume,
+    sessions_expire,
+    stimulus_loads_recount_enqueue,
+)
+from ratings.tasks import recount_stimulus_loads_task
 from tests.ratings.conftest import answer_all, enter, make_study
 
 
@@ -163,7 +172,10 @@ def test_a_participant_returning_after_expiry_continues_where_they_were() -> Non
 
 
 @pytest.mark.django_db
-def test_recount_after_an_exclusion_makes_that_participants_stimuli_needed_again() -> None:
+def test_an_exclusion_publishes_the_recount_that_makes_that_participants_stimuli_needed_again(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given a full study
     study = make_study(tests=4, stimuli_per_session=4, target_ratings=1)
     session = enter(study)
     RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
@@ -174,10 +186,18 @@ def test_recount_after_an_exclusion_makes_that_participants_stimuli_needed_again
     with pytest.raises(StudyFull):
         enter(study)
 
-    Participant.objects.filter(pk=session.participant_id).update(excluded_reason="BT.500 screening")
-    with transaction.atomic():
-        allocation.stimulus_loads_recount(study_id=study.pk)
+    # when an analysis of real data excludes the participant
+    with django_capture_on_commit_callbacks() as callbacks:
+        changed = participants_exclude(study=study, reasons={session.participant_id: "BT.500 screening"})
 
+    # then the recount of this study is published after commit; the task run reopens the study
+    assert changed == 1
+    [publish] = callbacks
+    assert publish.func is stimulus_loads_recount_enqueue
+    assert publish.keywords == {"study_id": study.pk}
+    with pytest.raises(StudyFull):
+        enter(study)  # not before the recount
+    assert recount_stimulus_loads_task(study.pk) == 1
     top_up = enter(study)
     assert top_up.trial_count == 4
 

@@ -1,33 +1,14 @@
 """Quality control: gold, repeats, correspondence traps, straight-lining; record or screen out."""
 
-import uuid
-
 import pytest
 
 from experiments.models import Study
 from ratings import qc
 from ratings.models import RatingSession, StimulusLoad, Trial
-from ratings.services import rating_submit
+from tests.ratings.conftest import answer_trials as run
 from tests.ratings.conftest import enter, make_study
 
 pytestmark = pytest.mark.django_db
-
-
-def run(session: RatingSession, score_for) -> list:  # type: ignore[no-untyped-def]
-    """Answer every trial with score_for(trial) -> {key: score}; return the results."""
-    RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
-    results = []
-    for trial in session.trials.select_related("stimulus").order_by("index"):
-        result = rating_submit(
-            token=session.token,
-            trial_index=trial.index,
-            scores=score_for(trial),
-            idempotency_key=uuid.uuid4(),
-        )
-        results.append(result)
-        if result.status == RatingSession.Status.SCREENED_OUT:
-            break
-    return results
 
 
 def varied(trial: Trial) -> dict[str, int]:
@@ -87,12 +68,14 @@ def test_failures_are_recorded_and_the_session_completes_when_the_study_only_rec
 
     session.refresh_from_db()
     assert results[-1].status == RatingSession.Status.COMPLETED
-    checks = sorted(f["check"] for f in session.qc_failures)
-    assert checks == ["gold", "repeat", "trap"]
-    gold = next(f for f in session.qc_failures if f["check"] == "gold")
-    assert set(gold["details"]) == {"quality", "authenticity"}
-    trap = next(f for f in session.qc_failures if f["check"] == "trap")
-    assert trap["details"] == {"score": 5.0, "max_accepted": 3.0}
+    failures = qc.failures_from_json(session.qc_failures)
+    assert sorted(f.kind for f in failures) == ["gold", "repeat", "trap"]
+    gold = next(f for f in failures if f.kind == "gold")
+    assert set(gold.details) == {"quality", "authenticity"}
+    assert gold.stimulus == session.trials.get(kind="gold").stimulus_id
+    trap = next(f for f in failures if f.kind == "trap")
+    assert trap.details == {"score": 5.0, "max_accepted": 3.0}
+    assert trap.trial == session.trials.get(kind="trap").index
 
 
 def test_a_careful_participant_passes_every_check() -> None:
@@ -133,7 +116,7 @@ def test_screen_out_ends_the_session_at_the_failed_trap_and_frees_its_stimuli() 
     assert results[-1].status == RatingSession.Status.SCREENED_OUT
     assert results[-1].next_trial is None
     assert session.status == "screened_out"
-    assert session.qc_failures[0]["check"] == "trap"
+    assert qc.failures_from_json(session.qc_failures)[0].kind == "trap"
     assert sum(StimulusLoad.objects.filter(study=study).values_list("load", flat=True)) == 0
 
 
@@ -144,7 +127,7 @@ def test_straightlining_is_recorded_at_the_end_of_the_session() -> None:
     run(session, lambda t: {"quality": 3, "authenticity": 3, "correspondence": 3})
 
     session.refresh_from_db()
-    assert [f["check"] for f in session.qc_failures] == ["straightlining"]
+    assert [f.kind for f in qc.failures_from_json(session.qc_failures)] == ["straightlining"]
 
 
 @pytest.mark.parametrize(
