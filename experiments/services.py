@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -60,7 +60,7 @@ def _unique_slug(title: str) -> str:
 
 
 @transaction.atomic
-def study_create(*, owner: AbstractBaseUser, title: str, slug: str = "", **fields: Any) -> Study:
+def study_create(*, owner: User, title: str, slug: str = "", **fields: Any) -> Study:
     """Create a draft study with the AIGCIQA2023 preset: three perspectives on a 1..5 ACR scale."""
     study = Study(owner=owner, title=title, slug=slug or _unique_slug(title), **fields)
     if not study.scale_labels:
@@ -71,7 +71,7 @@ def study_create(*, owner: AbstractBaseUser, title: str, slug: str = "", **field
         perspective = Perspective(
             study=study,
             order=order,
-            key=preset["key"],
+            key=str(preset["key"]),
             label=str(preset["label"]),
             question=str(preset["question"]),
             level_descriptions=[str(d) for d in preset["level_descriptions"]],
@@ -301,7 +301,7 @@ def study_close(*, study: Study) -> Study:
 # --- Stimulus imports ------------------------------------------------------------------------
 @transaction.atomic
 def stimulus_import_create(
-    *, study: Study, user: AbstractBaseUser | None, upload: File, kind: str = StimulusImport.Kind.MANIFEST
+    *, study: Study, user: User | None, upload: File, kind: str = StimulusImport.Kind.MANIFEST
 ) -> StimulusImport:
     """Store an uploaded archive and queue its validation and import (after commit)."""
     if kind not in StimulusImport.Kind.values:
@@ -461,7 +461,7 @@ def stimulus_import_fail(*, import_id: int, message: str) -> None:
 
 
 def stimulus_import_run_local(
-    *, study: Study, path: str, kind: str, manifest: bytes | None = None, user: AbstractBaseUser | None = None
+    *, study: Study, path: str, kind: str, manifest: bytes | None = None, user: User | None = None
 ) -> StimulusImport:
     """Import a folder or zip on the server's disk now, in this process (the management commands)."""
     stimulus_import = StimulusImport.objects.create(

@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from config.auth import authenticated_user
 from config.errors import DomainError
 from experiments import selectors, services
 from experiments.dashboard import study_dashboard
@@ -63,7 +64,7 @@ def study_list(request: HttpRequest) -> HttpResponse:
 def study_create(request: HttpRequest) -> HttpResponse:
     form = StudyCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        study = services.study_create(owner=request.user, **form.cleaned_data)
+        study = services.study_create(owner=authenticated_user(request), **form.cleaned_data)
         messages.success(
             request,
             _("Study created with the AIGCIQA2023 perspectives. Adjust the settings, then upload stimuli."),
@@ -227,7 +228,7 @@ def stimulus_import_create(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 stimulus_import = services.stimulus_import_create(
                     study=study,
-                    user=request.user,
+                    user=authenticated_user(request),
                     upload=form.cleaned_data["archive"],
                     kind=form.cleaned_data["kind"],
                 )

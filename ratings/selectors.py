@@ -92,7 +92,7 @@ def seen_stimulus_ids(*, participant: Participant) -> list[int]:
 
 
 def session_message(status: str) -> str:
-    messages = {
+    messages: dict[str, str] = {
         RatingSession.Status.DECLINED: _("You chose not to take part. Thank you for your time."),
         RatingSession.Status.SCREENED_OUT: _(
             "Thank you. Unfortunately this session cannot continue: some control answers did not match."

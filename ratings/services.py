@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import cache
 from django.db import IntegrityError, connection, models, transaction
@@ -614,7 +614,7 @@ def _advance(*, session_id: int, trial_id: int, answered_at: datetime, fields: d
         RatingSession.objects.filter(pk=session_id).update(**fields)
         return
     meta = RatingSession._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns = [cast("models.Field[Any, Any]", meta.get_field(name)) for name in fields]
     sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
     values = [f.get_db_prep_save(v, connection) for f, v in zip(columns, fields.values(), strict=True)]
     with connection.cursor() as cursor:

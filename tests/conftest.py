@@ -131,6 +131,17 @@ def celery_worker(
     worker.stop()
 
 
+# --- Isolation -------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Every test starts with an empty cache. Cached hints are keyed by ids ("study 3 is full"),
+    and SQLite reuses the ids of rolled-back rows, so a hint would leak into the next test."""
+    from django.core.cache import caches
+
+    for cache in caches.all(initialized_only=True):
+        cache.clear()
+
+
 # --- Common objects --------------------------------------------------------------------------
 @pytest.fixture
 def researcher(db: None) -> Any:

@@ -222,6 +222,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Analysis runs and stimulus imports share one job-status choice set: name its enum once.
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "analysis.models.AnalysisRun.Status"},
 }
 
 # --- Logging --------------------------------------------------------------------------------
@@ -243,7 +245,3 @@ CELERY_BEAT_SCHEDULE["analysis-runs-sweep"] = {
     "task": "analysis.tasks.analysis_runs_sweep_task",
     "schedule": crontab(minute="*/2"),
 }
-# Analysis runs and stimulus imports share one job-status choice set: name its enum once.
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["JobStatusEnum"] = (
-    "analysis.models.AnalysisRun.Status"
-)

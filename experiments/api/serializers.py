@@ -38,7 +38,8 @@ STUDY_SETTINGS = [
 
 class PerspectiveSerializer(serializers.Serializer):
     key = serializers.SlugField(max_length=40)
-    label = serializers.CharField(max_length=80)
+    # DRF moves declared fields off the class; the stubs see Field.label (a str) instead.
+    label = serializers.CharField(max_length=80)  # type: ignore[assignment]
     question = serializers.CharField(max_length=300)
     level_descriptions = serializers.ListField(
         child=serializers.CharField(max_length=300), required=False, default=list
@@ -169,7 +170,7 @@ class StimulusImportCreateInputSerializer(serializers.Serializer):
 class DashboardBinSerializer(serializers.Serializer):
     ratings = serializers.IntegerField(help_text="Valid ratings (the last bin: at least the target)")
     stimuli = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label
 
 
 class DashboardOutputSerializer(serializers.Serializer):
