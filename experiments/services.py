@@ -83,6 +83,17 @@ def study_create(*, owner: User, title: str, slug: str = "", **fields: Any) -> S
     return study
 
 
+@transaction.atomic
+def study_create_configured(
+    *, owner: User, title: str, fields: dict[str, Any], perspectives: list[dict[str, Any]] | None
+) -> Study:
+    """Create a draft study and apply settings and perspectives to it: all of it, or nothing."""
+    study = study_create(owner=owner, title=title)
+    if fields or perspectives is not None:
+        study = study_update(study=study, fields=fields, perspectives=perspectives)
+    return study
+
+
 def stimulus_file_store(*, data: bytes, sha256: str, fmt: str) -> str:
     """Store the bytes under their content hash (once) and return the storage name."""
     return _file_store(data, sha256, fmt)[0]

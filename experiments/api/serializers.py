@@ -78,7 +78,8 @@ class StudyOutputSerializer(serializers.ModelSerializer):
                 "question": p.question,
                 "level_descriptions": p.level_descriptions,
             }
-            for p in study.perspectives.order_by("order")
+            # .all(), not .order_by(): the list's prefetch serves it (Meta.ordering sorts by order)
+            for p in study.perspectives.all()
         ]
         return PerspectiveSerializer(data, many=True).data  # type: ignore[return-value]
 
@@ -94,10 +95,6 @@ class StudyUpdateInputSerializer(serializers.ModelSerializer):
         model = Study
         fields = ["title", *STUDY_SETTINGS, "perspectives"]
         extra_kwargs = {name: {"required": False} for name in ["title", *STUDY_SETTINGS]}
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # Field checks only; the model-level rules are the service's (study_update).
-        return attrs
 
 
 class StudyCreateInputSerializer(StudyUpdateInputSerializer):

@@ -50,9 +50,9 @@ class StudyListCreateApi(generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         fields, perspectives = _split_update(serializer.validated_data)
         title = fields.pop("title")
-        study = services.study_create(owner=authenticated_user(request), title=title)
-        if fields or perspectives is not None:
-            study = services.study_update(study=study, fields=fields, perspectives=perspectives)
+        study = services.study_create_configured(
+            owner=authenticated_user(request), title=title, fields=fields, perspectives=perspectives
+        )
         return Response(StudyOutputSerializer(study).data, status=status.HTTP_201_CREATED)
 
 
