@@ -5,6 +5,7 @@ absolute path in a folder import's manifest."""
 
 import hashlib
 import io
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection
+from PIL import Image
 from rest_framework.test import APIClient
 
 from experiments.models import Stimulus, StimulusImport, Study, stimulus_upload_to
@@ -29,6 +31,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def study() -> Study:
     return StudyFactory()
+
+
+def fresh_png() -> bytes:
+    """An image no other test stores: the media folder outlives each test's database."""
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (24, 16), os.urandom(24 * 16 * 3)).save(buf, "PNG")
+    return buf.getvalue()
 
 
 def stored_name(data: bytes) -> str:
@@ -68,7 +77,7 @@ def zip_with_raw_names(manifest: str, images: dict[bytes, bytes]) -> bytes:
 def test_a_nul_byte_in_a_manifest_cell_is_refused_with_its_row_and_column(
     study: Study, header: str, row: str, column: str
 ) -> None:
-    image = image_bytes(1)
+    image = fresh_png()
     data = make_zip({"manifest.csv": f"{header}\n{row}\n".encode(), "a.png": image})
 
     result = run_import(study, data)
@@ -90,7 +99,7 @@ def insert_refused() -> None:
 
 
 def boom_archive() -> tuple[bytes, list[bytes]]:
-    images = [image_bytes(1), image_bytes(2)]
+    images = [fresh_png(), fresh_png()]
     manifest = b"file,prompt,model\na.png,fine,m\nb.png,boom,m\n"
     return make_zip({"manifest.csv": manifest, "a.png": images[0], "b.png": images[1]}), images
 
