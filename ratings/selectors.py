@@ -35,11 +35,6 @@ def participant_latest_session(*, study: Study, panel: str, external_id: str) ->
     )
 
 
-def perspective_ids(*, study_id: int) -> dict[str, int]:
-    """{key: id} of the study's perspectives, in order."""
-    return dict(Perspective.objects.filter(study_id=study_id).order_by("order").values_list("key", "id"))
-
-
 def perspectives_for_trial(*, study: Study) -> list[dict[str, Any]]:
     """The perspectives as the trial page shows them: question and one description per level."""
     return [

@@ -1,25 +1,6 @@
 """Background jobs of the participant flow. Each loads by id and calls one service; safe to run twice."""
 
 from celery import shared_task
-from django.db import OperationalError, transaction
-
-from experiments.models import Study
-from ratings import allocation
-from ratings.services import sessions_expire
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
-def expire_sessions_task(study_id: int) -> int:
-    """Release the trials of the study's abandoned sessions (session starts also do it on the way)."""
-    study = Study.objects.filter(pk=study_id).first()
-    return sessions_expire(study=study) if study else 0
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
-def recount_stimulus_loads_task(study_id: int) -> None:
-    """Rebuild the allocation counters, e.g. after an analysis excluded participants (top-up)."""
-    with transaction.atomic():
-        allocation.stimulus_loads_recount(study_id=study_id)
 
 
 @shared_task(acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
