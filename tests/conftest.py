@@ -64,7 +64,7 @@ class WorkerProcess:
         )
         self._wait_ready()
 
-    def _wait_ready(self, timeout: float = 30.0) -> None:
+    def _wait_ready(self, timeout: float = 120.0) -> None:  # a loaded CI machine imports slowly
         from config.celery import app
 
         deadline = time.monotonic() + timeout
