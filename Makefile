@@ -12,8 +12,13 @@ worker:  ## a Celery worker against the configured broker
 beat:  ## Celery beat: the periodic sweeps (exactly one per deployment)
 	.venv/bin/celery -A config beat --schedule var/celerybeat-schedule
 
-lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check analysis/stats && .venv/bin/mypy analysis/stats
+lint:  ## ruff and mypy, as scripts/test runs them first
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	env DJANGO_SETTINGS_MODULE=config.settings.test DJANGO_READ_DOT_ENV=false DJANGO_SECRET_KEY=mypy \
+	  DATABASE_URL=sqlite:///mypy.sqlite3 REDIS_URL=redis://127.0.0.1:1/0 .venv/bin/mypy
+	env DJANGO_SETTINGS_MODULE=config.settings.test DJANGO_READ_DOT_ENV=false DJANGO_SECRET_KEY=mypy \
+	  DATABASE_URL=sqlite:///mypy.sqlite3 REDIS_URL=redis://127.0.0.1:1/0 .venv/bin/mypy --strict analysis/stats
 
 migrations-check:
 	.venv/bin/python manage.py makemigrations --check --dry-run

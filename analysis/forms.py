@@ -37,7 +37,9 @@ class AnalysisRunStartForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["method"].choices = [(name, f"{name}: {m.summary}") for name, m in METHODS.items()]
+        method_field = self.fields["method"]
+        assert isinstance(method_field, forms.ChoiceField)
+        method_field.choices = [(name, f"{name}: {m.summary}") for name, m in METHODS.items()]
         for name, m in METHODS.items():
             for param, default in m.defaults.items():
                 field = _param_field(default)
@@ -60,7 +62,7 @@ class AnalysisRunStartForm(forms.Form):
     def parameters(self) -> dict[str, Any]:
         """The chosen method's parameters that were filled in (empty ones take the default)."""
         method = self.cleaned_data["method"]
-        out = {}
+        out: dict[str, Any] = {}
         for param, default in METHODS[method].defaults.items():
             value = self.cleaned_data.get(param_field_name(method, param))
             if isinstance(default, bool):

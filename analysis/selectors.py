@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -16,12 +16,12 @@ def analysis_run_list(*, study: Study) -> QuerySet[AnalysisRun]:
     return AnalysisRun.objects.filter(study=study).select_related("study", "created_by").order_by("-id")
 
 
-def analysis_run_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[AnalysisRun]:
+def analysis_run_list_for_user(*, user: User | AnonymousUser) -> QuerySet[AnalysisRun]:
     """Runs of every study the user may see."""
     return AnalysisRun.objects.filter(study__in=study_list_for_user(user=user)).select_related("study")
 
 
-def analysis_run_get_for_user(*, user: AbstractBaseUser | AnonymousUser, run_id: int) -> AnalysisRun:
+def analysis_run_get_for_user(*, user: User | AnonymousUser, run_id: int) -> AnalysisRun:
     """The run if the user may see its study; 404 otherwise (no existence leak)."""
     try:
         return analysis_run_list_for_user(user=user).get(pk=run_id)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, transaction
@@ -70,7 +70,7 @@ def analysis_run_start(
     study: Study,
     method: str,
     parameters: Mapping[str, Any] | None = None,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     include_pilot: bool = False,
     exclude_qc_failures: bool = True,
     include_panel_ids: bool = False,
@@ -219,7 +219,7 @@ def analysis_run_execute(*, run_id: int) -> str:
         return "lost"
     except TRANSIENT_ERRORS:
         # Still down: the run goes stale and the sweep enqueues it again.
-        with contextlib.suppress(TRANSIENT_ERRORS):
+        with contextlib.suppress(*TRANSIENT_ERRORS):
             _mine(run_id, token).update(
                 status=Status.PENDING, claim_token="", progress_message="Retrying after a database error"
             )

@@ -24,6 +24,7 @@ from analysis.selectors import (
     analysis_run_relative_files,
 )
 from analysis.services import analysis_run_start
+from config.auth import authenticated_user
 from experiments.selectors import study_get_for_user
 
 TABLE_ROWS = 2000  # rows shown on the page; the CSV downloads have all of them
@@ -40,7 +41,7 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
                 study=study,
                 method=form.cleaned_data["method"],
                 parameters=form.parameters(),
-                user=request.user,
+                user=authenticated_user(request),
                 include_pilot=form.cleaned_data["include_pilot"],
                 exclude_qc_failures=form.cleaned_data["exclude_qc_failures"],
                 include_panel_ids=form.cleaned_data["include_panel_ids"],
@@ -74,7 +75,7 @@ def _status(run: AnalysisRun) -> dict[str, Any]:
 def _csv_rows(name: str, limit: int = TABLE_ROWS) -> tuple[list[str], list[dict[str, str]], bool]:
     with default_storage.open(name, "rb") as fh:
         reader = csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8"))
-        rows = []
+        rows: list[dict[str, str]] = []
         for row in reader:
             if len(rows) == limit:
                 return list(reader.fieldnames or []), rows, True

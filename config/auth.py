@@ -1,12 +1,14 @@
-"""Researcher log-in with a lock-out after repeated failures."""
+"""Researcher log-in with a lock-out after repeated failures; the logged-in researcher of a view."""
 
 from typing import Any
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import ValidationError
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from rest_framework.request import Request
 
 from config import ratelimit
 
@@ -14,8 +16,17 @@ MAX_FAILURES = 5
 LOCKOUT_SECONDS = 15 * 60
 
 
-def _ident(request: HttpRequest, username: str) -> str:
-    return f"{username.strip().lower()}|{ratelimit.client_ip(request)}"
+def authenticated_user(request: HttpRequest | Request) -> User:
+    """The user of a view that requires a log-in (login_required, IsAuthenticated); 403 otherwise."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
+
+
+def _ident(request: HttpRequest | None, username: str) -> str:
+    ip = ratelimit.client_ip(request) if request is not None else "unknown"
+    return f"{username.strip().lower()}|{ip}"
 
 
 class LockoutAuthenticationForm(AuthenticationForm):

@@ -7,7 +7,7 @@ cost a little efficiency, never a participant's request. Django's own Redis back
 import logging
 from typing import Any
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -16,6 +16,8 @@ DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class FailOpenRedisCache(RedisCache):
+    _cache: RedisCacheClient  # Django's cached property, which the stubs do not declare
+
     def _down(self, op: str) -> None:
         logger.warning("cache unavailable (%s); carrying on without it", op)
 

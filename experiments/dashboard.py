@@ -154,9 +154,11 @@ def _histogram_portable(study: Study, target: int) -> tuple[list[Bin], int, int,
 def _median_response_ms(study: Study) -> float | None:
     if not on_postgres():
         values = sorted(
-            Rating.objects.filter(
+            ms
+            for ms in Rating.objects.filter(
                 session__study=study, kind=Trial.Kind.TEST, response_ms__isnull=False, session__is_pilot=False
             ).values_list("response_ms", flat=True)
+            if ms is not None
         )
         return float(statistics.median(values)) if values else None
     rating = Rating._meta.db_table

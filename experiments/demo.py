@@ -8,7 +8,7 @@ import io
 import random
 from collections.abc import Callable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
@@ -153,7 +153,7 @@ VARIANTS = [
 
 
 @transaction.atomic
-def demo_study_create(*, owner: AbstractBaseUser, slug: str = "demo") -> Study:
+def demo_study_create(*, owner: User, slug: str = "demo") -> Study:
     """Create the open demo study: 5 prompts x 5 variants (test) and 3 training images."""
     study = study_create(
         owner=owner,

@@ -152,6 +152,12 @@ class Stimulus(models.Model):
     def __str__(self) -> str:
         return f"{self.study.slug}#{self.position} {self.name}"
 
+    @property
+    def image_url(self) -> str:
+        """Participant-facing URL: the content hash only, so raters stay blind."""
+        ext = self.image.name.rsplit(".", 1)[-1] if self.image.name else "png"
+        return reverse("stimulus-image", kwargs={"sha256": self.sha256, "ext": ext})
+
 
 class StimulusImport(models.Model):
     """One upload of stimuli, validated and imported as a whole by a background job."""
@@ -186,12 +192,3 @@ class StimulusImport(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.pk} of {self.study.slug} ({self.status})"
-
-
-def stimulus_image_url(stimulus: Stimulus) -> str:
-    """Participant-facing URL: the content hash only, so raters stay blind."""
-    ext = stimulus.image.name.rsplit(".", 1)[-1] if stimulus.image.name else "png"
-    return reverse("stimulus-image", kwargs={"sha256": stimulus.sha256, "ext": ext})
-
-
-Stimulus.image_url = property(stimulus_image_url)  # type: ignore[attr-defined]

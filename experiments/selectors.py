@@ -1,13 +1,13 @@
 """Reads of studies and stimuli, with the researcher's access rules applied."""
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from experiments.models import Stimulus, StimulusImport, Study
 
 
-def study_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
+def study_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Study]:
     """Studies the user owns or collaborates on (every study for superusers).
 
     The one access rule for the researcher's pages, API, admin and draft media. Staff status only
@@ -22,7 +22,7 @@ def study_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[S
     return Study.objects.filter(Q(owner_id=user.pk) | Q(pk__in=shared))
 
 
-def study_get_for_user(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> Study:
+def study_get_for_user(*, user: User | AnonymousUser, slug: str) -> Study:
     """The study with this slug if the user may see it; 404 otherwise (no existence leak)."""
     try:
         return study_list_for_user(user=user).get(slug=slug)
@@ -30,7 +30,7 @@ def study_get_for_user(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> 
         raise Http404("No such study") from None
 
 
-def user_can_access_study(*, user: AbstractBaseUser | AnonymousUser, study: Study) -> bool:
+def user_can_access_study(*, user: User | AnonymousUser, study: Study) -> bool:
     """Can this user see and change this study (owner, collaborator or superuser)."""
     return study_list_for_user(user=user).filter(pk=study.pk).exists()
 

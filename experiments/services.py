@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -64,7 +64,7 @@ def _unique_slug(title: str) -> str:
 
 
 @transaction.atomic
-def study_create(*, owner: AbstractBaseUser, title: str, slug: str = "", **fields: Any) -> Study:
+def study_create(*, owner: User, title: str, slug: str = "", **fields: Any) -> Study:
     """Create a draft study with the AIGCIQA2023 preset: three perspectives on a 1..5 ACR scale."""
     study = Study(owner=owner, title=title, slug=slug or _unique_slug(title), **fields)
     if not study.scale_labels:
@@ -75,7 +75,7 @@ def study_create(*, owner: AbstractBaseUser, title: str, slug: str = "", **field
         perspective = Perspective(
             study=study,
             order=order,
-            key=preset["key"],
+            key=str(preset["key"]),
             label=str(preset["label"]),
             question=str(preset["question"]),
             level_descriptions=[str(d) for d in preset["level_descriptions"]],
@@ -85,15 +85,33 @@ def study_create(*, owner: AbstractBaseUser, title: str, slug: str = "", **field
     return study
 
 
+@transaction.atomic
+def study_create_configured(
+    *, owner: User, title: str, fields: dict[str, Any], perspectives: list[dict[str, Any]] | None
+) -> Study:
+    """Create a draft study and apply settings and perspectives to it: all of it, or nothing."""
+    study = study_create(owner=owner, title=title)
+    if fields or perspectives is not None:
+        study = study_update(study=study, fields=fields, perspectives=perspectives)
+    return study
+
+
 def stimulus_file_store(*, data: bytes, sha256: str, fmt: str) -> str:
     """Store the bytes under their content hash (once) and return the storage name."""
+    return _file_store(data, sha256, fmt)[0]
+
+
+def _file_store(data: bytes, sha256: str, fmt: str) -> tuple[str, bool]:
+    """The storage name, and whether this call wrote the file (False: it was there already)."""
     probe = Stimulus(sha256=sha256, format=fmt)
     name = stimulus_upload_to(probe, "")
-    if not default_storage.exists(name):
-        saved = default_storage.save(name, ContentFile(data))
-        if saved != name:  # a concurrent writer stored the same content first
-            default_storage.delete(saved)
-    return name
+    if default_storage.exists(name):
+        return name, False
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:  # a concurrent writer stored the same content first
+        default_storage.delete(saved)
+        return name, False
+    return name, True
 
 
 @transaction.atomic
@@ -305,7 +323,7 @@ def study_close(*, study: Study) -> Study:
 # --- Stimulus imports ------------------------------------------------------------------------
 @transaction.atomic
 def stimulus_import_create(
-    *, study: Study, user: AbstractBaseUser | None, upload: File, kind: str = StimulusImport.Kind.MANIFEST
+    *, study: Study, user: User | None, upload: File, kind: str = StimulusImport.Kind.MANIFEST
 ) -> StimulusImport:
     """Store an uploaded archive and queue its validation and import (after commit)."""
     if kind not in StimulusImport.Kind.values:
@@ -413,19 +431,27 @@ def stimulus_import_execute(
 ) -> StimulusImport:
     """Validate everything, then import all stimuli in one transaction, or none with every problem.
 
-    Long, so not one transaction: validation and file storage run first (files are stored under
-    their content hash, so a refused import leaves only unreferenced, reusable files behind).
+    Long, so not one transaction: validation and file storage run first. The files this import
+    wrote are deleted again when it is refused or raises (files that were already stored belong
+    to other stimuli and stay), so a failed import leaves nothing behind.
     """
     built: list[Built] = []
-    with open_source(stimulus_import.source) as (source, problems):
-        if source is not None and not problems:
-            problems, built = _validate(stimulus_import, source, manifest)
-            if not problems:
-                _store_files(stimulus_import, source, built)
-                try:
-                    _create_rows(stimulus_import.study, built)
-                except ImportRejected as exc:
-                    problems = exc.problems
+    written: list[str] = []
+    try:
+        with open_source(stimulus_import.source) as (source, problems):
+            if source is not None and not problems:
+                problems, built = _validate(stimulus_import, source, manifest)
+                if not problems:
+                    _store_files(stimulus_import, source, built, written)
+                    try:
+                        _create_rows(stimulus_import.study, built)
+                    except ImportRejected as exc:
+                        problems = exc.problems
+    except BaseException:
+        _files_remove_unreferenced(written)
+        raise
+    if problems:
+        _files_remove_unreferenced(written)
     return _import_finish(stimulus_import, problems=problems, count=0 if problems else len(built))
 
 
@@ -449,12 +475,34 @@ def _validate(
     return problems, stimuli
 
 
-def _store_files(stimulus_import: StimulusImport, source: Source, built: list[Built]) -> None:
+def _store_files(
+    stimulus_import: StimulusImport, source: Source, built: list[Built], written: list[str]
+) -> None:
+    """Store every image; `written` collects the names this import wrote (for the clean-up)."""
     report = _progress(stimulus_import, 0.35, 0.6, str(_("Storing images")))
     for i, item in enumerate(built):
         stimulus = item.stimulus
-        stimulus_file_store(data=source.read(item.member), sha256=stimulus.sha256, fmt=stimulus.format)
+        name, wrote = _file_store(source.read(item.member), stimulus.sha256, stimulus.format)
+        if wrote:
+            written.append(name)
         report(i + 1, len(built))
+
+
+def _files_remove_unreferenced(names: list[str]) -> None:
+    """Delete these stored files unless a stimulus uses them (another import may have stored the
+    same content meanwhile and committed its rows)."""
+    for start in range(0, len(names), 1000):
+        batch = names[start : start + 1000]
+        used = set(Stimulus.objects.filter(image__in=batch).values_list("image", flat=True))
+        for name in batch:
+            if name not in used:
+                default_storage.delete(name)
+
+
+def _upload_remove(source: str) -> None:
+    """Delete an uploaded archive (a server path given to the commands is the researcher's own)."""
+    if not os.path.isabs(source) and default_storage.exists(source):
+        default_storage.delete(source)
 
 
 @transaction.atomic
@@ -490,24 +538,34 @@ def _import_finish(stimulus_import: StimulusImport, *, problems: list[Problem], 
     stimulus_import.save(
         update_fields=["status", "problems", "message", "imported_count", "progress", "finished_at"]
     )
-    if not os.path.isabs(stimulus_import.source) and default_storage.exists(stimulus_import.source):
-        default_storage.delete(stimulus_import.source)  # the stimuli are stored; the archive is spent
+    _upload_remove(stimulus_import.source)  # imported or refused, the archive is spent
     return stimulus_import
 
 
 def stimulus_import_fail(*, import_id: int, message: str) -> None:
-    """Mark an import failed after an unexpected error (nothing was imported: rows are all-or-nothing)."""
-    StimulusImport.objects.filter(pk=import_id).exclude(status=StimulusImport.Status.DONE).update(
+    """Mark an import failed after an unexpected error and delete its upload (nothing was
+    imported: rows are all-or-nothing, and stimulus_import_execute removed the files it wrote)."""
+    failed = StimulusImport.objects.filter(pk=import_id).exclude(status=StimulusImport.Status.DONE)
+    failed.update(
         status=StimulusImport.Status.FAILED,
         message=message[:300],
         progress=1.0,
         finished_at=timezone.now(),
         problems=[Problem(message).as_dict()],
     )
+    for source in failed.values_list("source", flat=True):
+        _upload_remove(source)
+
+
+def stimulus_import_failure_reason(exc: BaseException) -> str:
+    """The reason shown for an import that stopped on an unexpected error."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return str(_("The import stopped on an unexpected error (%s); nothing was imported.") % reason)
 
 
 def stimulus_import_run_local(
-    *, study: Study, path: str, kind: str, manifest: bytes | None = None, user: AbstractBaseUser | None = None
+    *, study: Study, path: str, kind: str, manifest: bytes | None = None, user: User | None = None
 ) -> StimulusImport:
     """Import a folder or zip on the server's disk now, in this process (the management commands)."""
     stimulus_import = StimulusImport.objects.create(
@@ -519,4 +577,11 @@ def stimulus_import_run_local(
     )
     stimulus_import_claim(import_id=stimulus_import.pk)
     stimulus_import.refresh_from_db()
-    return stimulus_import_execute(stimulus_import=stimulus_import, manifest=manifest)
+    try:
+        return stimulus_import_execute(stimulus_import=stimulus_import, manifest=manifest)
+    except Exception as exc:
+        # The command reports the failed record; the traceback goes to the log.
+        logger.exception("stimulus import %s failed", stimulus_import.pk)
+        stimulus_import_fail(import_id=stimulus_import.pk, message=stimulus_import_failure_reason(exc))
+        stimulus_import.refresh_from_db()
+        return stimulus_import

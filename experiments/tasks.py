@@ -1,5 +1,7 @@
 """Background jobs of the experiments app: they load by id and call a service."""
 
+from typing import Any
+
 from celery import shared_task
 from django.db import OperationalError
 
@@ -9,25 +11,29 @@ from experiments.services import (
     stimulus_import_claim,
     stimulus_import_execute,
     stimulus_import_fail,
+    stimulus_import_failure_reason,
     stimulus_imports_sweep,
 )
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=10, max_retries=5)
-def stimulus_import_execute_task(import_id: int) -> None:
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=10, max_retries=5)
+def stimulus_import_execute_task(self: Any, import_id: int) -> None:
     """Validate and import one upload. A second delivery finds it claimed and does nothing."""
     if not stimulus_import_claim(import_id=import_id):
         return  # another worker has it, or it already finished
     stimulus_import = StimulusImport.objects.select_related("study").get(pk=import_id)
     try:
         stimulus_import_execute(stimulus_import=stimulus_import)
-    except OperationalError:
-        # Transient: hand it back so that the retry can claim it again.
-        StimulusImport.objects.filter(pk=import_id).update(status=StimulusImport.Status.PENDING)
+    except OperationalError as exc:
+        if self.request.retries >= self.max_retries:
+            stimulus_import_fail(import_id=import_id, message=stimulus_import_failure_reason(exc))
+        else:
+            # Transient: hand it back so that the retry can claim it again.
+            StimulusImport.objects.filter(pk=import_id).update(status=StimulusImport.Status.PENDING)
         raise
     except Exception as exc:
         # A bug, not the upload's fault: never leave the researcher watching a job that died.
-        stimulus_import_fail(import_id=import_id, message=f"internal error: {type(exc).__name__}")
+        stimulus_import_fail(import_id=import_id, message=stimulus_import_failure_reason(exc))
         raise
 
 

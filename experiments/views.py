@@ -8,12 +8,11 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from config.auth import authenticated_user
 from config.errors import DomainError
 from experiments import selectors, services
 from experiments.dashboard import study_dashboard
@@ -27,25 +26,9 @@ from experiments.forms import (
 from experiments.imports.problems import problem_text
 from experiments.models import Stimulus, StimulusImport, Study
 
-TRIAL_TEMPLATE = "ratings/_trial.html"
-ANALYSIS_TEMPLATE = "analysis/_latest_run.html"
-
-
-def template_exists(name: str) -> bool:
-    # Other apps' partials are optional: each page shows them only once they exist.
-    try:
-        get_template(name)
-    except TemplateDoesNotExist:
-        return False
-    return True
-
 
 def analysis_url(study: Study) -> str:
-    """The analysis app's run list, once that app provides it."""
-    try:
-        return reverse("analysis:run-list", kwargs={"slug": study.slug})
-    except NoReverseMatch:
-        return ""
+    return reverse("analysis:run-list", kwargs={"slug": study.slug})
 
 
 @login_required
@@ -64,7 +47,7 @@ def study_list(request: HttpRequest) -> HttpResponse:
 def study_create(request: HttpRequest) -> HttpResponse:
     form = StudyCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        study = services.study_create(owner=request.user, **form.cleaned_data)
+        study = services.study_create(owner=authenticated_user(request), **form.cleaned_data)
         messages.success(
             request,
             _("Study created with the AIGCIQA2023 perspectives. Adjust the settings, then upload stimuli."),
@@ -203,19 +186,9 @@ def study_preview(request: HttpRequest, slug: str) -> HttpResponse:
             {"key": p.key, "label": p.label, "question": p.question, "levels": list(p.level_descriptions)}
             for p in study.perspectives.order_by("order")
         ],
-        "scale_levels": _scale_levels(study),
-        "trial_template": template_exists(TRIAL_TEMPLATE),
         **neighbours,
     }
     return render(request, "experiments/study_preview.html", context)
-
-
-def _scale_levels(study: Study) -> list[tuple[int, str]]:
-    if study.scale_kind == Study.ScaleKind.CONTINUOUS:
-        return []
-    labels = study.scale_labels
-    values = range(study.scale_min, study.scale_max + 1)
-    return [(v, labels[i] if i < len(labels) else str(v)) for i, v in enumerate(values)]
 
 
 @login_required
@@ -228,7 +201,7 @@ def stimulus_import_create(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 stimulus_import = services.stimulus_import_create(
                     study=study,
-                    user=request.user,
+                    user=authenticated_user(request),
                     upload=form.cleaned_data["archive"],
                     kind=form.cleaned_data["kind"],
                 )
@@ -318,7 +291,6 @@ def study_dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
         "study": study,
         "dashboard": dashboard,
         "bars": histogram_bars(dashboard.as_dict()["histogram"]),
-        "analysis_partial": template_exists(ANALYSIS_TEMPLATE),
         "analysis_url": analysis_url(study),
     }
     return render(request, "experiments/study_dashboard.html", context)

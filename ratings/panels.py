@@ -26,7 +26,7 @@ MTURK_FRAME_ANCESTORS = (
 MAX_ID_LENGTH = 128
 
 # Query parameters carried from the study link to the consent form, per panel.
-PANEL_PARAMS = {
+PANEL_PARAMS: dict[str, tuple[str, ...]] = {
     Study.Panel.PROLIFIC: ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"),
     Study.Panel.MTURK: ("assignmentId", "hitId", "workerId", "turkSubmitTo"),
     Study.Panel.GENERIC: ("pid",),

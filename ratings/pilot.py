@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core import signing
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -97,9 +97,10 @@ def pilot_token_verify(*, study: Study, token: str) -> PilotRun:
         data = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
     except signing.BadSignature:
         raise PilotLinkInvalid(_("This pilot link is not valid.")) from None
-    if not isinstance(data, dict) or data.get("study") != study.pk:
+    run_id = data.get("run") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("study") != study.pk or not isinstance(run_id, int):
         raise PilotLinkInvalid(_("This pilot link is not valid."))
-    run = PilotRun.objects.filter(pk=data.get("run"), study=study, status=Status.RUNNING).first()
+    run = PilotRun.objects.filter(pk=run_id, study=study, status=Status.RUNNING).first()
     if run is None:
         raise PilotLinkInvalid(_("This pilot has ended."))
     return run
@@ -184,7 +185,7 @@ def pilot_run_start(
     study: Study,
     raters: int,
     base_url: str,
-    user: AbstractBaseUser | AnonymousUser | None = None,
+    user: User | AnonymousUser | None = None,
     seed: int | None = None,
     spammers: float = 0.1,
     straightliners: float = 0.05,
@@ -214,7 +215,7 @@ def pilot_run_start(
         abandoners=abandoners,
         noise=noise,
         base_url=_check_base_url(base_url),
-        created_by=user if user is not None and user.is_authenticated else None,
+        created_by=user if isinstance(user, User) else None,
         progress_message=_("Waiting for a worker"),
     )
     run.full_clean()
@@ -396,7 +397,7 @@ def _mos_rows(analysis: Any) -> dict[int, dict[str, str]]:
 
 def _float(value: str | None) -> float:
     try:
-        return float(value) if value not in (None, "") else float("nan")
+        return float(value) if value else float("nan")
     except ValueError:
         return float("nan")
 

@@ -35,11 +35,6 @@ def participant_latest_session(*, study: Study, panel: str, external_id: str) ->
     )
 
 
-def perspective_ids(*, study_id: int) -> dict[str, int]:
-    """{key: id} of the study's perspectives, in order."""
-    return dict(Perspective.objects.filter(study_id=study_id).order_by("order").values_list("key", "id"))
-
-
 def perspectives_for_trial(*, study: Study) -> list[dict[str, Any]]:
     """The perspectives as the trial page shows them: question and one description per level."""
     return [
@@ -92,7 +87,7 @@ def seen_stimulus_ids(*, participant: Participant) -> list[int]:
 
 
 def session_message(status: str) -> str:
-    messages = {
+    messages: dict[str, str] = {
         RatingSession.Status.DECLINED: _("You chose not to take part. Thank you for your time."),
         RatingSession.Status.SCREENED_OUT: _(
             "Thank you. Unfortunately this session cannot continue: some control answers did not match."

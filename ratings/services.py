@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import cache
 from django.db import IntegrityError, connection, models, transaction
@@ -701,7 +701,7 @@ def _write(
         return
     q = connection.ops.quote_name
     insert, rating_values = _values_insert(ratings)
-    session_fields = [RatingSession._meta.get_field(name) for name in fields]
+    session_fields = [cast("models.Field[Any, Any]", RatingSession._meta.get_field(name)) for name in fields]
     sets = ", ".join(f"{q(f.column)} = %s" for f in session_fields)
     session_values = [
         f.get_db_prep_save(v, connection) for f, v in zip(session_fields, fields.values(), strict=True)

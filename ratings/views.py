@@ -7,6 +7,7 @@ session is in; each stage's form posts to its own URL and redirects back (post/r
 
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -139,15 +140,15 @@ def session_page(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     session = session_get(slug=slug, token=token)
     if session.status in (*RatingSession.LIVE_STATUSES, Status.EXPIRED):
         session = session_resume(session=session)
-    view = {
+    views: dict[str, Callable[[HttpRequest, RatingSession], HttpResponse]] = {
         Status.QUESTIONNAIRE: _questionnaire,
         Status.DISPLAY_CHECK: _display_check,
         Status.INSTRUCTIONS: _instructions,
         Status.TRAINING: _trials,
         Status.RATING: _trials,
         Status.COMPLETED: _completed,
-    }.get(session.status, _ended)
-    return view(request, session)
+    }
+    return views.get(session.status, _ended)(request, session)
 
 
 def _questionnaire(

@@ -64,7 +64,7 @@ class WorkerProcess:
         )
         self._wait_ready()
 
-    def _wait_ready(self, timeout: float = 30.0) -> None:
+    def _wait_ready(self, timeout: float = 120.0) -> None:  # a loaded CI machine imports slowly
         from config.celery import app
 
         deadline = time.monotonic() + timeout
@@ -190,6 +190,17 @@ def celery_beat(
     beat.start()
     yield beat
     beat.stop()
+
+
+# --- Isolation -------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Every test starts with an empty cache. Cached hints are keyed by ids ("study 3 is full"),
+    and SQLite reuses the ids of rolled-back rows, so a hint would leak into the next test."""
+    from django.core.cache import caches
+
+    for cache in caches.all(initialized_only=True):
+        cache.clear()
 
 
 # --- Common objects --------------------------------------------------------------------------

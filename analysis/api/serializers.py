@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from analysis.models import AnalysisRun
 from analysis.selectors import analysis_run_relative_files
+from experiments.models import Study
 
 
 class RunFileSerializer(serializers.Serializer):
@@ -18,7 +19,9 @@ class RunFileSerializer(serializers.Serializer):
 
 
 class AnalysisRunOutputSerializer(serializers.ModelSerializer):
-    study = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    study: serializers.SlugRelatedField[Study] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     pilot_included = serializers.BooleanField(
         read_only=True, help_text="Pilot data is in the input: the run sets no exclusions"
     )

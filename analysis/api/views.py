@@ -17,6 +17,7 @@ from analysis.selectors import analysis_run_get_for_user, analysis_run_list
 from analysis.services import analysis_run_start
 from analysis.stats import DEFAULT_METHOD, METHODS
 from analysis.views import file_response
+from config.auth import authenticated_user
 from config.pagination import BoundedLimitOffsetPagination
 from experiments.selectors import study_get_for_user
 
@@ -66,7 +67,9 @@ class StudyAnalysisRunsApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            run = analysis_run_start(study=study, user=request.user, **serializer.validated_data)
+            run = analysis_run_start(
+                study=study, user=authenticated_user(request), **serializer.validated_data
+            )
         except JobQueueUnavailable as exc:
             run = AnalysisRun.objects.get(pk=exc.run_id)
             body = {"detail": str(exc), "code": exc.code, "run": AnalysisRunOutputSerializer(run).data}

@@ -130,6 +130,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 STIMULUS_UPLOAD_MAX_BYTES = env.int("STIMULUS_UPLOAD_MAX_BYTES", default=2 * 1024**3)
 # Stimulus imports: caps against zip bombs and runaway archives (checked before anything is read).
 STIMULUS_IMPORT_MAX_UNPACKED_BYTES = env.int("STIMULUS_IMPORT_MAX_UNPACKED_BYTES", default=4 * 1024**3)
+# One file of an upload is read into memory whole (decoded and hashed): cap it. 64 MiB is far above
+# any generated image (a 40 MP PNG, the pixel limit, compresses below it).
+STIMULUS_IMPORT_MAX_MEMBER_BYTES = env.int("STIMULUS_IMPORT_MAX_MEMBER_BYTES", default=64 * 1024**2)
 STIMULUS_IMPORT_MAX_MEMBERS = env.int("STIMULUS_IMPORT_MAX_MEMBERS", default=200_000)
 STIMULUS_IMPORT_MAX_RATIO = env.int("STIMULUS_IMPORT_MAX_RATIO", default=100)  # unpacked / packed per member
 
@@ -222,6 +225,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Analysis runs and stimulus imports share one job-status choice set: name its enum once.
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "analysis.models.AnalysisRun.Status"},
 }
 
 # --- Logging --------------------------------------------------------------------------------
@@ -276,7 +281,3 @@ CELERY_BEAT_EVERY_SECONDS = env.float("CELERY_BEAT_EVERY_SECONDS", default=0)
 if CELERY_BEAT_EVERY_SECONDS > 0:
     for _entry in CELERY_BEAT_SCHEDULE.values():
         _entry["schedule"] = CELERY_BEAT_EVERY_SECONDS
-# Analysis runs and stimulus imports share one job-status choice set: name its enum once.
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["JobStatusEnum"] = (
-    "analysis.models.AnalysisRun.Status"
-)

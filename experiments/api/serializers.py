@@ -38,7 +38,8 @@ STUDY_SETTINGS = [
 
 class PerspectiveSerializer(serializers.Serializer):
     key = serializers.SlugField(max_length=40)
-    label = serializers.CharField(max_length=80)
+    # DRF moves declared fields off the class; the stubs see Field.label (a str) instead.
+    label = serializers.CharField(max_length=80)  # type: ignore[assignment]
     question = serializers.CharField(max_length=300)
     level_descriptions = serializers.ListField(
         child=serializers.CharField(max_length=300), required=False, default=list
@@ -77,7 +78,8 @@ class StudyOutputSerializer(serializers.ModelSerializer):
                 "question": p.question,
                 "level_descriptions": p.level_descriptions,
             }
-            for p in study.perspectives.order_by("order")
+            # .all(), not .order_by(): the list's prefetch serves it (Meta.ordering sorts by order)
+            for p in study.perspectives.all()
         ]
         return PerspectiveSerializer(data, many=True).data  # type: ignore[return-value]
 
@@ -93,10 +95,6 @@ class StudyUpdateInputSerializer(serializers.ModelSerializer):
         model = Study
         fields = ["title", *STUDY_SETTINGS, "perspectives"]
         extra_kwargs = {name: {"required": False} for name in ["title", *STUDY_SETTINGS]}
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # Field checks only; the model-level rules are the service's (study_update).
-        return attrs
 
 
 class StudyCreateInputSerializer(StudyUpdateInputSerializer):
@@ -169,7 +167,7 @@ class StimulusImportCreateInputSerializer(serializers.Serializer):
 class DashboardBinSerializer(serializers.Serializer):
     ratings = serializers.IntegerField(help_text="Valid ratings (the last bin: at least the target)")
     stimuli = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label
 
 
 class DashboardOutputSerializer(serializers.Serializer):

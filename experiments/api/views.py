@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.auth import authenticated_user
 from experiments import selectors, services
 from experiments.api.serializers import (
     DashboardOutputSerializer,
@@ -50,9 +51,9 @@ class StudyListCreateApi(generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         fields, perspectives = _split_update(serializer.validated_data)
         title = fields.pop("title")
-        study = services.study_create(owner=request.user, title=title)
-        if fields or perspectives is not None:
-            study = services.study_update(study=study, fields=fields, perspectives=perspectives)
+        study = services.study_create_configured(
+            owner=authenticated_user(request), title=title, fields=fields, perspectives=perspectives
+        )
         return Response(StudyOutputSerializer(study).data, status=status.HTTP_201_CREATED)
 
 
@@ -136,7 +137,7 @@ class StimulusImportCreateApi(APIView):
         try:
             stimulus_import = services.stimulus_import_create(
                 study=study,
-                user=request.user,
+                user=authenticated_user(request),
                 upload=serializer.validated_data["archive"],
                 kind=serializer.validated_data["kind"],
             )

@@ -17,6 +17,7 @@ REQUIRED = ("file", "prompt", "model")
 KNOWN = {"file", "prompt", "model", "position", "challenge", "scene", "role", "name"}
 ROLES = {"test", "training", "gold"}
 REFERENCE_PREFIX = "reference_"
+NUL = "\x00"
 
 
 def find_manifest(source: Source) -> tuple[str | None, list[Problem]]:
@@ -65,6 +66,8 @@ def plan_manifest(
         return [], problems
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in next(reader, [])]
+    if any(NUL in h for h in header):
+        return [], [Problem("the header row contains a NUL byte", file=manifest_name, row=1)]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         return [], [
@@ -107,6 +110,15 @@ def plan_manifest(
             )
             continue
         row = dict(zip(header, [c.strip() for c in cells] + [""] * (len(header) - len(cells)), strict=True))
+        with_nul = [column for column, value in row.items() if NUL in value]
+        if with_nul:
+            # PostgreSQL text cannot hold NUL: refuse here, with the cell, not at the final insert.
+            file = "" if "file" in with_nul else row["file"]
+            problems += [
+                Problem(f"the {column} cell contains a NUL byte", file=file, row=row_no)
+                for column in with_nul
+            ]
+            continue
         item, row_problems = _plan_row(row, row_no, base, files, seen_files, perspective_keys)
         problems += row_problems
         if item is not None:
@@ -132,7 +144,7 @@ def _plan_row(
     cell = row["file"].replace("\\", "/")
     if not cell:
         return None, [Problem("the file cell is empty", row=row_no)]
-    reason = unsafe_name_reason(cell)
+    reason = unsafe_name_reason(cell, within="the manifest")
     if reason:
         return None, [Problem(reason, file=cell, row=row_no)]
     member = posixpath.normpath(posixpath.join(base, cell)) if base else posixpath.normpath(cell)

@@ -3,7 +3,8 @@
 Nothing is ever extracted to a path derived from a member name: members are read into memory one
 at a time. A zip is checked as a whole before any member is read: names that escape the archive
 (`..`, absolute paths, drive letters), symbolic links, encrypted members, too many members, too
-large an unpacked total and a suspicious compression ratio (zip bombs) are all refused.
+large an unpacked total or member, a suspicious compression ratio (zip bombs) and member names in
+a legacy code page are all refused.
 """
 
 import os
@@ -24,6 +25,11 @@ from experiments.imports.problems import Problem
 JUNK_PREFIXES = ("__MACOSX/",)
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 RATIO_CHECK_MIN_BYTES = 1024 * 1024  # tiny members compress well legitimately (CSV, blank PNGs)
+UTF8_NAME_FLAG = 0x800  # general purpose bit 11 (APPNOTE 4.4.4): the name is UTF-8
+REZIP_HINT = (
+    "re-create the zip with UTF-8 names, e.g. with 7-Zip: 7z a -tzip -mcu=on stimuli.zip <folder>, "
+    "or with Info-ZIP zip 3.0 or macOS Finder (both write UTF-8 names)"
+)
 
 
 def is_junk(name: str) -> bool:
@@ -31,15 +37,18 @@ def is_junk(name: str) -> bool:
     return name.startswith(JUNK_PREFIXES) or base in JUNK_NAMES or base.startswith("._")
 
 
-def unsafe_name_reason(name: str) -> str:
-    """Why a member name could escape the import folder ('' when it is safe)."""
+def unsafe_name_reason(name: str, *, within: str = "the archive") -> str:
+    """Why a name could escape the import folder ('' when it is safe). `within` says where the
+    name was written: "the archive" for a zip member, "the manifest" for a file cell."""
     if "\x00" in name:
         return "the name contains a NUL byte"
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        return "absolute paths are not allowed in an archive"
+        if within == "the archive":
+            return "absolute paths are not allowed in an archive"
+        return f"absolute paths are not allowed in {within}: give the path relative to it"
     parts = name.replace("\\", "/").split("/")
     if ".." in parts:
-        return "'..' in a path is not allowed (it could escape the archive)"
+        return f"'..' in a path is not allowed in {within} (it could escape the import folder)"
     return ""
 
 
@@ -69,19 +78,50 @@ class ZipSource:
             return handle.read(info.file_size + 1)[: info.file_size]
 
 
+def member_name(info: zipfile.ZipInfo) -> str | None:
+    """The member's name as written, or None when it is in a legacy code page.
+
+    Without the UTF-8 flag, zipfile decodes names as CP437, so a GBK or Shift-JIS name turns into
+    mojibake that matches no manifest row. Names whose raw bytes are valid UTF-8 (zip tools that
+    write UTF-8 without setting the flag) are read as UTF-8; anything else cannot be trusted.
+    """
+    name = info.filename
+    if info.flag_bits & UTF8_NAME_FLAG or name.isascii():
+        return name
+    try:
+        return name.encode("cp437").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+
+
+def _legacy_names_problem(raw: list[str]) -> Problem:
+    shown = ", ".join(n.encode("cp437").decode("utf-8", "backslashreplace") for n in raw[:3])
+    return Problem(
+        f"{len(raw):,} member name(s) are not UTF-8 encoded (e.g. {shown}), so they cannot be matched "
+        f"with the manifest; {REZIP_HINT}"
+    )
+
+
 def check_zip(archive: zipfile.ZipFile) -> tuple[dict[str, zipfile.ZipInfo], list[Problem]]:
     """The safe file members of the archive by name, and every reason to refuse it."""
     max_members = settings.STIMULUS_IMPORT_MAX_MEMBERS
     max_total = settings.STIMULUS_IMPORT_MAX_UNPACKED_BYTES
+    max_member = settings.STIMULUS_IMPORT_MAX_MEMBER_BYTES
     max_ratio = settings.STIMULUS_IMPORT_MAX_RATIO
     infos = archive.infolist()
     problems: list[Problem] = []
     if len(infos) > max_members:
         return {}, [Problem(f"the archive has {len(infos):,} members; the limit is {max_members:,}")]
     members: dict[str, zipfile.ZipInfo] = {}
+    legacy: list[str] = []
     total = 0
     for info in infos:
-        name = info.filename
+        decoded = member_name(info)
+        if decoded is None:
+            if not (info.is_dir() or is_junk(info.filename)):
+                legacy.append(info.filename)
+            continue
+        name = decoded
         reason = unsafe_name_reason(name)
         mode = info.external_attr >> 16
         if reason:
@@ -98,6 +138,13 @@ def check_zip(archive: zipfile.ZipFile) -> tuple[dict[str, zipfile.ZipInfo], lis
         if name in members:
             problems.append(Problem("the archive holds this name twice", file=name))
             continue
+        if info.file_size > max_member:
+            problems.append(
+                Problem(
+                    f"the file unpacks to {info.file_size:,} bytes; the limit is {max_member:,}", file=name
+                )
+            )
+            continue
         if info.file_size >= RATIO_CHECK_MIN_BYTES and info.file_size > max_ratio * max(
             info.compress_size, 1
         ):
@@ -111,6 +158,8 @@ def check_zip(archive: zipfile.ZipFile) -> tuple[dict[str, zipfile.ZipInfo], lis
             continue
         total += info.file_size
         members[name] = info
+    if legacy:
+        problems.append(_legacy_names_problem(legacy))
     if total > max_total:
         problems.append(Problem(f"the archive unpacks to {total:,} bytes; the limit is {max_total:,} bytes"))
     return members, problems
@@ -148,8 +197,13 @@ def scan_folder(root: str) -> tuple[list[str], list[Problem]]:
             if os.path.islink(full):
                 problems.append(Problem("symbolic links are not allowed", file=rel))
             elif os.path.isfile(full) and not is_junk(rel):
+                size = os.path.getsize(full)
+                if size > settings.STIMULUS_IMPORT_MAX_MEMBER_BYTES:
+                    limit = settings.STIMULUS_IMPORT_MAX_MEMBER_BYTES
+                    problems.append(Problem(f"the file is {size:,} bytes; the limit is {limit:,}", file=rel))
+                    continue
                 files.append(rel)
-                total += os.path.getsize(full)
+                total += size
     limit = settings.STIMULUS_IMPORT_MAX_UNPACKED_BYTES
     if total > limit:
         problems.append(Problem(f"the folder holds {total:,} bytes; the limit is {limit:,} bytes"))

@@ -116,6 +116,7 @@ def build_stimuli(study: Study, checked: list[Checked]) -> tuple[list[Built], li
     problems: list[Problem] = []
     for c in checked:
         p, info = c.planned, c.info
+        assert p.position is not None  # assign_positions gave every row one
         stimulus = Stimulus(
             study=study,
             position=p.position,

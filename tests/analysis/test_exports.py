@@ -106,10 +106,20 @@ def test_csv_injection_is_neutralised_but_negative_numbers_are_not(tmp_path, res
     assert rows[1]["prompt"] == "'-a cat"
     assert rows[3]["scene"] == "'@Arts"
     assert rows[0]["prompt"] == "a dog"
-    # rescaled z-score CIs of the mos perspective are numbers; make one negative and check it
-    lows = [float(r["quality_ci_low"]) for r in rows if r["quality_ci_low"]]
-    assert lows
-    assert all(isinstance(x, float) for x in lows)
+
+    # negative numbers start with "-" too, and stay numbers: written as they are, no quote prefix
+    rater, stim = np.divmod(np.arange(6 * 5), 5)
+    score = -1.0 - np.arange(rater.size) % 5  # -1 .. -5
+    negative = Ratings.from_arrays(rater=rater, stimulus=stim, score=score, n_stimuli=6)
+    below_zero = {key: analyse(negative, "mos") for key in KEYS}
+    path = exports.write_mos_csv(tmp_path / "negative.csv", below_zero, KEYS, stimuli)
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    expected = below_zero["quality"].stimuli
+    for k in range(5):
+        mos, low = rows[k]["quality_mos"], rows[k]["quality_ci_low"]
+        assert mos.startswith("-"), mos
+        assert low.startswith("-"), low
+        assert (float(mos), float(low)) == (expected.mos[k], expected.ci_low[k])
 
 
 def test_negative_numbers_stay_numbers_in_raters_csv(tmp_path):

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.utils import timezone
 
 from analysis import services
@@ -53,13 +54,50 @@ def test_sweep_task_returns_the_runs_it_enqueued() -> None:
     assert analysis_runs_sweep_task.apply().get() == [run.pk]
 
 
-def test_execute_task_retries_only_transient_errors() -> None:
-    from django.db import InterfaceError, OperationalError
+def _refuse_new_connections(refuse: bool) -> None:
+    """Make the test database refuse (or accept again) new connections, and cut the open ones of
+    other processes (the worker's): a database restart or failover, as the worker sees it."""
+    name = connection.ops.quote_name(connection.settings_dict["NAME"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {'false' if refuse else 'true'}")
+        if refuse:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
-    assert set(analysis_run_execute_task.autoretry_for) == {OperationalError, InterfaceError}
-    assert analysis_run_execute_task.acks_late is True
-    assert analysis_run_execute_task.max_retries == 5
-    assert analysis_run_execute_task.soft_time_limit < analysis_run_execute_task.time_limit
+
+def _wait_for_log(worker, text: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = worker.log_tail(200)
+        if text in log:
+            return log
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} not in the worker log:\n{worker.log_tail()}")
+
+
+@pytest.mark.postgresql
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_real_worker_retries_a_run_after_a_transient_database_error(celery_worker) -> None:
+    # given a pending run, and a database that refuses the worker's connections for a while
+    study, _items, _people = rated_study_create(stimuli=4, raters=4)
+    run = services.analysis_run_start(study=study, method="mos", enqueue=False)
+    try:
+        _refuse_new_connections(True)
+
+        # when the task runs, fails on the database and is scheduled again by Celery
+        analysis_run_execute_task.delay(run.id)
+        log = _wait_for_log(celery_worker, "retry: Retry in")
+    finally:
+        _refuse_new_connections(False)
+
+    # then the retry completes the run; the failed attempt never claimed it
+    run = _wait_for(run.id, lambda r: r.is_finished)
+    assert "OperationalError" in log
+    assert run.status == Status.DONE, (run.error, celery_worker.log_tail())
+    assert run.attempts == 1
 
 
 @pytest.mark.worker

@@ -65,7 +65,7 @@ def test_researcher_runs_the_analysis_sees_plots_and_downloads_the_zip(
     assert loaded
     assert all(loaded)
     expect(page.locator("#stimuli-table tbody tr")).to_have_count(25)
-    page.screenshot(path="/tmp/analysis-run-page.png", full_page=True)
+    page.screenshot(path=tmp_path / "analysis-run-page.png", full_page=True)
 
     # sorting by quality MOS puts a clean image first when descending
     header = page.locator("#stimuli-table th", has_text="quality MOS")

@@ -1,5 +1,6 @@
 """A researcher dry-runs the demo study with simulated raters from the UI (real worker, live server)."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from ratings.models import Participant, PilotRun
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_true(
-    live_server: Any, demo_study: Any, researcher: Any, celery_worker: Any, page: Page
+    live_server: Any, demo_study: Any, researcher: Any, celery_worker: Any, page: Page, tmp_path: Path
 ) -> None:
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -27,7 +28,7 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
     expect(page.locator("#plan-needed")).to_contain_text("50")  # ceil(25 x 20 / 10)
     page.fill("input[name=raters]", "24")
     page.fill("input[name=seed]", "7")
-    page.screenshot(path="/tmp/pilot-form.png", full_page=True)
+    page.screenshot(path=tmp_path / "pilot-form.png", full_page=True)
     page.click("#pilot-start")
 
     # then the page follows the pilot to its end and shows the plot, the recovery and the screening
@@ -38,7 +39,7 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
     expect(page.locator("#recovery-table tbody tr")).to_have_count(3)
     expect(page.locator("#screening-summary")).to_contain_text("planted bad raters")
     expect(page.locator("#target-card")).to_contain_text("50")
-    page.screenshot(path="/tmp/pilot-report.png", full_page=True)
+    page.screenshot(path=tmp_path / "pilot-report.png", full_page=True)
     run = PilotRun.objects.get(study=demo_study)
     assert all(p["pearson"] > 0.8 for p in run.report["perspectives"]), run.report["perspectives"]
 

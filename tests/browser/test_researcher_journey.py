@@ -64,7 +64,7 @@ def test_researcher_creates_uploads_previews_launches_and_watches(
     expect(problems.nth(1)).to_contain_text("row 4, bad.png: not a readable image")
     expect(problems.nth(2)).to_contain_text("stray.png: this image has no row")
     expect(page.locator("#upload-bar")).to_have_attribute("style", "width: 100%;")
-    page.screenshot(path="/tmp/researcher-upload-refused.png", full_page=True)
+    page.screenshot(path=tmp_path / "researcher-upload-refused.png", full_page=True)
     assert study.stimuli.count() == 0
 
     # a good upload goes through with both progress bars
@@ -88,7 +88,7 @@ def test_researcher_creates_uploads_previews_launches_and_watches(
     expect(page.locator("#preview fieldset")).to_have_count(3)
     expect(page.locator("#trial-blocker")).to_be_hidden()
     page.locator("#preview input[type=radio][value='4']").first.check()
-    page.screenshot(path="/tmp/researcher-preview.png", full_page=True)
+    page.screenshot(path=tmp_path / "researcher-preview.png", full_page=True)
     page.click("#preview-next")
     expect(page.locator("#preview")).to_contain_text("prompt 1")
 
@@ -102,13 +102,13 @@ def test_researcher_creates_uploads_previews_launches_and_watches(
     expect(page.locator("[data-key=valid_ratings]")).to_have_text("2", timeout=15_000)
     expect(page.locator("[data-key=sessions_completed]")).to_have_text("2")
     expect(page.locator("#histogram g.bin[data-index='2'] text.count")).to_have_text("1")
-    page.screenshot(path="/tmp/researcher-dashboard.png", full_page=True)
+    page.screenshot(path=tmp_path / "researcher-dashboard.png", full_page=True)
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_demo_study_pages_open_for_the_demo_researcher(live_server: Any, page: Page) -> None:
+def test_demo_study_pages_open_for_the_demo_researcher(live_server: Any, page: Page, tmp_path: Path) -> None:
     from experiments.demo import demo_study_create
 
     demo_study_create(owner=UserFactory(username="demo"))
@@ -118,9 +118,9 @@ def test_demo_study_pages_open_for_the_demo_researcher(live_server: Any, page: P
     expect(page.locator("#count-test")).to_have_text("25")
     page.click("nav.tabs >> text=Stimuli")
     expect(page.locator("#gallery .tile")).to_have_count(28)
-    page.screenshot(path="/tmp/researcher-gallery.png", full_page=True)
+    page.screenshot(path=tmp_path / "researcher-gallery.png", full_page=True)
     page.click("nav.tabs >> text=Settings")
     expect(page.locator("fieldset.perspective")).to_have_count(4)  # 3 + one blank
     page.click("#add-perspective")
     expect(page.locator("fieldset.perspective")).to_have_count(5)
-    page.screenshot(path="/tmp/researcher-edit.png", full_page=True)
+    page.screenshot(path=tmp_path / "researcher-edit.png", full_page=True)

@@ -186,3 +186,35 @@ def test_schema_and_docs_pages_are_served(client: Any, researcher: Any) -> None:
 
     assert client.get(reverse("schema")).status_code == 200
     assert client.get(reverse("api-docs")).status_code == 200
+
+
+def test_create_with_a_bad_scale_is_400_and_leaves_no_study_behind(api: APIClient, researcher: Any) -> None:
+    response = api.post(
+        reverse("experiments-api:study-list"),
+        {"title": "Upside down", "scale_min": 5, "scale_max": 1},
+        format="json",
+    )
+
+    assert response.status_code == 400, response.json()
+    assert "maximum must be above the minimum" in str(response.json())
+    assert not Study.objects.exists()
+
+
+def test_study_list_takes_the_same_queries_for_one_study_or_many(
+    api: APIClient, researcher: Any, django_assert_max_num_queries: Any
+) -> None:
+    # given: studies with collaborators and perspectives (the preset's three)
+    url = reverse("experiments-api:study-list")
+    StudyFactory(owner=researcher).collaborators.add(StudyFactory().owner)
+
+    # when / then: token, count, the studies with their owners, collaborators and perspectives
+    with django_assert_max_num_queries(5) as one:
+        assert api.get(url).json()["count"] == 1
+    for _ in range(6):
+        StudyFactory(owner=researcher).collaborators.add(StudyFactory().owner)
+    with django_assert_max_num_queries(5) as many:
+        body = api.get(url).json()["results"]
+
+    assert len(body) == 7
+    assert all(len(s["perspectives"]) == 3 and len(s["collaborators"]) == 1 for s in body)
+    assert len(many.captured_queries) == len(one.captured_queries)

@@ -250,6 +250,7 @@ def _start_many(study: Study, count: int) -> tuple[list[RatingSession | Exceptio
     return results, durations
 
 
+@pytest.mark.postgresql  # concurrent writers: SQLite locks the whole database
 @pytest.mark.django_db(transaction=True)
 def test_sixteen_concurrent_starts_get_balanced_disjoint_batches_without_over_allocation() -> None:
     # given 40 stimuli needing 2 ratings each: exactly 16 sessions of 5
@@ -277,6 +278,7 @@ def test_sixteen_concurrent_starts_get_balanced_disjoint_batches_without_over_al
     )
 
 
+@pytest.mark.postgresql  # concurrent writers: SQLite locks the whole database
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_starts_below_capacity_keep_loads_within_one() -> None:
     study = make_study(tests=30, prompts=6, stimuli_per_session=7, target_ratings=20)

@@ -225,6 +225,7 @@ def test_training_answers_are_stored_as_training_and_the_session_moves_on_to_rat
     assert set(Rating.objects.filter(trial_index__lt=2).values_list("kind", flat=True)) == {"training"}
 
 
+@pytest.mark.postgresql  # the hot path's hand-written SQL; SQLite takes the ORM twin
 def test_a_rating_submission_takes_three_queries(django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
     study = make_study()
     session = rating_ready(study)

@@ -6,6 +6,7 @@ exists in the DOM and that the browser reported no CSP violation (escaping, not 
 what keeps the payload inert).
 """
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,7 +76,9 @@ def assert_inert(page: Page, where: str, visible_text: str) -> None:
     expect(page.get_by_text(visible_text, exact=False).first).to_be_visible()
 
 
-def test_html_in_prompts_and_study_texts_is_shown_as_text_on_every_page(live_server: Any, page: Page) -> None:
+def test_html_in_prompts_and_study_texts_is_shown_as_text_on_every_page(
+    live_server: Any, page: Page, tmp_path: Path
+) -> None:
     # given a study whose every text carries markup and script
     owner = UserFactory(username="xss-owner")
     study, session, run = hostile_study(owner)
@@ -94,7 +97,7 @@ def test_html_in_prompts_and_study_texts_is_shown_as_text_on_every_page(live_ser
     page.goto(trial_page)
     first = session.trials.get(index=0).prompt_shown
     assert_inert(page, "first trial", first)
-    page.screenshot(path="/tmp/security-xss-trial.png", full_page=True)
+    page.screenshot(path=tmp_path / "security-xss-trial.png", full_page=True)
     for _ in range(3):  # one number key per perspective, then Enter: the next prompt comes from JSON
         page.keyboard.press("3")
     page.keyboard.press("Enter")
@@ -115,7 +118,7 @@ def test_html_in_prompts_and_study_texts_is_shown_as_text_on_every_page(live_ser
         page.goto(base + path)
         assert_inert(page, where, text)
         if where == "analysis results":
-            page.screenshot(path="/tmp/security-xss-results.png", full_page=True)
+            page.screenshot(path=tmp_path / "security-xss-results.png", full_page=True)
 
     # then no page tried to run anything
     assert violations == []
