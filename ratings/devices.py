@@ -48,3 +48,25 @@ def ua_family(user_agent: str) -> str:
     )
     system = next((name for name, pattern in _SYSTEMS if re.search(pattern, ua)), "other")
     return f"{browser} / {system} ({device_class(ua)})"
+
+
+VIEWING_COLUMNS = ("viewport", "screen", "dpr", "zoom_changes", "ua_family")
+
+
+def _size(value: object) -> str:
+    if isinstance(value, dict) and "width" in value and "height" in value:
+        return f"{value['width']}x{value['height']}"
+    return ""
+
+
+def viewing_conditions(device: dict) -> tuple[str, str, object, int, str]:  # type: ignore[type-arg]
+    """The session's viewing conditions as exported with its ratings (VIEWING_COLUMNS): viewport
+    and screen (CSS px) and device pixel ratio at the display check, how often the zoom (the
+    device pixel ratio) changed during the trials, and the browser family."""
+    if not isinstance(device, dict):
+        device = {}
+    changes = device.get("changes") if isinstance(device.get("changes"), list) else []
+    ratios = [device.get("dpr")] + [c.get("dpr") for c in changes if isinstance(c, dict)]
+    zooms = sum(1 for a, b in zip(ratios, ratios[1:], strict=False) if b is not None and a != b)
+    family = device.get("ua_family") or (ua_family(device["user_agent"]) if device.get("user_agent") else "")
+    return (_size(device.get("viewport")), _size(device.get("screen")), device.get("dpr"), zooms, family)

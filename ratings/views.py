@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db.models.functions import Length
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -144,9 +145,17 @@ def _study_entry(request: HttpRequest, study: Study) -> HttpResponse:
             "refusal": _refusal_context(study, entry),
             "entry_data": {
                 "largest": _largest_of_study(study),
+                "longest_prompt": _longest_prompt_of_study(study),
                 "any_device": study.device_policy == Study.DevicePolicy.ANY,
                 "texts": {"use_computer": _layout_texts()["use_computer"]},
             },
+            # The real question panel, measured hidden against the screen's size.
+            "stimulus": Stimulus.objects.filter(study=study).first(),
+            "prompt": "",
+            "perspectives": perspectives_in(
+                perspectives_for_trial(study=study), study, translation.get_language() or ""
+            ),
+            "preview": True,
         },
     )
 
@@ -271,6 +280,17 @@ def _largest_of_study(study: Study) -> dict[str, int]:
     return _largest_size(Stimulus.objects.filter(study=study))
 
 
+def _longest_prompt_of_study(study: Study) -> str:
+    longest = (
+        Stimulus.objects.filter(study=study)
+        .annotate(n=Length("prompt"))
+        .order_by("-n")
+        .values_list("prompt", flat=True)
+        .first()
+    )
+    return longest or ""
+
+
 def _layout_rule(session: RatingSession) -> dict[str, Any]:
     """The session's largest image and longest prompt: the display check and the trial page
     measure the same real question panel with this prompt and apply the same rule to it."""
@@ -355,6 +375,7 @@ def _trials(request: HttpRequest, session: RatingSession) -> HttpResponse:
         "submit_url": reverse("ratings-api:rating-submit", kwargs={"token": session.token}),
         "device_url": reverse("ratings-api:device-change", kwargs={"token": session.token}),
         "csrf_url": reverse("ratings-api:csrf", kwargs={"token": session.token}),
+        "language": _session_language(session),
         "session_url": session_url(session),
         "csrf": get_token(request),
         **_layout_rule(session),

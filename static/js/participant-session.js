@@ -91,7 +91,8 @@
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": data.csrf },
+      // The server's messages (a refused answer) in the session's language.
+      headers: { "Content-Type": "application/json", "X-CSRFToken": data.csrf, "Accept-Language": data.language },
       body: JSON.stringify(body)
     });
   }

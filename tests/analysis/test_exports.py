@@ -147,7 +147,8 @@ def test_raw_ratings_writer_accepts_dicts_and_tuples(tmp_path):
     rows = [
         {"rater": "p1", "session": 7, "stimulus": "0.png", "perspective": "quality", "score": 4,
          "response_ms": 1200, "server_time": "2024-01-01T00:00:00Z", "extra": "ignored"},
-        ("p2", 8, "=1+1", "quality", -1.5, "test", 500, 900, None, "2024-01-01T00:00:01Z"),
+        ("p2", 8, "=1+1", "quality", -1.5, "test", 500, 900, None, "2024-01-01T00:00:01Z",
+         "zh-hans", "1440x900", "1440x900", 1, 0, "Chrome 131 / Windows (computer)"),
     ]  # fmt: skip
 
     count = exports.write_raw_ratings(tmp_path / "raw.csv", iter(rows))
@@ -166,13 +167,15 @@ def test_raw_ratings_writer_accepts_dicts_and_tuples(tmp_path):
         "1200",
         "",
         "2024-01-01T00:00:00Z",
+        *[""] * 6,
     ]
     assert out[2][2] == "'=1+1"
+    assert out[2][10:] == ["zh-hans", "1440x900", "1440x900", "1", "0", "Chrome 131 / Windows (computer)"]
     assert out[2][4] == "-1.5"
 
 
 def test_raw_ratings_writer_rejects_short_tuples(tmp_path):
-    with pytest.raises(ValueError, match="row 0 has 2 values, expected 10"):
+    with pytest.raises(ValueError, match="row 0 has 2 values, expected 16"):
         exports.write_raw_ratings(tmp_path / "raw.csv", [("a", "b")])
 
 
