@@ -65,7 +65,9 @@ def viewing_conditions(device: dict) -> tuple[str, str, object, int, str]:  # ty
     device pixel ratio) changed during the trials, and the browser family."""
     if not isinstance(device, dict):
         device = {}
-    changes = device.get("changes") if isinstance(device.get("changes"), list) else []
+    changes = device.get("changes")
+    if not isinstance(changes, list):
+        changes = []
     ratios = [device.get("dpr")] + [c.get("dpr") for c in changes if isinstance(c, dict)]
     zooms = sum(1 for a, b in zip(ratios, ratios[1:], strict=False) if b is not None and a != b)
     family = device.get("ua_family") or (ua_family(device["user_agent"]) if device.get("user_agent") else "")

@@ -419,6 +419,11 @@ def _session_texts() -> dict[str, str]:
         "offline": _("Connection lost — your answers are kept and will be sent when the connection is back."),
         "refused": _("This answer could not be saved: %(detail)s"),
         "answer_again": _("Answer this image again"),
+        "forbidden": _(
+            "The server did not accept this page's security check. Your answers are kept: "
+            "reload the page to send them."
+        ),
+        "reload": _("Reload the page"),
         "practice": _("Practice %(n)s of %(total)s"),
         "progress": _("Image %(n)s of %(total)s"),
         "practice_done_title": _("Practice complete"),

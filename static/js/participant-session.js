@@ -137,6 +137,9 @@
       // The CSRF token expired (a new login elsewhere, a long pause): fetch a fresh one, send again.
       csrfRefreshed = true;
       refreshCsrf().then(flush, failed);
+    } else if (status === 403) {
+      // Still refused with a fresh token (cookies blocked?): the answers stay queued for a reload.
+      stop(texts.forbidden, texts.reload);
     } else if (status === 409 && body.code === "out_of_order") {
       window.location.reload(); // the server is elsewhere in the session: show its position
     } else if (status === 409 && body.code === "already_answered") {
@@ -162,16 +165,21 @@
   /* The server refuses this answer for good: say so, keep nothing that cannot be sent in order,
    * and let the participant answer again from where the server is. */
   function refuse(detail) {
-    refused = true;
     queue = [];
     save();
+    stop(T.format(texts.refused, { detail: detail || "" }), texts.answer_again);
+  }
+
+  /* Stop sending; say why, with a button that reloads the page (which sends what is still queued). */
+  function stop(text, action) {
+    refused = true;
     clearTimeout(retryTimer);
-    banner(T.format(texts.refused, { detail: detail || "" }), "error");
+    banner(text, "error");
     var again = document.createElement("button");
     again.type = "button";
     again.className = "primary";
     again.id = "refused-reload";
-    again.textContent = texts.answer_again;
+    again.textContent = action;
     again.onclick = function () { window.location.reload(); };
     el.banner.appendChild(document.createTextNode(" "));
     el.banner.appendChild(again);
@@ -186,14 +194,14 @@
   var trainingTotal = data.training_count;
   var ratingTotal = data.trial_count - trainingTotal;
 
-  function progress(trial) {
+  function progress(trial, answered) {
     var done, total, label;
     if (trial.kind === "training") {
-      done = trial.index; total = trainingTotal;
+      done = trial.index + (answered ? 1 : 0); total = trainingTotal;
       label = T.format(texts.practice, { n: trial.index + 1, total: trainingTotal });
     } else {
-      done = trial.index - trainingTotal; total = ratingTotal;
-      label = T.format(texts.progress, { n: done + 1, total: ratingTotal });
+      done = trial.index - trainingTotal + (answered ? 1 : 0); total = ratingTotal;
+      label = T.format(texts.progress, { n: trial.index - trainingTotal + 1, total: ratingTotal });
     }
     var percent = total ? Math.round((100 * done) / total) : 0;
     el.bar.style.width = percent + "%";
@@ -289,6 +297,7 @@
     });
     save();
     flush();
+    progress(trial, true);
     var lines = trial.kind === "training" ? feedback(trial, scores) : [];
     if (lines.length) overlay(texts.reference_title, lines, advance, true);
     else advance();

@@ -264,7 +264,7 @@
   TrialView.prototype.update = function () {
     this.next.disabled = !this.ready();
     if (!this.trial) return;
-    if (!this.fits) this.hint.textContent = "";
+    if (!this.fits || this.busy) this.hint.textContent = "";
     else if (this.shownAt === null) this.hint.textContent = this.texts.loading;
     else if (!this.complete()) this.hint.textContent = this.texts.answer_all;
     else if (!this.viewed) this.hint.textContent = this.texts.keep_looking;

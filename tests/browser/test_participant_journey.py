@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 
 from experiments.models import Stimulus, Study
 from ratings.models import Rating, RatingSession, Trial
+from tests.browser.helpers import resize
 from tests.factories import StimulusFactory, png_bytes
 from tests.ratings.conftest import make_study
 
@@ -215,7 +216,7 @@ def test_a_too_small_window_is_refused_with_the_exact_reason_and_accepted_after_
     )
     expect(status).to_contain_text("(it is 700 × 500 now)")
     expect(page.locator("#display-continue")).to_be_disabled()
-    page.set_viewport_size({"width": 1400, "height": 900})
+    resize(page, 1400, 900, screen=(1920, 1080))
     expect(status).to_have_text(
         "Your window (1400 × 900) shows the images at full size with the questions. You can continue."
     )
@@ -224,11 +225,11 @@ def test_a_too_small_window_is_refused_with_the_exact_reason_and_accepted_after_
     expect(page.locator("#trial-blocker")).to_be_hidden()
 
     # a window made smaller during the trials blocks them again, with the size it must have
-    page.set_viewport_size({"width": 900, "height": 600})
+    resize(page, 900, 600, screen=(1920, 1080))
     expect(page.locator("#trial-blocker")).to_be_visible()
     expect(page.locator("#trial-blocker-text")).to_contain_text("Please make the browser window at least")
     expect(page.locator("#trial-blocker-text")).to_contain_text("(it is 900 × 600 now)")
-    page.set_viewport_size({"width": 1400, "height": 900})
+    resize(page, 1400, 900, screen=(1920, 1080))
     expect(page.locator("#trial-blocker")).to_be_hidden()
     context.close()
     session = RatingSession.objects.get(participant__external_id="small-1")

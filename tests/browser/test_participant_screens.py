@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from experiments.models import Stimulus, Study
 from ratings.models import Participant, Rating, RatingSession, StimulusLoad
+from tests.browser.helpers import resize
 from tests.browser.test_participant_journey import wait_for
 from tests.factories import StimulusFactory, png_bytes
 from tests.ratings.conftest import make_study
@@ -219,12 +220,12 @@ def test_the_trial_never_refuses_the_smallest_window_the_display_check_accepted(
 
     # when the window is made exactly as small as the display check allows, and one pixel less
     need = page.evaluate("() => JSON.parse(document.getElementById('display-device').value).need")
-    page.set_viewport_size({"width": need["width"], "height": need["height"] - 1})
+    resize(page, need["width"], need["height"] - 1)
     expect(page.locator("#display-continue")).to_be_disabled()
     expect(page.locator("#display-status")).to_contain_text(
         f"Please make the browser window at least {need['width']} × {need['height']}"
     )
-    page.set_viewport_size(need)
+    resize(page, need["width"], need["height"])
     expect(page.locator("#display-continue")).to_be_enabled()
     page.locator("#display-continue").click()
     page.locator("#instructions-start").click()
@@ -260,7 +261,7 @@ def test_a_window_shrunk_during_the_trials_says_how_large_and_offers_pause_and_l
     assert StimulusLoad.objects.get(stimulus_id=test_stimulus).load == 1
 
     # when the window shrinks below what the images need
-    page.set_viewport_size({"width": 900, "height": 600})
+    resize(page, 900, 600, screen=(1920, 1080))
 
     # then the overlay says the minimum size, shows the resume link and the way out
     expect(page.locator("#trial-blocker")).to_be_visible()
