@@ -43,6 +43,7 @@ class StudyForm(forms.ModelForm):
         choices=settings.PARTICIPANT_LANGUAGES,
         widget=forms.CheckboxSelectMultiple,
         initial=["en"],
+        required=False,
         label=_("Languages"),
         help_text=_(
             "The participant pages' languages. The texts above are in the first one ticked; give the "
@@ -59,6 +60,9 @@ class StudyForm(forms.ModelForm):
             '{"quality": {"label": "…", "question": "…", "level_descriptions": ["…"]}}}}'
         ),
     )
+
+    def clean_languages(self) -> list[str]:
+        return list(self.cleaned_data.get("languages") or ["en"])
 
     def clean_translations(self) -> dict[str, Any]:
         value = self.cleaned_data.get("translations") or {}

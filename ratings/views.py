@@ -356,7 +356,9 @@ def _instructions(request: HttpRequest, session: RatingSession) -> HttpResponse:
         {
             "session": session,
             "perspectives": _shown_perspectives(session),
-            "levels": scale_levels(study) if study.scale_kind == Study.ScaleKind.INTEGER else [],
+            "levels": scale_levels(study_in(study, _session_language(session)))
+            if study.scale_kind == Study.ScaleKind.INTEGER
+            else [],
             "has_training": has_training,
         },
     )

@@ -1,6 +1,22 @@
 """Helpers shared by the participant browser tests."""
 
+import time
+from collections.abc import Callable
+from typing import Any
+
 from playwright.sync_api import Page
+
+
+def pump_until(page: Page, condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """Poll until the condition holds, letting Playwright run the page's route and event handlers
+    meanwhile (the sync API runs them only inside its own calls, never during time.sleep)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        page.wait_for_timeout(100)
+    raise AssertionError("condition not met in time")
 
 
 def resize(

@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from ratings.models import Rating, RatingSession
-from tests.browser.test_participant_journey import rate, through_the_stages, wait_for
+from tests.browser.helpers import pump_until
+from tests.browser.test_participant_journey import rate, through_the_stages
 from tests.ratings.conftest import make_study
 
 pytestmark = pytest.mark.browser
@@ -39,7 +40,7 @@ def test_an_answer_stored_whose_response_was_lost_is_sent_again_and_dropped_on_t
 
     page.route(SUBMIT, lose_first_response)
     rate(page, 0, "234")
-    wait_for(lambda: len(statuses) >= 2, timeout=20)
+    pump_until(page, lambda: len(statuses) >= 2)
     expect(page.locator("#net-banner")).to_be_hidden()
     rate(page, 1)
     expect(page.locator("#completion-code")).to_be_visible()
@@ -60,7 +61,8 @@ def test_an_expired_csrf_token_is_refreshed_and_the_answer_sent_again(live_serve
 
     rate(page, 0, "345")
 
-    wait_for(lambda: Rating.objects.filter(session=session, trial_index=0).count() == 3)
+    pump_until(page, lambda: Rating.objects.filter(session=session, trial_index=0).count() == 3)
+    pump_until(page, lambda: len(statuses) >= 2)
     assert statuses[:2] == [403, 201]
     expect(page.locator("#net-banner")).to_be_hidden()
 

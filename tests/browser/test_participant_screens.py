@@ -104,6 +104,15 @@ def assert_nothing_allocated(study: Study) -> None:
     assert all(load == 0 for load in StimulusLoad.objects.filter(study=study).values_list("load", flat=True))
 
 
+def image_at_native_resolution(page: Page) -> bool:
+    return page.evaluate(
+        "() => { const i = document.getElementById('trial-image'); const r = i.getBoundingClientRect();"
+        " const d = window.devicePixelRatio;"
+        " return Math.abs(r.width * d - i.naturalWidth) < 1 && Math.abs(r.height * d - i.naturalHeight) < 1"
+        " && r.right <= document.documentElement.clientWidth && r.bottom <= window.innerHeight; }"
+    )
+
+
 def complete_the_session(page: Page, study: Study, size: str) -> RatingSession:
     """Consent, display check, instructions, the practice with its feedback, the test image, the code."""
     shot(page, size, "1-consent")
@@ -127,6 +136,9 @@ def complete_the_session(page: Page, study: Study, size: str) -> RatingSession:
     page.locator("#overlay-continue").click()
     expect(page.locator("#overlay-title")).to_have_text("Practice complete")
     page.locator("#overlay-continue").click()
+    expect(page.locator('#trial[data-index="1"]')).to_be_visible()
+    expect(page.locator("#trial-image")).to_have_js_property("complete", True)
+    assert image_at_native_resolution(page)
     shot(page, size, "6-trial")
     rate(page, 1)
     expect(page.locator("#completion-code")).to_have_text("DONE-123")
@@ -136,15 +148,6 @@ def complete_the_session(page: Page, study: Study, size: str) -> RatingSession:
     assert session.status == RatingSession.Status.COMPLETED
     assert Rating.objects.filter(session=session).count() == 2 * 3
     return session
-
-
-def image_at_native_resolution(page: Page) -> bool:
-    return page.evaluate(
-        "() => { const i = document.getElementById('trial-image'); const r = i.getBoundingClientRect();"
-        " const d = window.devicePixelRatio;"
-        " return Math.abs(r.width * d - i.naturalWidth) < 1 && Math.abs(r.height * d - i.naturalHeight) < 1"
-        " && r.right <= document.documentElement.clientWidth && r.bottom <= window.innerHeight; }"
-    )
 
 
 @pytest.mark.parametrize("policy", ["computer", "any"])
@@ -271,6 +274,7 @@ def test_a_window_shrunk_during_the_trials_says_how_large_and_offers_pause_and_l
         "href", f"{live_server.url}/s/{study.slug}/t/{session.token}/"
     )
     shot(page, "fullhd-1920x1080@1", "8-shrunk")
+    resize(page, 900, 600, screen=(1920, 1080))  # a screenshot re-applies Playwright's own viewport
     page.locator("#blocker-leave-button").click()
 
     # and leaving ends the session with the panel's return link, its trials released
