@@ -183,7 +183,8 @@ def test_raw_ratings_writer_streams_in_constant_memory(tmp_path):
     def rows(n):
         for k in range(n):
             yield (k % 97, k // 10, f"{k % 2400}.png", "quality", k % 5 + 1, "test", 3000, 1500,
-                   "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z")  # fmt: skip
+                   "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "en", "1440x900", "1440x900", 1, 0,
+                   "Chrome 131 / Linux (computer)")  # fmt: skip
 
     tracemalloc.start()
     count = exports.write_raw_ratings(tmp_path / "raw.csv", rows(100_000))
@@ -260,7 +261,10 @@ def test_plots_are_written_as_png(tmp_path, results, stimuli):
 
 
 def test_streaming_iterator_yields_the_same_bytes_in_chunks(tmp_path):
-    rows = [(k, 1, f"{k}.png", "quality", k * 0.5, "", "", "", "", "") for k in range(5000)]
+    rows = [
+        (k, 1, f"{k}.png", "quality", k * 0.5, "", "", "", "", "", "en", "", "", "", 0, "")
+        for k in range(5000)
+    ]
     exports.write_raw_ratings(tmp_path / "raw.csv", rows)
 
     chunks = list(exports.iter_raw_ratings_csv(iter(rows)))

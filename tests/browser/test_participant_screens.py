@@ -5,7 +5,9 @@ Every run ends in a completed session or at a clear refusal with the panel's ret
 refused participant keeps a session with allocated trials (checked in the database).
 """
 
+import base64
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -273,8 +275,10 @@ def test_a_window_shrunk_during_the_trials_says_how_large_and_offers_pause_and_l
     expect(page.locator("#blocker-resume")).to_have_attribute(
         "href", f"{live_server.url}/s/{study.slug}/t/{session.token}/"
     )
-    shot(page, "fullhd-1920x1080@1", "8-shrunk")
-    resize(page, 900, 600, screen=(1920, 1080))  # a screenshot re-applies Playwright's own viewport
+    folder = os.environ.get("PARTICIPANT_SCREENSHOTS")
+    if folder:  # through CDP: Playwright's own screenshot would restore its viewport first
+        data = page.context.new_cdp_session(page).send("Page.captureScreenshot")["data"]
+        Path(folder, "shrunk-900x600@1-8-blocked.png").write_bytes(base64.b64decode(data))
     page.locator("#blocker-leave-button").click()
 
     # and leaving ends the session with the panel's return link, its trials released
