@@ -354,7 +354,10 @@ def session_device_change(*, session: RatingSession, device: dict[str, Any]) -> 
 @transaction.atomic
 def session_language_set(*, session: RatingSession, language: str) -> RatingSession:
     """Show the session's pages (and record its ratings) in `language`, one of the study's."""
-    if session.language != language and session.status in RatingSession.LIVE_STATUSES:
+    # A finished session keeps the language its ratings were given in; a new one (even declined) takes it.
+    if session.language != language and (
+        session.status in RatingSession.LIVE_STATUSES or not session.language
+    ):
         session.language = language
         RatingSession.objects.filter(pk=session.pk).update(language=language)
     return session

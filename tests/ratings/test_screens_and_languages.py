@@ -214,3 +214,17 @@ def test_404_and_500_pages_are_styled_and_never_the_debug_page(client: Client, d
     from django.template.loader import render_to_string
 
     assert "Something went wrong" in render_to_string("500.html")
+
+
+def test_declining_is_answered_in_the_participants_language(db: None) -> None:
+    study = make_study(tests=2, languages=["en", "zh-hans"])
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-CN")
+    response = client.post(
+        reverse("ratings:study-consent", kwargs={"slug": study.slug}),
+        {"pid": "no-1", "decision": "decline"},
+        follow=True,
+    )
+    session = RatingSession.objects.get(participant__external_id="no-1")
+    assert session.status == RatingSession.Status.DECLINED
+    assert session.language == "zh-hans"
+    assert response["Content-Language"] == "zh-hans"
