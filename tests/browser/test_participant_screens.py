@@ -62,6 +62,7 @@ def open_context(browser: Browser, size: str, **extra: Any) -> BrowserContext:
     if agent:
         options["user_agent"] = agent
     context = browser.new_context(**options)
+    context.set_default_navigation_timeout(60_000)  # the live server's first request on a busy CI machine
     # The panel's site, so that following the return link can be checked.
     context.route(
         "https://app.prolific.com/**",
