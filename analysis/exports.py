@@ -65,6 +65,13 @@ RAW_COLUMNS = (
     "response_ms",
     "client_time",
     "server_time",
+    # The language the questions were shown in, and the session's viewing conditions.
+    "language",
+    "viewport",
+    "screen",
+    "dpr",
+    "zoom_changes",
+    "ua_family",
 )
 MOS_FIXED_COLUMNS = ("position", "stimulus", "file", "model", "prompt")
 MOS_PER_PERSPECTIVE = ("mos", "sd_raw", "sd", "n", "ci_low", "ci_high")

@@ -27,6 +27,7 @@ from django.db.models import Q, QuerySet
 
 from analysis.stats import Ratings
 from experiments.models import Perspective, Stimulus, Study
+from ratings.devices import viewing_conditions
 from ratings.models import Participant, Rating, RatingSession, Trial
 from ratings.qc import failures_from_json as qc_failures_from_json
 
@@ -238,6 +239,8 @@ RAW_FIELDS = (
     "response_ms",
     "client_time",
     "server_time",
+    "language",
+    "session_id",
 )
 
 
@@ -259,6 +262,23 @@ def raw_rating_rows(
         qs = qs.filter(id__lte=rating_id_max)
     qs = _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only)
     rows = qs.order_by("id").values_list(*RAW_FIELDS).iterator(chunk_size=CHUNK_SIZE)
-    for code, external_id, panel, number, position, key, value, kind, view, resp, ct, st in rows:
+    conditions = {
+        pk: viewing_conditions(device)
+        for pk, device in RatingSession.objects.filter(study=study).values_list("pk", "device")
+    }
+    for code, external_id, panel, number, position, key, value, kind, view, resp, ct, st, lang, sid in rows:
         rater = f"{panel}:{external_id}" if include_panel_ids and external_id else code
-        yield (rater, number, position, key, value, kind, view, resp, ct, st)
+        yield (
+            rater,
+            number,
+            position,
+            key,
+            value,
+            kind,
+            view,
+            resp,
+            ct,
+            st,
+            lang,
+            *(conditions.get(sid) or viewing_conditions({})),
+        )

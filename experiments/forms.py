@@ -28,7 +28,59 @@ class LinesField(forms.CharField):
         return [line.strip() for line in str(text).splitlines() if line.strip()]
 
 
+TRANSLATION_KEYS = {
+    "title",
+    "description",
+    "consent_text",
+    "instructions",
+    "training_feedback",
+    "scale_labels",
+    "perspectives",
+}
+
+
 class StudyForm(forms.ModelForm):
+    languages = forms.MultipleChoiceField(
+        choices=settings.PARTICIPANT_LANGUAGES,
+        widget=forms.CheckboxSelectMultiple,
+        initial=["en"],
+        required=False,
+        label=_("Languages"),
+        help_text=_(
+            "The participant pages' languages. The texts above are in the first one ticked; give the "
+            "study's own texts in the others under Translations."
+        ),
+    )
+    translations = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        label=_("Translations"),
+        help_text=_(
+            'The study\'s own texts per language, e.g. {"zh-hans": {"title": "…", "consent_text": "…", '
+            '"instructions": "…", "training_feedback": "…", "scale_labels": ["…"], "perspectives": '
+            '{"quality": {"label": "…", "question": "…", "level_descriptions": ["…"]}}}}'
+        ),
+    )
+
+    def clean_languages(self) -> list[str]:
+        return list(self.cleaned_data.get("languages") or ["en"])
+
+    def clean_translations(self) -> dict[str, Any]:
+        value = self.cleaned_data.get("translations") or {}
+        known = dict(settings.PARTICIPANT_LANGUAGES)
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise forms.ValidationError(_("Give one object of texts per language code."))
+        for code, texts in value.items():
+            if code not in known:
+                raise forms.ValidationError(_("Unknown language code: %(code)s") % {"code": code})
+            unknown = set(texts) - TRANSLATION_KEYS
+            if unknown:
+                raise forms.ValidationError(
+                    _("Unknown text(s) for %(code)s: %(keys)s")
+                    % {"code": code, "keys": ", ".join(sorted(unknown))}
+                )
+        return value
+
     completion_url = forms.URLField(
         required=False,
         assume_scheme="https",
@@ -72,8 +124,13 @@ class StudyForm(forms.ModelForm):
             "completion_code",
             "screenout_code",
             "completion_url",
+            "device_policy",
+            "languages",
+            "training_feedback",
+            "translations",
         ]
         widgets = {
+            "training_feedback": forms.Textarea(attrs={"rows": 2}),
             "description": forms.Textarea(attrs={"rows": 3}),
             "instructions": forms.Textarea(attrs={"rows": 5}),
             "consent_text": forms.Textarea(attrs={"rows": 5}),

@@ -7,6 +7,10 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 
+def default_languages() -> list[str]:
+    return ["en"]
+
+
 class Study(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -27,6 +31,10 @@ class Study(models.Model):
         MTURK = "mturk", _("Amazon Mechanical Turk")
         GENERIC = "generic", _("Generic panel (?pid=)")
         LAB = "lab", _("Lab invite links")
+
+    class DevicePolicy(models.TextChoices):
+        COMPUTER = "computer", _("Computer only")
+        ANY = "any", _("Any device (phone layout when the images fit)")
 
     class QcAction(models.TextChoices):
         RECORD = "record", _("Record failures for the analysis only")
@@ -74,6 +82,17 @@ class Study(models.Model):
     completion_code = models.CharField(max_length=64, blank=True)
     screenout_code = models.CharField(max_length=64, blank=True)
     completion_url = models.URLField(blank=True)
+    # Phones and tablets are told before consent (and nothing is allocated) unless "any device".
+    device_policy = models.CharField(
+        max_length=10, choices=DevicePolicy.choices, default=DevicePolicy.COMPUTER
+    )
+
+    # Languages: the first is the language of the texts above; `translations` holds the study's own
+    # texts in the others ({language: {title, description, consent_text, instructions,
+    # training_feedback, scale_labels, perspectives: {key: {label, question, level_descriptions}}}}).
+    languages = models.JSONField(default=default_languages, blank=True)
+    translations = models.JSONField(default=dict, blank=True)
+    training_feedback = models.TextField(blank=True, help_text=_("Shown with the practice feedback"))
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,5 +1,6 @@
 """Writes on studies and stimuli."""
 
+import copy
 import logging
 import os
 import uuid
@@ -46,7 +47,7 @@ from experiments.models import (
     Study,
     stimulus_upload_to,
 )
-from experiments.presets import ACR_LABELS, AIGCIQA2023_PERSPECTIVES
+from experiments.presets import ACR_LABELS, AIGCIQA2023_PERSPECTIVES, AIGCIQA2023_TRANSLATIONS
 
 logger = logging.getLogger(__name__)
 RESERVED_SLUGS = {"new"}  # taken by researcher URLs under /studies/
@@ -69,6 +70,8 @@ def study_create(*, owner: User, title: str, slug: str = "", **fields: Any) -> S
     study = Study(owner=owner, title=title, slug=slug or _unique_slug(title), **fields)
     if not study.scale_labels:
         study.scale_labels = [str(label) for label in ACR_LABELS]
+    if not study.translations:
+        study.translations = copy.deepcopy(AIGCIQA2023_TRANSLATIONS)
     study.full_clean()
     study.save()
     for order, preset in enumerate(AIGCIQA2023_PERSPECTIVES, start=1):
@@ -185,6 +188,10 @@ EDITABLE_FIELDS = (
     "completion_code",
     "screenout_code",
     "completion_url",
+    "device_policy",
+    "languages",
+    "translations",
+    "training_feedback",
 )
 
 

@@ -72,6 +72,7 @@ class RatingSession(models.Model):
     consented_at = models.DateTimeField(null=True, blank=True)
     questionnaire = models.JSONField(default=dict, blank=True)
     device = models.JSONField(default=dict, blank=True)  # screen, dpr, viewport, user agent, zoom
+    language = models.CharField(max_length=10, blank=True)  # the language the pages were shown in
     current_index = models.PositiveIntegerField(default=0)
     trial_count = models.PositiveIntegerField(default=0)
     qc_failures = models.JSONField(default=list, blank=True)
@@ -153,6 +154,7 @@ class Rating(models.Model):
     client_time = models.DateTimeField(null=True, blank=True)
     server_time = models.DateTimeField(auto_now_add=True)
     idempotency_key = models.UUIDField()
+    language = models.CharField(max_length=10, blank=True)  # of the question and scale texts shown
 
     class Meta:
         constraints = [

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from kombu.exceptions import KombuError
 
 from experiments.models import Perspective, Stimulus, Study
-from ratings import allocation, qc
+from ratings import allocation, devices, qc
 from ratings.exceptions import (
     IdempotencyKeyReused,
     InvalidAnswers,
@@ -38,7 +38,18 @@ from ratings.selectors import participant_latest_session, seen_stimulus_ids, tri
 
 logger = logging.getLogger(__name__)
 Status = RatingSession.Status
-DEVICE_KEYS = ("screen", "dpr", "viewport", "user_agent", "color_depth", "touch", "language", "fits")
+DEVICE_KEYS = (
+    "screen",
+    "dpr",
+    "viewport",
+    "user_agent",
+    "color_depth",
+    "touch",
+    "language",
+    "fits",
+    "layout",
+    "need",
+)
 MAX_DEVICE_CHANGES = 50
 EXPIRE_EVERY_SECONDS = 30
 
@@ -392,7 +403,10 @@ def _questionnaire_error(errors: dict[str, str]) -> InvalidAnswers:
 
 
 def _clean_device(device: dict[str, Any]) -> dict[str, Any]:
-    return {key: device[key] for key in DEVICE_KEYS if key in device and len(str(device[key])) <= 500}
+    cleaned = {key: device[key] for key in DEVICE_KEYS if key in device and len(str(device[key])) <= 500}
+    if isinstance(cleaned.get("user_agent"), str):
+        cleaned["ua_family"] = devices.ua_family(cleaned["user_agent"])
+    return cleaned
 
 
 @transaction.atomic
@@ -415,6 +429,41 @@ def session_device_change(*, session: RatingSession, device: dict[str, Any]) -> 
     changes.append({**_clean_device(device), "at": timezone.now().isoformat()})
     locked.device = {**locked.device, "changes": changes}
     locked.save(update_fields=["device", "last_seen_at"])
+
+
+@transaction.atomic
+def session_language_set(*, session: RatingSession, language: str) -> RatingSession:
+    """Show the session's pages (and record its ratings) in `language`, one of the study's."""
+    # A finished session keeps the language its ratings were given in; a new one (even declined) takes it.
+    if session.language != language and (
+        session.status in RatingSession.LIVE_STATUSES or not session.language
+    ):
+        session.language = language
+        RatingSession.objects.filter(pk=session.pk).update(language=language)
+    return session
+
+
+@transaction.atomic
+def session_withdraw(*, session: RatingSession, reason: str) -> RatingSession:
+    """End a session the participant cannot finish (the screen cannot show the images, or they
+    choose to leave): screened out, its trials released for other participants.
+
+    Like a QC screen-out, none of its ratings count: every test trial leaves the counters (an
+    expired session has released its unanswered ones already).
+    """
+    locked = RatingSession.objects.select_for_update().get(pk=session.pk)
+    if locked.status not in (*RatingSession.LIVE_STATUSES, Status.EXPIRED):
+        return locked
+    trials = Trial.objects.filter(session=locked, kind=Trial.Kind.TEST)
+    if locked.status == Status.EXPIRED:
+        trials = trials.filter(answered_at__isnull=False)
+    _loads_add(list(trials.values_list("stimulus_id", flat=True)), -1)
+    locked.status = Status.SCREENED_OUT
+    locked.expired_from = ""
+    locked.completed_at = timezone.now()
+    locked.device = {**locked.device, "withdrawn": reason[:40]}
+    locked.save(update_fields=["status", "expired_from", "completed_at", "device", "last_seen_at"])
+    return locked
 
 
 @transaction.atomic
@@ -648,6 +697,7 @@ def _store(
             response_ms=response_ms,
             client_time=client_time,
             idempotency_key=key,
+            language=session.language,
         )
         for k, v in scores.items()
     ]

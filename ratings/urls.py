@@ -14,4 +14,5 @@ urlpatterns = [
     path("<slug:slug>/t/<str:token>/display/", views.session_display, name="session-display"),
     path("<slug:slug>/t/<str:token>/instructions/", views.session_instructions, name="session-instructions"),
     path("<slug:slug>/t/<str:token>/next/", views.session_next, name="session-next"),
+    path("<slug:slug>/t/<str:token>/leave/", views.session_leave, name="session-leave"),
 ]

@@ -9,12 +9,15 @@ import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db.models.functions import Length
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,8 +25,9 @@ from config.errors import DomainError
 from config.middleware import content_security_policy
 from config.ratelimit import ratelimit
 from experiments.models import Stimulus, Study
-from ratings import panels
+from ratings import devices, panels
 from ratings.exceptions import InvalidAnswers
+from ratings.languages import language_pick, perspectives_in, study_in, study_languages, supported_languages
 from ratings.models import RatingSession, Trial
 from ratings.pilot import PilotLinkInvalid, pilot_token_verify
 from ratings.selectors import (
@@ -39,9 +43,11 @@ from ratings.services import (
     participant_enter,
     session_display_check_pass,
     session_instructions_done,
+    session_language_set,
     session_next_part,
     session_questionnaire_submit,
     session_resume,
+    session_withdraw,
 )
 
 Status = RatingSession.Status
@@ -61,7 +67,18 @@ def _panel_headers(response: HttpResponse, study: Study) -> HttpResponse:
 def _page(
     request: HttpRequest, study: Study, template: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
-    return _panel_headers(render(request, template, {"study": study, **context}, status=status), study)
+    """Render in the active language, with the study's own texts in it."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    shown = study_in(study, language)
+    response = render(
+        request, template, {"study": shown, "LANGUAGE_CODE": language, **context}, status=status
+    )
+    response["Content-Language"] = language
+    return _panel_headers(response, study)
+
+
+def _session_language(session: RatingSession) -> str:
+    return session.language or study_languages(session.study)[0]
 
 
 def _message(request: HttpRequest, study: Study, title: str, message: str, status: int = 200) -> HttpResponse:
@@ -91,6 +108,11 @@ def _pilot_link(request: HttpRequest, slug: str) -> bool:
 def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
     """The study link: resume a known panel id, else show the study and its consent form."""
     study = study_get_public(slug=slug)
+    with translation.override(language_pick(study=study, request=request, asked=request.GET.get("lang", ""))):
+        return _study_entry(request, study)
+
+
+def _study_entry(request: HttpRequest, study: Study) -> HttpResponse:
     entry = panels.panel_entry_parse(study=study, query=request.GET.dict())
     if entry.mturk_preview:
         return _page(request, study, "ratings/mturk_preview.html", {})
@@ -110,15 +132,90 @@ def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
         return _message(
             request, study, study.title, _("This study is not open at the moment. Please come back later.")
         )
+    if _device_refused(request, study):
+        return _device_refusal(request, study, entry)
     params = {**entry.params, "pilot": pilot} if pilot else entry.params
-    return _page(request, study, "ratings/study_entry.html", {"params": params})
+    return _page(
+        request,
+        study,
+        "ratings/study_entry.html",
+        {
+            "params": params,
+            "language": translation.get_language(),
+            "languages": _language_links(request, study, params),
+            "refusal": _refusal_context(study, entry),
+            "entry_data": {
+                "largest": _largest_of_study(study),
+                "longest_prompt": _longest_prompt_of_study(study),
+                "any_device": study.device_policy == Study.DevicePolicy.ANY,
+                "texts": {"use_computer": _layout_texts()["use_computer"]},
+            },
+            # The real question panel, measured hidden against the screen's size.
+            "stimulus": Stimulus.objects.filter(study=study).first(),
+            "prompt": "",
+            "perspectives": perspectives_in(
+                perspectives_for_trial(study=study), study, translation.get_language() or ""
+            ),
+            "preview": True,
+        },
+    )
+
+
+def _language_links(request: HttpRequest, study: Study, params: dict[str, str]) -> list[dict[str, str]]:
+    """The entry page's language switch: one link per study language, keeping the panel's parameters."""
+    names = supported_languages()
+    codes = study_languages(study)
+    if len(codes) < 2:
+        return []
+    base = reverse("ratings:study-entry", kwargs={"slug": study.slug})
+    return [{"code": c, "name": names[c], "url": f"{base}?{urlencode({**params, 'lang': c})}"} for c in codes]
+
+
+# --- Device policy: phones and tablets told before consent -----------------------------------
+def _device_refused(request: HttpRequest, study: Study, touch_mac: bool = False) -> bool:
+    """A "computer only" study and a phone or tablet (from the user agent, its client hint, or
+    the entry page's report of a touch screen on a "Mac", i.e. an iPad)."""
+    if study.device_policy != Study.DevicePolicy.COMPUTER:
+        return False
+    kind = devices.device_class(
+        request.headers.get("User-Agent", ""),
+        mobile_hint=request.headers.get("Sec-CH-UA-Mobile", ""),
+        touch_mac=touch_mac,
+    )
+    return kind != devices.COMPUTER
+
+
+def _refusal_context(study: Study, entry: panels.PanelEntry) -> dict[str, Any]:
+    """Where a participant who cannot take part goes: the panel, with the study's screen-out code."""
+    code = panels.screenout_code(study)
+    return {
+        "code": code,
+        "redirect_url": panels.finish_redirect_url(
+            study=study, code=code, panel_data=entry.data, participant_code=""
+        ),
+        "mturk": panels.mturk_submit_form(study=study, panel_data=entry.data),
+    }
+
+
+def _device_refusal(request: HttpRequest, study: Study, entry: panels.PanelEntry) -> HttpResponse:
+    """Nothing is recorded or allocated: the participant only learns why, and goes back."""
+    return _page(request, study, "ratings/device_refused.html", {"refusal": _refusal_context(study, entry)})
 
 
 @require_POST
 @ratelimit("consent", limit="RATELIMIT_ENTRY_PER_MINUTE", exempt=_pilot_link)
 def study_consent(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_get_public(slug=slug)
+    language = language_pick(study=study, request=request, asked=request.POST.get("lang", ""))
+    with translation.override(language):
+        response = _study_consent(request, study)
+    return response
+
+
+def _study_consent(request: HttpRequest, study: Study) -> HttpResponse:
     entry = panels.panel_entry_parse(study=study, query=request.POST.dict())
+    if _device_refused(request, study, touch_mac=request.POST.get("touch_mac") == "1"):
+        return _device_refusal(request, study, entry)
     consent = request.POST.get("decision") == "agree"
     pilot = request.POST.get("pilot", "")
     try:
@@ -131,6 +228,7 @@ def study_consent(request: HttpRequest, slug: str) -> HttpResponse:
         return _message(
             request, study, study.title, str(exc), status=400 if exc.code != "study_full" else 200
         )
+    session_language_set(session=session, language=translation.get_language() or settings.LANGUAGE_CODE)
     return redirect(session_url(session))
 
 
@@ -148,7 +246,8 @@ def session_page(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         Status.RATING: _trials,
         Status.COMPLETED: _completed,
     }
-    return views.get(session.status, _ended)(request, session)
+    with translation.override(_session_language(session)):
+        return views.get(session.status, _ended)(request, session)
 
 
 def _questionnaire(
@@ -171,35 +270,79 @@ def _questionnaire(
     )
 
 
-def _largest(session: RatingSession) -> dict[str, int]:
-    sizes = list(
-        Stimulus.objects.filter(trials__session=session).values_list("width", "height").distinct()
-    ) or [(0, 0)]
+# --- The layout rule's inputs (static/js/trial.js applies it) ---------------------------------
+def _largest_size(stimuli: Any) -> dict[str, int]:
+    """Width and height of the widest and of the tallest image (the layout must fit both)."""
+    sizes = list(stimuli.values_list("width", "height").distinct()) or [(0, 0)]
     return {"width": max(w for w, _ in sizes), "height": max(h for _, h in sizes)}
 
 
+def _largest_of_study(study: Study) -> dict[str, int]:
+    return _largest_size(Stimulus.objects.filter(study=study))
+
+
+def _longest_prompt_of_study(study: Study) -> str:
+    longest = (
+        Stimulus.objects.filter(study=study)
+        .annotate(n=Length("prompt"))
+        .order_by("-n")
+        .values_list("prompt", flat=True)
+        .first()
+    )
+    return longest or ""
+
+
+def _layout_rule(session: RatingSession) -> dict[str, Any]:
+    """The session's largest image and longest prompt: the display check and the trial page
+    measure the same real question panel with this prompt and apply the same rule to it."""
+    stimuli = Stimulus.objects.filter(trials__session=session)
+    prompts = session.trials.values_list("prompt_shown", flat=True)
+    return {
+        "largest": _largest_size(stimuli),
+        "longest_prompt": max(prompts, key=len, default=""),
+        "any_device": session.study.device_policy == Study.DevicePolicy.ANY,
+    }
+
+
+def _layout_texts() -> dict[str, str]:
+    return {
+        "too_small": _(
+            "This window is too small to show the images at full size with the questions. "
+            "Please make the browser window at least %(minimum)s (it is %(window)s now)."
+        ),
+        "use_computer": _(
+            "This screen is too small to show the study's images at full size (%(image)s image pixels). "
+            "Please take part on a computer with a larger screen."
+        ),
+        "fits": _(
+            "Your window (%(window)s) shows the images at full size with the questions. You can continue."
+        ),
+    }
+
+
+def _shown_perspectives(session: RatingSession) -> list[dict[str, Any]]:
+    return perspectives_in(
+        perspectives_for_trial(study=session.study), session.study, _session_language(session)
+    )
+
+
 def _display_check(request: HttpRequest, session: RatingSession) -> HttpResponse:
-    perspectives = perspectives_for_trial(study=session.study)
+    first = session_trials(session=session).first()
     return _page(
         request,
         session.study,
         "ratings/session_display_check.html",
         {
             "session": session,
-            "display_data": {"largest": _largest(session), "perspectives": len(perspectives)},
-            "texts": _display_texts(),
+            "display_data": _layout_rule(session),
+            "texts": _layout_texts(),
+            # The real question panel, measured hidden (the trial page shows the same one).
+            "stimulus": first.stimulus if first else None,
+            "prompt": first.prompt_shown if first else "",
+            "perspectives": _shown_perspectives(session),
+            "preview": True,
         },
     )
-
-
-def _display_texts() -> dict[str, str]:
-    return {
-        "too_small": _(
-            "Your window shows %(window)s pixels; the images need %(image)s (plus room for the questions). "
-            "Enlarge the window or zoom out."
-        ),
-        "fits": _("Your window shows %(window)s pixels: the images (%(image)s) fit. You can continue."),
-    }
 
 
 def _instructions(request: HttpRequest, session: RatingSession) -> HttpResponse:
@@ -213,8 +356,10 @@ def _instructions(request: HttpRequest, session: RatingSession) -> HttpResponse:
         "ratings/session_instructions.html",
         {
             "session": session,
-            "perspectives": perspectives_for_trial(study=study),
-            "levels": scale_levels(study) if study.scale_kind == Study.ScaleKind.INTEGER else [],
+            "perspectives": _shown_perspectives(session),
+            "levels": scale_levels(study_in(study, _session_language(session)))
+            if study.scale_kind == Study.ScaleKind.INTEGER
+            else [],
             "has_training": has_training,
         },
     )
@@ -232,8 +377,12 @@ def _trials(request: HttpRequest, session: RatingSession) -> HttpResponse:
         "token": session.token,
         "submit_url": reverse("ratings-api:rating-submit", kwargs={"token": session.token}),
         "device_url": reverse("ratings-api:device-change", kwargs={"token": session.token}),
+        "csrf_url": reverse("ratings-api:csrf", kwargs={"token": session.token}),
+        "language": _session_language(session),
         "session_url": session_url(session),
         "csrf": get_token(request),
+        **_layout_rule(session),
+        "accepted": _accepted_window(session),
         "current_index": session.current_index,
         "trial_count": session.trial_count,
         "training_count": training_total,
@@ -247,18 +396,37 @@ def _trials(request: HttpRequest, session: RatingSession) -> HttpResponse:
         {
             "session": session,
             "session_data": data,
-            "session_texts": _session_texts(),
+            "session_texts": {
+                **_session_texts(),
+                "training_feedback": study_in(study, _session_language(session)).training_feedback,
+            },
             "stimulus": first.stimulus,
             "prompt": first.prompt_shown,
-            "perspectives": perspectives_for_trial(study=study),
+            "perspectives": _shown_perspectives(session),
             "preview": False,
+            "resume_url": request.build_absolute_uri(session_url(session)),
         },
     )
+
+
+def _accepted_window(session: RatingSession) -> dict[str, Any] | None:
+    """The window the display check accepted: the trial page never refuses one at least as large."""
+    device = session.device
+    if not device.get("fits") or not isinstance(device.get("viewport"), dict):
+        return None
+    return {"viewport": device["viewport"], "dpr": device.get("dpr"), "layout": device.get("layout")}
 
 
 def _session_texts() -> dict[str, str]:
     return {
         "offline": _("Connection lost — your answers are kept and will be sent when the connection is back."),
+        "refused": _("This answer could not be saved: %(detail)s"),
+        "answer_again": _("Answer this image again"),
+        "forbidden": _(
+            "The server did not accept this page's security check. Your answers are kept: "
+            "reload the page to send them."
+        ),
+        "reload": _("Reload the page"),
         "practice": _("Practice %(n)s of %(total)s"),
         "progress": _("Image %(n)s of %(total)s"),
         "practice_done_title": _("Practice complete"),
@@ -319,12 +487,24 @@ def _ended(request: HttpRequest, session: RatingSession) -> HttpResponse:
         "ratings/session_end.html",
         {
             "session": session,
-            "message": session_message(session.status),
+            "message": _withdrawn_message(session) or session_message(session.status),
             "code": code,
             "redirect_url": redirect_url,
             "mturk": panels.mturk_submit_form(study=study, panel_data=session.participant.panel_data),
         },
     )
+
+
+def _withdrawn_message(session: RatingSession) -> str:
+    reason = session.device.get("withdrawn") if isinstance(session.device, dict) else None
+    if reason == "display":
+        return _(
+            "This screen cannot show the study's images at full size, so your session ends here. "
+            "Thank you for your time."
+        )
+    if reason:
+        return _("You left the study. Thank you for your time.")
+    return ""
 
 
 # --- Stage forms ---------------------------------------------------------------------------
@@ -334,7 +514,8 @@ def session_questionnaire(request: HttpRequest, slug: str, token: str) -> HttpRe
     try:
         session_questionnaire_submit(session=session, answers=request.POST.dict())
     except InvalidAnswers as exc:
-        return _questionnaire(request, session, errors=getattr(exc, "fields", {}))
+        with translation.override(_session_language(session)):
+            return _questionnaire(request, session, errors=getattr(exc, "fields", {}))
     except DomainError:
         pass  # already done (back button, double submit): show the current stage
     return redirect(session_url(session))
@@ -365,5 +546,16 @@ def session_next(request: HttpRequest, slug: str, token: str) -> HttpResponseRed
     try:
         following = session_next_part(session=session)
     except DomainError as exc:
-        return _message(request, session.study, session.study.title, str(exc))
+        with translation.override(_session_language(session)):
+            return _message(request, session.study, session.study.title, str(exc))
     return redirect(session_url(following))
+
+
+@require_POST
+def session_leave(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    """The participant cannot (screen too small) or will not go on: end the session, release its
+    trials, and show the way back to the panel."""
+    session = session_get(slug=slug, token=token)
+    reason = "display" if request.POST.get("reason") == "display" else "left"
+    session_withdraw(session=session, reason=reason)
+    return redirect(session_url(session))

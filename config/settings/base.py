@@ -98,6 +98,10 @@ LOGOUT_REDIRECT_URL = "login"
 
 # --- I18N -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+# The languages the participant pages are translated to (locale/); a study offers some of them.
+PARTICIPANT_LANGUAGES = [("en", "English"), ("zh-hans", "简体中文"), ("de", "Deutsch")]
+LANGUAGES = PARTICIPANT_LANGUAGES
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

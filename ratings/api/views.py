@@ -11,9 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import get_token
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import ConflictError, DomainError
 from config.ratelimit import Limit, ratelimit, ratelimits
@@ -135,3 +137,12 @@ def device_change_api(request: HttpRequest, token: str) -> JsonResponse:
     except DomainError as exc:
         return _error(exc)
     return JsonResponse({"stored": True}, status=201)
+
+
+@require_GET
+@never_cache
+def csrf_token_api(request: HttpRequest, token: str) -> JsonResponse:
+    """GET -> {csrf}: a fresh CSRF token for the trial page, whose token expired (a login in another
+    tab rotates it). Only for an existing session's page."""
+    session_get_by_token(token=token)
+    return JsonResponse({"csrf": get_token(request)})

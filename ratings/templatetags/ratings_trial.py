@@ -25,6 +25,7 @@ def trial_config(
     """The JSON the trial script reads (id "trial-config"): scale, perspectives, texts."""
     config = {
         "preview": bool(preview),
+        "any_device": study.device_policy == Study.DevicePolicy.ANY,
         "min_viewing_ms": study.min_viewing_ms,
         "scale": {
             "kind": study.scale_kind,
@@ -45,8 +46,12 @@ def trial_config(
             "ready": _("Ready: press Next (or Enter)."),
             "preview_complete": _("All answers complete. This is a preview: nothing was sent."),
             "too_small": _(
-                "Your window shows %(window)s pixels; the image needs %(image)s (plus room for the questions). "
-                "Enlarge the window or zoom out."
+                "This window is too small to show the images at full size with the questions. "
+                "Please make the browser window at least %(minimum)s (it is %(window)s now)."
+            ),
+            "use_computer": _(
+                "This screen is too small to show the study's images at full size (%(image)s image pixels). "
+                "Please take part on a computer with a larger screen."
             ),
             "loading": _("Loading the image…"),
         },

@@ -2,9 +2,12 @@
  * answer exactly once.
  *
  * Each answer goes into a queue kept in localStorage (with its idempotency key) before it is sent,
- * so a reload, a closed tab or a lost connection loses nothing: the queue is sent in order, retried
- * with exponential backoff, and the server turns a repeated key into "already stored". The next
- * image is shown at once (it was preloaded); sending happens in the background.
+ * so a reload, a closed tab or a lost connection loses nothing: the queue is sent in order and
+ * retried with jittered exponential backoff. An answer leaves the queue only when the server says
+ * it holds it (201 stored, 200 the same key and answers stored before); an expired CSRF token (403)
+ * is refreshed and the answer sent again; an answer the server refuses for good (400, a 409
+ * conflict) stops the queue with a message in words and a way to go on. The next image is shown at
+ * once (it was preloaded); sending happens in the background.
  */
 (function () {
   "use strict";
@@ -15,12 +18,15 @@
   var texts = T.readJSON("session-texts") || {};
   var STORE = "aigc-pending:" + data.token;
   var MAX_BACKOFF = 30000;
+  var FIRST_BACKOFF = 1000;
 
   var queue = load();
   var trials = data.trials;
   var pos = 0;
   var sending = false;
-  var backoff = 1000;
+  var backoff = FIRST_BACKOFF;
+  var csrfRefreshed = false;
+  var refused = false;
   var retryTimer = null;
   var finishing = false;
   var view;
@@ -41,7 +47,13 @@
     try {
       var items = JSON.parse(localStorage.getItem(STORE) || "[]");
       // Answers below the server's position are stored already (their response was lost).
-      return items.filter(function (item) { return item.index >= data.current_index; });
+      items = items.filter(function (item) { return item.index >= data.current_index; });
+      // The rest must follow on from the server's position; a gap can never be sent in order.
+      var kept = [];
+      items.forEach(function (item) {
+        if (item.index === data.current_index + kept.length) kept.push(item);
+      });
+      return kept;
     } catch (e) {
       return [];
     }
@@ -61,14 +73,17 @@
   }
 
   // --- Sending ----------------------------------------------------------------------------
-  function banner(text) {
+  function banner(text, kind) {
     el.banner.textContent = text || "";
     el.banner.classList.toggle("hidden", !text);
+    el.banner.classList.toggle("banner-error", kind === "error");
   }
 
-  function scheduleRetry() {
+  function scheduleRetry(delay) {
     clearTimeout(retryTimer);
-    retryTimer = setTimeout(flush, backoff);
+    // Jitter: many participants cut off by the same outage must not all come back at once.
+    var wait = delay || backoff * (0.5 + Math.random());
+    retryTimer = setTimeout(flush, wait);
     backoff = Math.min(backoff * 2, MAX_BACKOFF);
   }
 
@@ -76,13 +91,20 @@
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": data.csrf },
+      // The server's messages (a refused answer) in the session's language.
+      headers: { "Content-Type": "application/json", "X-CSRFToken": data.csrf, "Accept-Language": data.language },
       body: JSON.stringify(body)
     });
   }
 
+  function refreshCsrf() {
+    return fetch(data.csrf_url, { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) { return response.json(); })
+      .then(function (body) { if (body.csrf) data.csrf = body.csrf; });
+  }
+
   function flush() {
-    if (sending) return;
+    if (sending || refused) return;
     if (!queue.length) { if (finishing) leave(); return; }
     sending = true;
     clearTimeout(retryTimer);
@@ -93,27 +115,74 @@
       });
     }).then(function (result) {
       sending = false;
-      if (result.status === 200 || result.status === 201 || result.status === 409 || result.status === 400) {
-        // Stored (or stored before, or refused for good: retrying could never succeed).
-        queue.shift();
-        save();
-        backoff = 1000;
-        banner("");
-        if (result.status === 409 && result.body.code === "out_of_order") { window.location.reload(); return; }
-        if (result.body.status === "screened_out") { queue = []; save(); leave(); return; }
-        flush();
-      } else {
-        failed();
-      }
+      handle(result);
     }, function () {
       sending = false;
       failed();
     });
   }
 
+  function handle(result) {
+    var status = result.status, body = result.body || {};
+    if (status === 200 || status === 201) {
+      // The server holds this answer (201 now, 200 stored before with the same key and answers).
+      queue.shift();
+      save();
+      backoff = FIRST_BACKOFF;
+      csrfRefreshed = false;
+      banner("");
+      if (body.status === "screened_out") { queue = []; save(); leave(); return; }
+      flush();
+    } else if (status === 403 && !csrfRefreshed) {
+      // The CSRF token expired (a new login elsewhere, a long pause): fetch a fresh one, send again.
+      csrfRefreshed = true;
+      refreshCsrf().then(flush, failed);
+    } else if (status === 403) {
+      // Still refused with a fresh token (cookies blocked?): the answers stay queued for a reload.
+      stop(texts.forbidden, texts.reload);
+    } else if (status === 409 && body.code === "out_of_order") {
+      window.location.reload(); // the server is elsewhere in the session: show its position
+    } else if (status === 409 && body.code === "already_answered") {
+      // Answered from another device first: the server keeps that answer; go on where it is.
+      queue = [];
+      save();
+      window.location.reload();
+    } else if (status === 409 && body.code === "not_rating") {
+      queue = [];
+      leave();
+    } else if (status === 400 || status === 404 || status === 409) {
+      refuse(body.detail);
+    } else {
+      failed(); // 403 again, 429, 5xx: transient, try again later
+    }
+  }
+
   function failed() {
     banner(texts.offline);
     scheduleRetry();
+  }
+
+  /* The server refuses this answer for good: say so, keep nothing that cannot be sent in order,
+   * and let the participant answer again from where the server is. */
+  function refuse(detail) {
+    queue = [];
+    save();
+    stop(T.format(texts.refused, { detail: detail || "" }), texts.answer_again);
+  }
+
+  /* Stop sending; say why, with a button that reloads the page (which sends what is still queued). */
+  function stop(text, action) {
+    refused = true;
+    clearTimeout(retryTimer);
+    banner(text, "error");
+    var again = document.createElement("button");
+    again.type = "button";
+    again.className = "primary";
+    again.id = "refused-reload";
+    again.textContent = action;
+    again.onclick = function () { window.location.reload(); };
+    el.banner.appendChild(document.createTextNode(" "));
+    el.banner.appendChild(again);
   }
 
   function leave() {
@@ -125,18 +194,19 @@
   var trainingTotal = data.training_count;
   var ratingTotal = data.trial_count - trainingTotal;
 
-  function progress(trial) {
+  function progress(trial, answered) {
     var done, total, label;
     if (trial.kind === "training") {
-      done = trial.index; total = trainingTotal;
+      done = trial.index + (answered ? 1 : 0); total = trainingTotal;
       label = T.format(texts.practice, { n: trial.index + 1, total: trainingTotal });
     } else {
-      done = trial.index - trainingTotal; total = ratingTotal;
-      label = T.format(texts.progress, { n: done + 1, total: ratingTotal });
+      done = trial.index - trainingTotal + (answered ? 1 : 0); total = ratingTotal;
+      label = T.format(texts.progress, { n: trial.index - trainingTotal + 1, total: ratingTotal });
     }
     var percent = total ? Math.round((100 * done) / total) : 0;
     el.bar.style.width = percent + "%";
     el.progress.setAttribute("aria-valuenow", String(percent));
+    el.progress.classList.toggle("practice", trial.kind === "training");
     el.progressText.textContent = label;
   }
 
@@ -156,8 +226,10 @@
     preload(trials[pos + 2]);
   }
 
-  function overlay(title, html, onContinue) {
-    el.trial.classList.add("hidden");
+  /* A message between trials; `beside` keeps the trial (and its image) in view (practice feedback). */
+  function overlay(title, html, onContinue, beside) {
+    el.trial.classList.toggle("hidden", !beside);
+    el.overlay.classList.toggle("overlay-beside", !!beside);
     el.overlayTitle.textContent = title;
     el.overlayText.textContent = "";
     html.forEach(function (line) {
@@ -174,13 +246,19 @@
     if (onContinue) el.overlayContinue.focus();
   }
 
+  function referenceText(value) {
+    // A reference is one score or an accepted range [low, high].
+    return Array.isArray(value) ? value.join("\u2013") : String(value);
+  }
+
   function feedback(trial, scores) {
     var lines = [];
     config.perspectives.forEach(function (p) {
-      if (trial.reference && trial.reference[p.key] !== undefined) {
-        lines.push(T.format(texts.reference, { label: p.label, yours: scores[p.key], reference: trial.reference[p.key] }));
+      if (trial.reference && trial.reference[p.key] !== undefined && trial.reference[p.key] !== null) {
+        lines.push(T.format(texts.reference, { label: p.label, yours: scores[p.key], reference: referenceText(trial.reference[p.key]) }));
       }
     });
+    if (lines.length && texts.training_feedback) lines.unshift(texts.training_feedback);
     return lines;
   }
 
@@ -219,8 +297,9 @@
     });
     save();
     flush();
+    progress(trial, true);
     var lines = trial.kind === "training" ? feedback(trial, scores) : [];
-    if (lines.length) overlay(texts.reference_title, lines, advance);
+    if (lines.length) overlay(texts.reference_title, lines, advance, true);
     else advance();
   }
 
@@ -229,8 +308,12 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    view = new T.View(el.trial, config, { onSubmit: answered, onDeviceChange: deviceChanged });
-    window.addEventListener("online", function () { backoff = 1000; flush(); });
+    view = new T.View(el.trial, config, {
+      onSubmit: answered,
+      onDeviceChange: deviceChanged,
+      rule: { largest: data.largest, prompt: data.longest_prompt, accepted: data.accepted }
+    });
+    window.addEventListener("online", function () { backoff = FIRST_BACKOFF; flush(); });
     // Continue after the last answer this browser holds (sent or not).
     var last = queue.length ? queue[queue.length - 1].index : data.current_index - 1;
     while (pos < trials.length && trials[pos].index <= last) pos += 1;

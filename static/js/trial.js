@@ -7,8 +7,14 @@
 (function () {
   "use strict";
 
-  var PANEL_WIDTH = 380; // CSS px of the question panel beside the image (participant.css)
+  // The one layout rule, shared by the entry page, the display check and the trial page.
+  // CSS px; they mirror participant.css (.trial-top height, .trials-main padding, .trial gap).
+  var PANEL_WIDTH = 380; // the question panel beside the image
   var GAP = 24;
+  var TOP = 40; // the progress bar above the trial
+  var PHONE_PAD = 8; // "stacked" (any-device studies): the image stays on top, the questions scroll
+  var PHONE_MIN_WIDTH = 300;
+  var PHONE_PANEL_MIN = 180; // the questions' room still visible under the image
 
   function readJSON(id) {
     var el = document.getElementById(id);
@@ -21,11 +27,15 @@
 
   function dpr() { return window.devicePixelRatio || 1; }
 
+  function viewport() {
+    return { width: document.documentElement.clientWidth || window.innerWidth, height: window.innerHeight };
+  }
+
   function deviceInfo() {
     return {
       screen: { width: screen.width, height: screen.height },
       dpr: dpr(),
-      viewport: { width: window.innerWidth, height: window.innerHeight },
+      viewport: viewport(),
       user_agent: navigator.userAgent,
       color_depth: screen.colorDepth,
       touch: navigator.maxTouchPoints || 0,
@@ -33,22 +43,61 @@
     };
   }
 
-  /* Whether the window shows an image of width x height image pixels whole at one image pixel per
-   * device pixel, with the questions beside it (or below it). Sizes in the message are device pixels. */
-  function fit(width, height, panelHeight, top) {
-    var ratio = dpr();
-    var cssW = width / ratio, cssH = height / ratio;
-    var vw = document.documentElement.clientWidth || window.innerWidth;
-    var vh = window.innerHeight;
-    top = top || 0;
-    var beside = cssW + PANEL_WIDTH + 3 * GAP <= vw && Math.max(cssH, panelHeight) + 2 * GAP + top <= vh;
-    var below = Math.max(cssW, 320) + 2 * GAP <= vw && cssH + panelHeight + 3 * GAP + top <= vh;
+  /* The window (CSS px) each layout needs to show an image of image.width x image.height image
+   * pixels whole at one image pixel per device pixel, with the question panel (panel.height CSS
+   * px tall at panel.width) beside it, below it, or (phones, any-device studies) under it. */
+  function needs(image, panel, ratio, anyDevice) {
+    var w = Math.ceil(image.width / ratio), h = Math.ceil(image.height / ratio);
+    var list = [
+      { layout: "beside", width: w + panel.width + 3 * GAP, height: TOP + Math.max(h, panel.height) + 2 * GAP },
+      { layout: "below", width: Math.max(w, panel.width) + 2 * GAP, height: TOP + h + panel.height + 3 * GAP }
+    ];
+    if (anyDevice) {
+      list.push({ layout: "stacked", width: Math.max(w, PHONE_MIN_WIDTH) + 2 * PHONE_PAD, height: TOP + h + PHONE_PANEL_MIN + 2 * PHONE_PAD });
+    }
+    return list;
+  }
+
+  function smallest(list) {
+    return list.reduce(function (a, b) { return b.width * b.height < a.width * a.height ? b : a; });
+  }
+
+  /* Whether (and how) the window fits: {fits, layout, need: the smallest window that would,
+   * now: the window, screen_ok: whether this screen could ever show it}. Sizes in CSS px, the
+   * numbers the participant's browser uses for its window. */
+  function fit(image, panel, anyDevice, size) {
+    var list = needs(image, panel, dpr(), anyDevice);
+    var now = size || viewport();
+    var ok = list.filter(function (n) { return n.width <= now.width && n.height <= now.height; });
+    var need = ok.length ? ok[0] : smallest(list);
     return {
-      fits: beside || below,
-      layout: beside ? "beside" : "below",
-      window: Math.round(vw * ratio) + "x" + Math.round(vh * ratio),
-      image: width + "x" + height
+      fits: ok.length > 0,
+      layout: need.layout,
+      need: { width: need.width, height: need.height },
+      now: now,
+      screen_ok: need.width <= screen.width && need.height <= screen.height,
+      image: image.width + " \u00d7 " + image.height,
+      window: now.width + " \u00d7 " + now.height,
+      minimum: need.width + " \u00d7 " + need.height
     };
+  }
+
+  /* Height of the real question panel at the panel width, with the longest prompt and hint. */
+  function measurePanel(form, prompt, hints) {
+    var promptEl = form.querySelector("#trial-prompt"), hintEl = form.querySelector("#trial-hint");
+    var saved = { width: form.style.width, prompt: promptEl.textContent, hint: hintEl.textContent };
+    form.style.width = PANEL_WIDTH + "px";
+    if (prompt !== undefined && prompt !== null) promptEl.textContent = prompt;
+    hintEl.textContent = (hints || []).reduce(function (a, b) { return b.length > a.length ? b : a; }, "");
+    var height = Math.ceil(form.getBoundingClientRect().height);
+    form.style.width = saved.width;
+    promptEl.textContent = saved.prompt;
+    hintEl.textContent = saved.hint;
+    return { width: PANEL_WIDTH, height: height };
+  }
+
+  function hintTexts(texts) {
+    return [texts.answer_all, texts.keep_looking, texts.ready, texts.loading].filter(Boolean);
   }
 
   function onDprChange(callback) {
@@ -147,21 +196,38 @@
     setTimeout(function () { if (self.img.src === url && self.shownAt === null) { self.img.src = ""; self.img.src = url; } }, 2000);
   };
 
+  /* Lay the trial out by the shared rule, from the session's largest image and the real panel
+   * (options.rule: {largest, prompt, accepted}); block it, with the reason, when the window is too
+   * small. A window at least as large as the one the display check accepted is never refused. */
   TrialView.prototype.layout = function () {
     if (!this.trial) return;
     var ratio = dpr();
     // Native resolution: CSS size = image pixels / devicePixelRatio.
     this.img.style.width = this.trial.width / ratio + "px";
     this.img.style.height = this.trial.height / ratio + "px";
-    var top = this.root.getBoundingClientRect().top + window.scrollY;
-    var result = fit(this.trial.width, this.trial.height, this.form.scrollHeight, top);
+    var rule = this.options.rule || {};
+    if (!this.panel) {
+      var measured = measurePanel(this.form, rule.prompt, hintTexts(this.texts));
+      if (measured.height) this.panel = measured; // 0 while hidden: measure again later
+    }
+    var image = rule.largest || { width: this.trial.width, height: this.trial.height };
+    var result = fit(image, this.panel || { width: PANEL_WIDTH, height: 0 }, !!this.config.any_device);
+    var accepted = rule.accepted;
+    if (!result.fits && accepted && accepted.dpr === ratio && accepted.layout &&
+        result.now.width >= accepted.viewport.width && result.now.height >= accepted.viewport.height) {
+      result.fits = true;
+      result.layout = accepted.layout;
+    }
     this.root.classList.toggle("layout-below", result.layout === "below");
+    this.root.classList.toggle("layout-stacked", result.layout === "stacked");
+    document.body.classList.toggle("layout-stacked", result.layout === "stacked");
+    this.layoutName = result.layout;
     this.fits = result.fits;
     this.blocker.classList.toggle("hidden", result.fits);
-    this.blockerText.textContent = result.fits ? "" : format(this.texts.too_small, result);
+    this.blockerText.textContent = result.fits ? "" : format(result.screen_ok ? this.texts.too_small : this.texts.use_computer, result);
     if (ratio !== this.lastDpr) {
       this.lastDpr = ratio;
-      if (this.options.onDeviceChange) this.options.onDeviceChange(Object.assign(deviceInfo(), { fits: result.fits }));
+      if (this.options.onDeviceChange) this.options.onDeviceChange(Object.assign(deviceInfo(), { fits: result.fits, layout: result.layout }));
     }
     this.update();
   };
@@ -198,7 +264,7 @@
   TrialView.prototype.update = function () {
     this.next.disabled = !this.ready();
     if (!this.trial) return;
-    if (!this.fits) this.hint.textContent = "";
+    if (!this.fits || this.busy) this.hint.textContent = "";
     else if (this.shownAt === null) this.hint.textContent = this.texts.loading;
     else if (!this.complete()) this.hint.textContent = this.texts.answer_all;
     else if (!this.viewed) this.hint.textContent = this.texts.keep_looking;
@@ -252,13 +318,16 @@
     }
   };
 
-  window.Trial = { View: TrialView, fit: fit, deviceInfo: deviceInfo, onDprChange: onDprChange, readJSON: readJSON, format: format };
+  window.Trial = {
+    View: TrialView, fit: fit, needs: needs, measurePanel: measurePanel, hintTexts: hintTexts,
+    deviceInfo: deviceInfo, onDprChange: onDprChange, readJSON: readJSON, format: format, PANEL_WIDTH: PANEL_WIDTH
+  };
 
   // Preview: the include on a page without a participant session.
   document.addEventListener("DOMContentLoaded", function () {
     var root = document.getElementById("trial");
     var config = readJSON("trial-config");
-    if (!root || !config || document.getElementById("session-data")) return;
+    if (!root || !config || document.getElementById("session-data") || root.closest(".measure")) return;
     var view = new TrialView(root, config, {});
     view.show(config.stimulus);
   });

@@ -157,7 +157,8 @@ def test_raw_ratings_writer_accepts_dicts_and_tuples(tmp_path):
     rows = [
         {"rater": "p1", "session": 7, "stimulus": "0.png", "perspective": "quality", "score": 4,
          "response_ms": 1200, "server_time": "2024-01-01T00:00:00Z", "extra": "ignored"},
-        ("p2", 8, "=1+1", "quality", -1.5, "test", 500, 900, None, "2024-01-01T00:00:01Z"),
+        ("p2", 8, "=1+1", "quality", -1.5, "test", 500, 900, None, "2024-01-01T00:00:01Z",
+         "zh-hans", "1440x900", "1440x900", 1, 0, "Chrome 131 / Windows (computer)"),
     ]  # fmt: skip
 
     count = exports.write_raw_ratings(tmp_path / "raw.csv", iter(rows))
@@ -176,13 +177,15 @@ def test_raw_ratings_writer_accepts_dicts_and_tuples(tmp_path):
         "1200",
         "",
         "2024-01-01T00:00:00Z",
+        *[""] * 6,
     ]
     assert out[2][2] == "'=1+1"
+    assert out[2][10:] == ["zh-hans", "1440x900", "1440x900", "1", "0", "Chrome 131 / Windows (computer)"]
     assert out[2][4] == "-1.5"
 
 
 def test_raw_ratings_writer_rejects_short_tuples(tmp_path):
-    with pytest.raises(ValueError, match="row 0 has 2 values, expected 10"):
+    with pytest.raises(ValueError, match="row 0 has 2 values, expected 16"):
         exports.write_raw_ratings(tmp_path / "raw.csv", [("a", "b")])
 
 
@@ -190,7 +193,8 @@ def test_raw_ratings_writer_streams_in_constant_memory(tmp_path):
     def rows(n):
         for k in range(n):
             yield (k % 97, k // 10, f"{k % 2400}.png", "quality", k % 5 + 1, "test", 3000, 1500,
-                   "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z")  # fmt: skip
+                   "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "en", "1440x900", "1440x900", 1, 0,
+                   "Chrome 131 / Linux (computer)")  # fmt: skip
 
     tracemalloc.start()
     count = exports.write_raw_ratings(tmp_path / "raw.csv", rows(100_000))
@@ -267,7 +271,10 @@ def test_plots_are_written_as_png(tmp_path, results, stimuli):
 
 
 def test_streaming_iterator_yields_the_same_bytes_in_chunks(tmp_path):
-    rows = [(k, 1, f"{k}.png", "quality", k * 0.5, "", "", "", "", "") for k in range(5000)]
+    rows = [
+        (k, 1, f"{k}.png", "quality", k * 0.5, "", "", "", "", "", "en", "", "", "", 0, "")
+        for k in range(5000)
+    ]
     exports.write_raw_ratings(tmp_path / "raw.csv", rows)
 
     chunks = list(exports.iter_raw_ratings_csv(iter(rows)))

@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 from experiments.models import Stimulus, Study
 from ratings import qc
 from ratings.models import Rating, RatingSession, Trial
+from tests.browser.helpers import resize
 from tests.factories import StimulusFactory, png_bytes
 from tests.ratings.conftest import make_study
 
@@ -198,35 +199,40 @@ def test_a_rating_sent_while_the_network_is_cut_arrives_once_when_it_is_back(
 
 
 def test_a_too_small_window_is_refused_with_the_exact_reason_and_accepted_after_resizing(
-    live_server: Any, page: Page
+    live_server: Any, browser: Browser
 ) -> None:
     study = make_study(tests=0, stimuli_per_session=2, min_viewing_ms=50)
     for i in range(2):
         StimulusFactory(study=study, prompt=f"big {i}", data=png_bytes((10 * i, 90, 200), size=(800, 600)))
-    page.set_viewport_size({"width": 700, "height": 500})
+    context = browser.new_context(
+        viewport={"width": 700, "height": 500}, screen={"width": 1920, "height": 1080}
+    )
+    page = context.new_page()
     page.goto(f"{live_server.url}/s/{study.slug}/?pid=small-1")
     page.locator("#consent-agree").click()
 
     status = page.locator("#display-status")
-    expect(status).to_have_text(
-        "Your window shows 700x500 pixels; the images need 800x600 (plus room for the questions). "
-        "Enlarge the window or zoom out."
+    expect(status).to_contain_text(
+        "This window is too small to show the images at full size with the questions."
     )
+    expect(status).to_contain_text("(it is 700 × 500 now)")
     expect(page.locator("#display-continue")).to_be_disabled()
-    page.set_viewport_size({"width": 1400, "height": 900})
-    expect(status).to_contain_text("Your window shows 1400x900 pixels: the images (800x600) fit.")
+    resize(page, 1400, 900, screen=(1920, 1080))
+    expect(status).to_have_text(
+        "Your window (1400 × 900) shows the images at full size with the questions. You can continue."
+    )
     page.locator("#display-continue").click()
     page.locator("#instructions-start").click()
     expect(page.locator("#trial-blocker")).to_be_hidden()
 
-    # a window made smaller during the trials blocks them again, with the reason
-    page.set_viewport_size({"width": 900, "height": 600})
+    # a window made smaller during the trials blocks them again, with the size it must have
+    resize(page, 900, 600, screen=(1920, 1080))
     expect(page.locator("#trial-blocker")).to_be_visible()
-    expect(page.locator("#trial-blocker-text")).to_contain_text(
-        "Your window shows 900x600 pixels; the image needs 800x600"
-    )
-    page.set_viewport_size({"width": 1400, "height": 900})
+    expect(page.locator("#trial-blocker-text")).to_contain_text("Please make the browser window at least")
+    expect(page.locator("#trial-blocker-text")).to_contain_text("(it is 900 × 600 now)")
+    resize(page, 1400, 900, screen=(1920, 1080))
     expect(page.locator("#trial-blocker")).to_be_hidden()
+    context.close()
     session = RatingSession.objects.get(participant__external_id="small-1")
     assert session.device["viewport"] == {"width": 1400, "height": 900}
     assert session.device["fits"] is True

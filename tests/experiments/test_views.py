@@ -46,6 +46,9 @@ def edit_payload(study: Study, **changes: Any) -> dict[str, Any]:
         "completion_code": "",
         "screenout_code": "",
         "completion_url": "",
+        "device_policy": study.device_policy,
+        "languages": study.languages,
+        "translations": json.dumps(study.translations),
     }
     perspectives = list(study.perspectives.order_by("order"))
     data.update(

@@ -173,6 +173,9 @@ MATRIX: dict[str, list[Case]] = {
     ],
     "ratings:session-instructions": [Case("post", tok("ratings:session-instructions"), everyone(302))],
     "ratings:session-next": [Case("post", tok("ratings:session-next"), everyone(200))],
+    "ratings:session-leave": [
+        Case("post", tok("ratings:session-leave"), everyone(302), {"reason": "display"})
+    ],
     "ratings-api:rating-submit": [
         Case(
             "post",
@@ -191,6 +194,10 @@ MATRIX: dict[str, list[Case]] = {
             {"dpr": 1},
             json=True,
         ),
+    ],
+    "ratings-api:csrf": [
+        Case("get", lambda w: reverse("ratings-api:csrf", args=[w.session.token]), everyone(200)),
+        Case("post", lambda w: reverse("ratings-api:csrf", args=[w.session.token]), everyone(405)),
     ],
     # --- API
     "api-token": [
