@@ -70,6 +70,7 @@ class StudyForm(forms.ModelForm):
             "panel",
             "completion_code",
             "screenout_code",
+            "noconsent_code",
             "completion_url",
         ]
         widgets = {
@@ -159,3 +160,11 @@ class StimulusUploadForm(forms.Form):
                 % {"limit": f"{settings.STIMULUS_UPLOAD_MAX_BYTES:,}"}
             )
         return archive
+
+
+class StudyPayForm(forms.Form):
+    """The pay per participant, for the dashboard's cost estimate (empty: no estimate)."""
+
+    pay_per_participant = forms.DecimalField(
+        label=_("Pay per participant"), required=False, min_value=0, max_digits=8, decimal_places=2
+    )

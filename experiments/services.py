@@ -162,7 +162,9 @@ EDITABLE_FIELDS = (
     "panel",
     "completion_code",
     "screenout_code",
+    "noconsent_code",
     "completion_url",
+    "pay_per_participant",
 )
 
 
