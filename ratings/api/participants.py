@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from experiments.models import Study
 from experiments.selectors import study_get_for_user
 from ratings.decisions import EXPORT_KINDS, decisions_export, participant_decision_set
-from ratings.models import PanelDecision, Participant
+from ratings.models import Participant
 from ratings.participants import (
     DECISION_LABELS,
     SORTS,
@@ -62,7 +62,7 @@ class ParticipantOutputSerializer(serializers.Serializer):
     )
     excluded_reason = serializers.CharField(help_text="Why the latest analysis of real data excluded them")
     completion_code = serializers.CharField()
-    suggested_decision = serializers.ChoiceField(choices=list(DECISION_LABELS))
+    suggested_decision = serializers.CharField(help_text="approve, reject or none (no decision yet)")
     suggested_reason = serializers.CharField()
     decision = serializers.ChoiceField(
         choices=list(DECISION_LABELS), help_text="The override, else the suggestion"
@@ -72,20 +72,38 @@ class ParticipantOutputSerializer(serializers.Serializer):
     decided_at = serializers.DateTimeField(allow_null=True)
 
 
+class ParticipantFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ParticipantStatus.CHOICES, required=False)
+    decision = serializers.ChoiceField(choices=list(DECISION_LABELS), required=False)
+    q = serializers.CharField(required=False, max_length=128)
+    sort = serializers.ChoiceField(choices=SORT_CHOICES, required=False, default="-started")
+
+
+class ParticipantDecisionInputSerializer(serializers.Serializer):
+    decision = serializers.CharField(
+        allow_blank=True, max_length=10, help_text='approve, reject, or "" to follow the suggestion again'
+    )
+    message = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class ParticipantForgetInputSerializer(serializers.Serializer):
+    delete_ratings = serializers.BooleanField(default=False)
+
+
+class ParticipantForgetOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    had_panel_id = serializers.BooleanField()
+    ratings_deleted = serializers.IntegerField()
+
+
 class ParticipantListApi(generics.ListAPIView):
     """The study's real participants (pilots left out), newest first by default."""
 
     serializer_class = ParticipantOutputSerializer
 
-    class FilterSerializer(serializers.Serializer):
-        status = serializers.ChoiceField(choices=ParticipantStatus.CHOICES, required=False)
-        decision = serializers.ChoiceField(choices=list(DECISION_LABELS), required=False)
-        q = serializers.CharField(required=False, max_length=128)
-        sort = serializers.ChoiceField(choices=SORT_CHOICES, required=False, default="-started")
-
     def get_queryset(self) -> list[ParticipantRow]:  # type: ignore[override]
         study = study_get_for_user(user=self.request.user, slug=self.kwargs["slug"])
-        filters = self.FilterSerializer(data=self.request.query_params)
+        filters = ParticipantFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return participant_rows(study=study, **filters.validated_data)
 
@@ -104,16 +122,8 @@ class ParticipantListApi(generics.ListAPIView):
 
 
 class ParticipantDecisionApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        decision = serializers.ChoiceField(
-            choices=[*PanelDecision.values, ""],
-            allow_blank=True,
-            help_text='approve, reject, or "" to follow the suggestion again',
-        )
-        message = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
-
     @extend_schema(
-        request=InputSerializer,
+        request=ParticipantDecisionInputSerializer,
         responses={
             200: ParticipantOutputSerializer,
             400: OpenApiResponse(description="Rejection without message"),
@@ -123,25 +133,17 @@ class ParticipantDecisionApi(APIView):
     def post(self, request: Request, slug: str, code: str) -> Response:
         study = study_get_for_user(user=request.user, slug=slug)
         participant = participant_get(study=study, code=code)
-        serializer = self.InputSerializer(data=request.data)
+        serializer = ParticipantDecisionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         participant_decision_set(participant=participant, **serializer.validated_data)
         return Response(ParticipantOutputSerializer(participant_row(study=study, code=code)).data)
 
 
 class ParticipantForgetApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        delete_ratings = serializers.BooleanField(default=False)
-
-    class OutputSerializer(serializers.Serializer):
-        code = serializers.CharField()
-        had_panel_id = serializers.BooleanField()
-        ratings_deleted = serializers.IntegerField()
-
     @extend_schema(
-        request=InputSerializer,
+        request=ParticipantForgetInputSerializer,
         responses={
-            200: OutputSerializer,
+            200: ParticipantForgetOutputSerializer,
             403: OpenApiResponse(description="Only the study's owner may forget"),
         },
         description="Erase the participant's panel id and panel data (the pseudonymous ratings stay); "
@@ -152,10 +154,10 @@ class ParticipantForgetApi(APIView):
         participant = participant_get(study=study, code=code)
         if not user_owns_study(request.user, study):
             raise PermissionDenied(_("Only the study's owner may forget a participant."))
-        serializer = self.InputSerializer(data=request.data)
+        serializer = ParticipantForgetInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = participant_forget(participant=participant, **serializer.validated_data)
-        return Response(self.OutputSerializer(result).data)
+        return Response(ParticipantForgetOutputSerializer(result).data)
 
 
 class ParticipantExportApi(APIView):
