@@ -73,4 +73,4 @@ def test_dashboard_query_count_does_not_grow_with_stimuli(django_assert_max_num_
     with CaptureQueriesContext(connection) as ctx:
         study_dashboard(study=study)
 
-    assert len(ctx.captured_queries) <= 6
+    assert len(ctx.captured_queries) <= 11
