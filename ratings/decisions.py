@@ -8,6 +8,7 @@ Every text cell of the CSVs is neutralised against spreadsheet formula injection
 import csv
 import io
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -73,7 +74,7 @@ def participant_decision_set(*, participant: Participant, decision: str, message
     return locked
 
 
-def _csv(rows: Iterable[list[object]]) -> str:
+def _csv(rows: Iterable[list[Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in rows:
@@ -102,7 +103,7 @@ def prolific_reject_csv(rows: list[ParticipantRow]) -> str:
 
 def mturk_batch_csv(rows: list[ParticipantRow]) -> str:
     """MTurk's batch-results upload: an "x" under Approve, or the reason text under Reject."""
-    lines: list[list[object]] = [MTURK_COLUMNS]
+    lines: list[list[Any]] = [MTURK_COLUMNS]
     for r in rows:
         if r.decision == NO_DECISION or not r.assignment_id:
             continue
@@ -113,7 +114,7 @@ def mturk_batch_csv(rows: list[ParticipantRow]) -> str:
 
 
 def generic_csv(rows: list[ParticipantRow]) -> str:
-    lines: list[list[object]] = [GENERIC_COLUMNS]
+    lines: list[list[Any]] = [GENERIC_COLUMNS]
     for r in rows:
         lines.append(
             [

@@ -288,15 +288,30 @@ def participant_rows(
         "decision_message",
         "decided_at",
     )
-    if q:
-        participants = participants.filter(Q(external_id__icontains=q) | Q(code__icontains=q))
     rows = [_row(study, p, sessions[p.pk], now, stall) for p in participants if p.pk in sessions]
-    rows = [
-        r for r in rows if (not status or r.status == status) and (not decision or r.decision == decision)
+    return rows_filter(rows, status=status, decision=decision, q=q, sort=sort)
+
+
+def rows_filter(
+    rows: Iterable[ParticipantRow],
+    *,
+    status: str = "",
+    decision: str = "",
+    q: str = "",
+    sort: str = "-started",
+) -> list[ParticipantRow]:
+    """The rows with this status and decision whose panel id or code contains q, sorted."""
+    needle = q.casefold()
+    kept = [
+        r
+        for r in rows
+        if (not status or r.status == status)
+        and (not decision or r.decision == decision)
+        and (not needle or needle in r.panel_id.casefold() or needle in r.code.casefold())
     ]
     key = sort.lstrip("-")
-    rows.sort(key=SORTS.get(key, SORTS["started"]), reverse=sort.startswith("-"))
-    return rows
+    kept.sort(key=SORTS.get(key, SORTS["started"]), reverse=sort.startswith("-"))
+    return kept
 
 
 def participant_row(*, study: Study, code: str) -> ParticipantRow | None:

@@ -24,6 +24,7 @@ from ratings.participants import (
     SORTS,
     ParticipantStatus,
     participant_rows,
+    rows_filter,
     stall_after,
     status_counts,
 )
@@ -72,7 +73,9 @@ def participant_list(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_get_for_user(user=request.user, slug=slug)
     filters = _filters(request)
     everyone = participant_rows(study=study)
-    rows = participant_rows(study=study, **filters)
+    rows = rows_filter(
+        everyone, status=filters["status"], decision=filters["decision"], q=filters["q"], sort=filters["sort"]
+    )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = urlencode({k: v for k, v in filters.items() if v})
     context = {

@@ -176,7 +176,7 @@ class DashboardBinSerializer(serializers.Serializer):
 
 class DashboardPerspectiveSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the field shadows Field.label
     valid_ratings = serializers.IntegerField()
     stimuli_at_target = serializers.IntegerField()
     ratings_needed = serializers.IntegerField()

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
@@ -25,6 +26,14 @@ from tests.ratings.conftest import make_study
 from tests.ratings.flow import constant, take_part
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # The allocation's "counters ensured" flag is cached per study id, and a flushed test
+    # database hands out the same ids again: start every test with an empty cache.
+    cache.clear()
+
 
 S = ParticipantStatus
 

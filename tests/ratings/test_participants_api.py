@@ -5,6 +5,7 @@ import io
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -16,6 +17,13 @@ from tests.ratings.conftest import make_study
 from tests.ratings.flow import constant, take_part
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # The allocation's "counters ensured" flag is cached per study id, and a flushed test
+    # database hands out the same ids again: start every test with an empty cache.
+    cache.clear()
 
 
 def client_for(user: Any) -> APIClient:
