@@ -15,11 +15,12 @@ The researcher's stored override (Participant.decision) wins over the suggestion
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Q
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -104,7 +105,6 @@ class ParticipantRow:
     decision_override: str
     decision_message: str
     decided_at: datetime | None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status_display(self) -> str:
@@ -312,6 +312,18 @@ def rows_filter(
     key = sort.lstrip("-")
     kept.sort(key=SORTS.get(key, SORTS["started"]), reverse=sort.startswith("-"))
     return kept
+
+
+def participant_get(*, study: Study, code: str) -> Participant:
+    """A real participant of the study by our code; 404 otherwise."""
+    try:
+        return Participant.objects.get(study=study, code=code, is_pilot=False)
+    except Participant.DoesNotExist:
+        raise Http404("No such participant") from None
+
+
+def user_owns_study(user: Any, study: Study) -> bool:
+    return bool(user.is_superuser or study.owner_id == user.pk)
 
 
 def participant_row(*, study: Study, code: str) -> ParticipantRow | None:

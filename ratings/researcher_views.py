@@ -16,17 +16,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.errors import DomainError
 from experiments.models import Study
 from experiments.selectors import study_get_for_user
-from ratings.api.participants import participant_get, user_owns_study
 from ratings.decisions import participant_decision_set
 from ratings.forms import ParticipantDecisionForm, ParticipantForgetForm
 from ratings.participants import (
     DECISION_LABELS,
     SORTS,
     ParticipantStatus,
+    participant_get,
     participant_rows,
     rows_filter,
     stall_after,
     status_counts,
+    user_owns_study,
 )
 from ratings.privacy import participant_forget
 

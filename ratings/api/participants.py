@@ -16,33 +16,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from experiments.models import Study
 from experiments.selectors import study_get_for_user
 from ratings.decisions import EXPORT_KINDS, decisions_export, participant_decision_set
-from ratings.models import Participant
 from ratings.participants import (
     DECISION_LABELS,
     SORTS,
     ParticipantRow,
     ParticipantStatus,
+    participant_get,
     participant_row,
     participant_rows,
+    user_owns_study,
 )
 from ratings.privacy import participant_forget
 
 SORT_CHOICES = [*SORTS, *(f"-{k}" for k in SORTS)]
-
-
-def participant_get(*, study: Study, code: str) -> Participant:
-    """A real participant of the study by our code; 404 otherwise."""
-    try:
-        return Participant.objects.get(study=study, code=code, is_pilot=False)
-    except Participant.DoesNotExist:
-        raise Http404("No such participant") from None
-
-
-def user_owns_study(user: Any, study: Study) -> bool:
-    return bool(user.is_superuser or study.owner_id == user.pk)
 
 
 class ParticipantOutputSerializer(serializers.Serializer):
