@@ -39,6 +39,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("studies/", include("experiments.urls")),
     path("studies/", include("ratings.pilot_urls")),
+    path("studies/", include("ratings.researcher_urls")),
     path("s/", include("ratings.urls")),
     path("analysis/", include("analysis.urls")),
     path("api/", include("config.api_urls")),

@@ -5,6 +5,7 @@ ratings-per-stimulus histogram is counted in SQL too (a bincount over per-stimul
 study with 100,000 stimuli returns a few dozen rows, not 100,000.
 """
 
+import math
 import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from experiments.models import Stimulus, Study
 from ratings import qc
 from ratings.allocation import on_postgres
 from ratings.models import Participant, Rating, RatingSession, Trial
+from ratings.participants import stall_after
 
 S = RatingSession.Status
 IN_PROGRESS = [S.CONSENT, S.QUESTIONNAIRE, S.DISPLAY_CHECK, S.INSTRUCTIONS, S.TRAINING, S.RATING]
@@ -30,6 +32,18 @@ class Bin:
     ratings: int  # valid ratings a stimulus has (the last bin: at least the target)
     stimuli: int
     label: str
+
+
+@dataclass
+class PerspectiveProgress:
+    """Valid ratings of one perspective over the test stimuli (exclusions of the latest real analysis)."""
+
+    key: str
+    label: str
+    valid_ratings: int
+    stimuli_at_target: int
+    ratings_needed: int
+    fewest: int  # valid ratings of the least-rated test stimulus
 
 
 @dataclass
@@ -53,6 +67,14 @@ class Dashboard:
     qc_failures: dict[str, int]
     ratings_last_hour: int
     eta_seconds: float | None
+    sessions_stalled: int = 0
+    perspectives: list[PerspectiveProgress] = field(default_factory=list)
+    participants_needed: int = 0  # complete, usable participants still needed
+    usable_share: float | None = None  # of the finished participants, the share whose ratings count
+    participants_to_recruit: int = 0
+    pay_per_participant: float | None = None
+    cost_to_finish: float | None = None
+    latest_analysis: dict[str, Any] | None = None  # the run whose exclusions the figures reflect
     generated_at: datetime = field(default_factory=timezone.now)
 
     @property
@@ -66,7 +88,23 @@ class Dashboard:
         data["generated_at"] = self.generated_at.isoformat()
         data["eta_text"] = self.eta_text
         data["median_response_text"] = self.median_response_text
+        data["cost_text"] = self.cost_text
+        data["usable_text"] = self.usable_text
         return data
+
+    @property
+    def cost_text(self) -> str:
+        if self.cost_to_finish is None:
+            return str(_("enter the pay per participant"))
+        return f"{self.cost_to_finish:,.2f}"
+
+    @property
+    def usable_text(self) -> str:
+        if self.usable_share is None:
+            return str(_("no finished participants yet: assumed 100 %"))
+        return _("%(pct).0f %% of finished participants give usable ratings") % {
+            "pct": 100 * self.usable_share
+        }
 
     @property
     def median_response_text(self) -> str:
@@ -204,9 +242,11 @@ def _qc_failures(study: Study) -> tuple[int, dict[str, int]]:
 
 def study_dashboard(*, study: Study) -> Dashboard:
     target = max(study.target_ratings, 1)
+    stalled = Q(status__in=IN_PROGRESS, last_seen_at__lt=timezone.now() - stall_after(study))
     sessions = RatingSession.objects.filter(study=study, is_pilot=False).aggregate(
         started=Count("id"),
-        in_progress=Count("id", filter=Q(status__in=IN_PROGRESS)),
+        in_progress=Count("id", filter=Q(status__in=IN_PROGRESS) & ~stalled),
+        stalled=Count("id", filter=stalled),
         completed=Count("id", filter=Q(status=S.COMPLETED)),
         screened_out=Count("id", filter=Q(status=S.SCREENED_OUT)),
         declined=Count("id", filter=Q(status=S.DECLINED)),
@@ -216,6 +256,8 @@ def study_dashboard(*, study: Study) -> Dashboard:
     bins, ratings, needed, test_stimuli = _histogram(study, target)
     recent = valid_trials(study).filter(answered_at__gte=timezone.now() - RATE_WINDOW).count()
     failed_sessions, by_kind = _qc_failures(study)
+    perspectives = _perspective_progress(study, target, test_stimuli)
+    plan = _plan(study, target, test_stimuli, perspectives, active_sessions=sessions["in_progress"])
     return Dashboard(
         status=study.status,
         target=target,
@@ -236,7 +278,134 @@ def study_dashboard(*, study: Study) -> Dashboard:
         qc_failures=by_kind,
         ratings_last_hour=recent,
         eta_seconds=_eta_seconds(needed, recent),
+        sessions_stalled=sessions["stalled"],
+        perspectives=perspectives,
+        latest_analysis=_latest_real_analysis(study),
+        **plan,
     )
+
+
+def valid_ratings(study: Study) -> "Any":
+    """Test ratings that count towards the target, per perspective (as valid_trials)."""
+    return Rating.objects.filter(
+        session__study=study,
+        kind=Trial.Kind.TEST,
+        stimulus__role=Stimulus.Role.TEST,
+        session__is_pilot=False,
+        session__participant__excluded_reason="",
+    ).exclude(session__status=S.SCREENED_OUT)
+
+
+def _perspective_progress(study: Study, target: int, test_stimuli: int) -> list[PerspectiveProgress]:
+    """Per perspective: valid ratings, stimuli at target, ratings still needed, fewest per stimulus.
+
+    One GROUP BY over (stimulus, perspective) counts, folded per perspective in SQL: a few rows
+    whatever the number of stimuli.
+    """
+    per_pair = valid_ratings(study).values("stimulus_id", "perspective_id").annotate(n=Count("id"))
+    if on_postgres():
+        pair_sql, params = per_pair.query.sql_with_params()
+        sql = f"""
+            SELECT c.perspective_id, SUM(c.n), SUM(LEAST(c.n, %s)), COUNT(*) FILTER (WHERE c.n >= %s),
+                   COUNT(*), MIN(c.n)
+            FROM ({pair_sql}) c GROUP BY c.perspective_id
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [target, target, *params])
+            rows = {int(r[0]): [int(v or 0) for v in r[1:]] for r in cursor.fetchall()}
+    else:
+        rows = {}
+        for item in per_pair:
+            n = item["n"]
+            row = rows.setdefault(item["perspective_id"], [0, 0, 0, 0, n])
+            row[0] += n
+            row[1] += min(n, target)
+            row[2] += n >= target
+            row[3] += 1
+            row[4] = min(row[4], n)
+    out = []
+    for p in study.perspectives.order_by("order"):
+        total, capped, at_target, rated, fewest = rows.get(p.pk, [0, 0, 0, 0, 0])
+        out.append(
+            PerspectiveProgress(
+                key=p.key,
+                label=p.label,
+                valid_ratings=total,
+                stimuli_at_target=at_target,
+                ratings_needed=test_stimuli * target - capped,
+                fewest=fewest if rated >= test_stimuli else 0,
+            )
+        )
+    return out
+
+
+def _plan(
+    study: Study,
+    target: int,
+    test_stimuli: int,
+    perspectives: list[PerspectiveProgress],
+    *,
+    active_sessions: int,
+) -> dict[str, Any]:
+    """Participants still needed, to recruit (at the observed usable share), and what they cost.
+
+    Balanced subsets: each usable participant gives `stimuli_per_session` ratings per perspective,
+    and the sessions in progress are counted as if they finish. Every-participant-rates-everything:
+    each usable participant adds one rating to every stimulus.
+    """
+    if not perspectives or test_stimuli == 0:
+        needed = 0
+    elif study.allocation_mode == Study.AllocationMode.FULL:
+        needed = max(target - min(p.fewest for p in perspectives), 0)
+    else:
+        per_session = max(min(study.stimuli_per_session, test_stimuli), 1)
+        needed = math.ceil(max(p.ratings_needed for p in perspectives) / per_session)
+    needed = max(needed - active_sessions, 0)
+    share = _usable_share(study)
+    recruit = needed if not share else math.ceil(needed / share)
+    pay = float(study.pay_per_participant) if study.pay_per_participant is not None else None
+    return {
+        "participants_needed": needed,
+        "usable_share": share,
+        "participants_to_recruit": recruit,
+        "pay_per_participant": pay,
+        "cost_to_finish": None if pay is None else round(recruit * pay, 2),
+    }
+
+
+def _usable_share(study: Study) -> float | None:
+    """Of the participants whose sessions ended, the share whose ratings count (None: nobody yet)."""
+    finished = RatingSession.objects.filter(
+        study=study, is_pilot=False, status__in=[S.COMPLETED, S.SCREENED_OUT, S.EXPIRED]
+    ).aggregate(
+        ended=Count("participant", distinct=True),
+        usable=Count(
+            "participant",
+            distinct=True,
+            filter=Q(status=S.COMPLETED, participant__excluded_reason="", qc_failures=[]),
+        ),
+    )
+    if not finished["ended"]:
+        return None
+    return float(finished["usable"] / finished["ended"])
+
+
+def _latest_real_analysis(study: Study) -> dict[str, Any] | None:
+    """The latest finished analysis of real data only: the one whose exclusions are in force."""
+    from analysis.models import AnalysisRun  # analysis depends on experiments, not the reverse
+
+    run = (
+        AnalysisRun.objects.filter(
+            study=study, status=AnalysisRun.Status.DONE, pilot_only=False, include_pilot=False
+        )
+        .order_by("-finished_at", "-pk")
+        .values("pk", "finished_at", "summary")
+        .first()
+    )
+    if run is None or run["finished_at"] is None:
+        return None
+    rejected = run["summary"].get("rejected_raters", []) if isinstance(run["summary"], dict) else []
+    return {"id": run["pk"], "finished_at": run["finished_at"].isoformat(), "rejected": len(rejected)}
 
 
 def _eta_seconds(needed: int, last_hour: int) -> float | None:

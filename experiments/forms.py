@@ -123,6 +123,7 @@ class StudyForm(forms.ModelForm):
             "panel",
             "completion_code",
             "screenout_code",
+            "noconsent_code",
             "completion_url",
             "device_policy",
             "languages",
@@ -220,3 +221,11 @@ class StimulusUploadForm(forms.Form):
                 % {"limit": f"{settings.STIMULUS_UPLOAD_MAX_BYTES:,}"}
             )
         return archive
+
+
+class StudyPayForm(forms.Form):
+    """The pay per participant, for the dashboard's cost estimate (empty: no estimate)."""
+
+    pay_per_participant = forms.DecimalField(
+        label=_("Pay per participant"), required=False, min_value=0, max_digits=8, decimal_places=2
+    )

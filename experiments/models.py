@@ -1,6 +1,7 @@
 """What is studied: studies, their perspectives and scale, and the stimuli."""
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -81,6 +82,13 @@ class Study(models.Model):
     panel = models.CharField(max_length=10, choices=Panel.choices, default=Panel.GENERIC)
     completion_code = models.CharField(max_length=64, blank=True)
     screenout_code = models.CharField(max_length=64, blank=True)
+    # Prolific's convention for a declined consent: its own completion code (the "no consent"
+    # code of the study on Prolific), or, when empty, a request to return the submission.
+    noconsent_code = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text=_("Code for participants who decline consent; empty: they are asked to return the study."),
+    )
     completion_url = models.URLField(blank=True)
     # Phones and tablets are told before consent (and nothing is allocated) unless "any device".
     device_policy = models.CharField(
@@ -93,6 +101,10 @@ class Study(models.Model):
     languages = models.JSONField(default=default_languages, blank=True)
     translations = models.JSONField(default=dict, blank=True)
     training_feedback = models.TextField(blank=True, help_text=_("Shown with the practice feedback"))
+    # What one participant is paid (in the panel's currency): the dashboard's cost estimate.
+    pay_per_participant = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -187,11 +187,13 @@ EDITABLE_FIELDS = (
     "panel",
     "completion_code",
     "screenout_code",
+    "noconsent_code",
     "completion_url",
     "device_policy",
     "languages",
     "translations",
     "training_feedback",
+    "pay_per_participant",
 )
 
 

@@ -18,5 +18,6 @@ urlpatterns = [
     path("<slug:slug>/imports/<int:pk>/", views.stimulus_import_detail, name="import-detail"),
     path("<slug:slug>/imports/<int:pk>/status.json", views.stimulus_import_status, name="import-status"),
     path("<slug:slug>/dashboard/", views.study_dashboard_page, name="study-dashboard"),
+    path("<slug:slug>/dashboard/pay/", views.study_pay, name="study-pay"),
     path("<slug:slug>/dashboard.json", views.study_dashboard_json, name="study-dashboard-json"),
 ]

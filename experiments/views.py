@@ -22,6 +22,7 @@ from experiments.forms import (
     StimulusUploadForm,
     StudyCreateForm,
     StudyForm,
+    StudyPayForm,
 )
 from experiments.imports.problems import problem_text
 from experiments.models import Stimulus, StimulusImport, Study
@@ -292,8 +293,27 @@ def study_dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
         "dashboard": dashboard,
         "bars": histogram_bars(dashboard.as_dict()["histogram"]),
         "analysis_url": analysis_url(study),
+        "pay_form": StudyPayForm(initial={"pay_per_participant": study.pay_per_participant}),
     }
     return render(request, "experiments/study_dashboard.html", context)
+
+
+@login_required
+@require_POST
+def study_pay(request: HttpRequest, slug: str) -> HttpResponse:
+    """Store the pay per participant (the dashboard's cost estimate)."""
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    form = StudyPayForm(request.POST)
+    if form.is_valid():
+        services.study_update(
+            study=study, fields={"pay_per_participant": form.cleaned_data["pay_per_participant"]}
+        )
+        messages.success(request, _("Pay per participant saved."))
+    else:
+        messages.error(
+            request, _("The pay per participant must be a number of at least 0, with at most 2 decimals.")
+        )
+    return redirect("experiments:study-dashboard", slug=study.slug)
 
 
 def histogram_bars(

@@ -23,6 +23,11 @@ def random_key() -> float:
     return random.random()
 
 
+class PanelDecision(models.TextChoices):
+    APPROVE = "approve", _("Approve")
+    REJECT = "reject", _("Reject")
+
+
 class Participant(models.Model):
     """A person in one study. `code` is ours; `external_id` is the panel's id for them."""
 
@@ -35,6 +40,11 @@ class Participant(models.Model):
     # Set by the latest analysis (screening, zero variance, quality control); their ratings do not
     # count as valid, so balanced allocation tops their stimuli up.
     excluded_reason = models.CharField(max_length=200, blank=True)
+    # The researcher's approve/reject decision for the panel, overriding the suggested one
+    # (ratings.decisions); blank = follow the suggestion.
+    decision = models.CharField(max_length=10, choices=PanelDecision.choices, blank=True)
+    decision_message = models.CharField(max_length=500, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

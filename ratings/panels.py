@@ -91,6 +91,22 @@ def screenout_code(study: Study) -> str:
     return study.screenout_code
 
 
+def noconsent_code(study: Study) -> str:
+    """The code of a participant who declined consent (not the screen-out code); "" if none."""
+    return study.noconsent_code
+
+
+def return_request(study: Study) -> str:
+    """What a participant who declined consent is asked to do on their panel, in words."""
+    if study.panel == Study.Panel.PROLIFIC and not study.noconsent_code:
+        return _(
+            'Please return your submission on Prolific (choose "Return"), so that your place goes to someone else.'
+        )
+    if study.panel == Study.Panel.MTURK:
+        return _("Please return this HIT on Mechanical Turk, so that your place goes to someone else.")
+    return ""
+
+
 def finish_redirect_url(*, study: Study, code: str, panel_data: dict[str, str], participant_code: str) -> str:
     """Where a finished (or screened-out) participant is sent; "" when they stay on our page."""
     if not code:

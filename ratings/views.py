@@ -474,12 +474,21 @@ def _completed(request: HttpRequest, session: RatingSession) -> HttpResponse:
 
 def _ended(request: HttpRequest, session: RatingSession) -> HttpResponse:
     study = session.study
-    code = panels.screenout_code(study)
+    declined = session.status == Status.DECLINED
+    # Declining consent is a "no consent" outcome, not a screen-out: its own code, or a request to
+    # return the study on the panel (Prolific's convention); an MTurk worker returns the HIT.
+    code = panels.noconsent_code(study) if declined else panels.screenout_code(study)
     redirect_url = panels.finish_redirect_url(
         study=study,
         code=code,
         panel_data=session.participant.panel_data,
         participant_code=session.participant.code,
+    )
+    message = session_message(session.status)
+    if declined and not code:
+        message = " ".join(filter(None, [message, panels.return_request(study)]))
+    mturk = (
+        None if declined else panels.mturk_submit_form(study=study, panel_data=session.participant.panel_data)
     )
     return _page(
         request,
@@ -487,10 +496,10 @@ def _ended(request: HttpRequest, session: RatingSession) -> HttpResponse:
         "ratings/session_end.html",
         {
             "session": session,
-            "message": _withdrawn_message(session) or session_message(session.status),
+            "message": _withdrawn_message(session) or message,
             "code": code,
             "redirect_url": redirect_url,
-            "mturk": panels.mturk_submit_form(study=study, panel_data=session.participant.panel_data),
+            "mturk": mturk,
         },
     )
 

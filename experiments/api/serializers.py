@@ -32,7 +32,9 @@ STUDY_SETTINGS = [
     "panel",
     "completion_code",
     "screenout_code",
+    "noconsent_code",
     "completion_url",
+    "pay_per_participant",
 ]
 
 
@@ -170,6 +172,21 @@ class DashboardBinSerializer(serializers.Serializer):
     label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label
 
 
+class DashboardPerspectiveSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the field shadows Field.label
+    valid_ratings = serializers.IntegerField()
+    stimuli_at_target = serializers.IntegerField()
+    ratings_needed = serializers.IntegerField()
+    fewest = serializers.IntegerField(help_text="Valid ratings of the least-rated test stimulus")
+
+
+class DashboardAnalysisSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    finished_at = serializers.DateTimeField()
+    rejected = serializers.IntegerField()
+
+
 class DashboardOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     target = serializers.IntegerField()
@@ -192,4 +209,16 @@ class DashboardOutputSerializer(serializers.Serializer):
     ratings_last_hour = serializers.IntegerField()
     eta_seconds = serializers.FloatField(allow_null=True)
     eta_text = serializers.CharField()
+    sessions_stalled = serializers.IntegerField(
+        help_text="Live sessions idle past the stall time, not yet expired"
+    )
+    perspectives = DashboardPerspectiveSerializer(many=True)
+    participants_needed = serializers.IntegerField(help_text="Complete, usable participants still needed")
+    usable_share = serializers.FloatField(allow_null=True)
+    usable_text = serializers.CharField()
+    participants_to_recruit = serializers.IntegerField()
+    pay_per_participant = serializers.FloatField(allow_null=True)
+    cost_to_finish = serializers.FloatField(allow_null=True)
+    cost_text = serializers.CharField()
+    latest_analysis = DashboardAnalysisSerializer(allow_null=True)
     generated_at = serializers.DateTimeField()

@@ -1,4 +1,5 @@
-// Live dashboard: fetch the JSON figures every few seconds and update numbers and histogram bars.
+// Live dashboard: fetch the JSON figures every few seconds and update numbers, histogram bars and
+// the per-perspective table.
 (function () {
   "use strict";
   var root = document.getElementById("dashboard");
@@ -23,6 +24,14 @@
       var count = g.querySelector("text.count");
       count.setAttribute("y", b.ty);
       count.textContent = b.stimuli;
+    });
+    (data.perspectives || []).forEach(function (p, i) {
+      var row = document.querySelector('#perspective-progress tr[data-perspective="' + i + '"]');
+      if (!row) return;
+      row.querySelectorAll("[data-field]").forEach(function (cell) {
+        var value = p[cell.dataset.field];
+        if (value !== undefined && value !== null) cell.textContent = String(value);
+      });
     });
     var qc = document.getElementById("qc-list");
     if (qc) {

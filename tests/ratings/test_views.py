@@ -84,15 +84,45 @@ def test_a_prolific_link_without_the_id_says_what_is_missing(client: Client) -> 
     assert "Prolific ID is missing" in response.content.decode()
 
 
-def test_declining_ends_with_the_prolific_screenout_redirect(client: Client) -> None:
-    study = make_study(panel=Study.Panel.PROLIFIC)
+def test_declining_ends_with_the_no_consent_code_not_the_screenout_code(client: Client) -> None:
+    study = make_study(panel=Study.Panel.PROLIFIC, noconsent_code="NOCONSENT-9")
 
     response = consent(client, study, decision="decline", PROLIFIC_PID="p1")
     page = client.get(response["Location"])
 
     html = page.content.decode()
     assert RatingSession.objects.get().status == RatingSession.Status.DECLINED
-    assert "https://app.prolific.com/submissions/complete?cc=OUT-456" in html
+    assert "https://app.prolific.com/submissions/complete?cc=NOCONSENT-9" in html
+    assert "OUT-456" not in html
+
+
+def test_declining_without_a_no_consent_code_asks_to_return_the_prolific_study(client: Client) -> None:
+    study = make_study(panel=Study.Panel.PROLIFIC)
+
+    response = consent(client, study, decision="decline", PROLIFIC_PID="p1")
+    html = client.get(response["Location"]).content.decode()
+
+    assert "Please return your submission on Prolific" in html
+    assert "OUT-456" not in html
+    assert "submissions/complete" not in html
+
+
+def test_declining_an_mturk_hit_asks_to_return_it_and_submits_nothing(client: Client) -> None:
+    study = make_study(panel=Study.Panel.MTURK)
+
+    response = consent(
+        client,
+        study,
+        decision="decline",
+        workerId="W1",
+        assignmentId="A1",
+        hitId="H1",
+        turkSubmitTo="https://www.mturk.com",
+    )
+    html = client.get(response["Location"]).content.decode()
+
+    assert "Please return this HIT" in html
+    assert "externalSubmit" not in html
 
 
 def test_a_completed_prolific_session_shows_the_code_and_the_completion_redirect(client: Client) -> None:

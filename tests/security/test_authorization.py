@@ -76,6 +76,10 @@ def imp(w: World) -> int:
     return w.stimulus_import.pk
 
 
+def code(w: World) -> str:
+    return w.participant.code
+
+
 def run(w: World) -> int:
     return w.run.pk
 
@@ -144,6 +148,23 @@ MATRIX: dict[str, list[Case]] = {
         Case("get", lambda w: reverse("analysis:run-file", args=[run(w), "mos.csv"]), researcher(200)),
         Case(
             "get", lambda w: reverse("analysis:run-file", args=[run(w), "raw_ratings.csv"]), researcher(200)
+        ),
+    ],
+    "experiments:study-pay": [
+        Case("post", s("experiments:study-pay"), researcher(302), {"pay_per_participant": "1.50"})
+    ],
+    "participants:list": [Case("get", s("participants:list"), researcher(200))],
+    "participants:decide": [
+        Case("post", s("participants:decide", code), researcher(302), {"decision": "approve"})
+    ],
+    # Forgetting is the owner's alone: a collaborator is refused in words (403).
+    "participants:forget": [
+        Case("get", s("participants:forget", code), {**researcher(200), "collaborator": 403}),
+        Case(
+            "post",
+            s("participants:forget", code),
+            {**researcher(302), "collaborator": 403},
+            {"confirm": "on"},
         ),
     ],
     "pilot:list": [
@@ -233,6 +254,24 @@ MATRIX: dict[str, list[Case]] = {
     "experiments-api:import-create": [Case("post", s("experiments-api:import-create"), api(400), {})],
     "experiments-api:import-detail": [Case("get", s("experiments-api:import-detail", imp), api(200))],
     "experiments-api:study-dashboard": [Case("get", s("experiments-api:study-dashboard"), api(200))],
+    "ratings-api:participant-list": [Case("get", s("ratings-api:participant-list"), api(200))],
+    "ratings-api:participant-export": [
+        Case("get", s("ratings-api:participant-export", lambda w: "csv"), api(200))
+    ],
+    "ratings-api:participant-decision": [
+        Case(
+            "post", s("ratings-api:participant-decision", code), api(200), {"decision": "approve"}, json=True
+        )
+    ],
+    "ratings-api:participant-forget": [
+        Case(
+            "post",
+            s("ratings-api:participant-forget", code),
+            {**api(200), "collaborator": 403},
+            {},
+            json=True,
+        )
+    ],
     "analysis-api:study-runs": [
         Case("get", s("analysis-api:study-runs"), api(200)),
         Case("post", s("analysis-api:study-runs"), api(202), {"method": "mos"}, json=True),
@@ -334,12 +373,12 @@ def test_every_role_gets_the_expected_status_everywhere(area: str) -> None:
 
 
 def _area(name: str) -> str:
-    if name.startswith(("experiments:", "analysis:", "pilot:")):
+    if name.startswith(("experiments:", "analysis:", "pilot:", "participants:")):
         return "researcher pages"
+    if name.startswith(("experiments-api:", "analysis-api:", "ratings-api:participant-")):
+        return "api"
     if name.startswith("ratings"):
         return "participant pages"
-    if name.startswith(("experiments-api:", "analysis-api:")):
-        return "api"
     return "public"
 
 
