@@ -42,9 +42,12 @@ class Study(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_studies"
     )
+    # Editors may change everything the owner may; viewers only read (experiments.selectors).
     collaborators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="shared_studies"
     )
+    viewers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="viewed_studies")
+    archived_at = models.DateTimeField(null=True, blank=True, help_text=_("Hidden from the study list"))
 
     # Trial design: refused once ratings exist (see experiments.services.study_update).
     target_ratings = models.PositiveIntegerField(default=20)
@@ -74,6 +77,10 @@ class Study(models.Model):
     completion_code = models.CharField(max_length=64, blank=True)
     screenout_code = models.CharField(max_length=64, blank=True)
     completion_url = models.URLField(blank=True)
+    # A link of another panel seen on this study (e.g. Prolific's PROLIFIC_PID on a generic-panel
+    # study): those parameters are not read, so the researcher is warned on the study page.
+    foreign_panel_seen = models.CharField(max_length=10, choices=Panel.choices, blank=True)
+    foreign_panel_seen_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

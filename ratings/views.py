@@ -21,6 +21,7 @@ from config.errors import DomainError
 from config.middleware import content_security_policy
 from config.ratelimit import ratelimit
 from experiments.models import Stimulus, Study
+from experiments.services import study_foreign_panel_note
 from ratings import panels
 from ratings.exceptions import InvalidAnswers
 from ratings.models import RatingSession, Trial
@@ -91,6 +92,9 @@ def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
     """The study link: resume a known panel id, else show the study and its consent form."""
     study = study_get_public(slug=slug)
     entry = panels.panel_entry_parse(study=study, query=request.GET.dict())
+    foreign = panels.foreign_panel(study=study, query=request.GET.dict())
+    if foreign and not study.foreign_panel_seen:  # the researcher is warned on the study page
+        study_foreign_panel_note(study=study, panel=foreign)
     if entry.mturk_preview:
         return _page(request, study, "ratings/mturk_preview.html", {})
     if entry.problem:

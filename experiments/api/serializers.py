@@ -104,6 +104,11 @@ class StudyCreateInputSerializer(StudyUpdateInputSerializer):
         extra_kwargs = {**StudyUpdateInputSerializer.Meta.extra_kwargs, "title": {"required": True}}
 
 
+class StudyDuplicateInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    copy_stimuli = serializers.BooleanField(required=False, default=False)
+
+
 class StimulusOutputSerializer(serializers.ModelSerializer):
     image_url = serializers.CharField(read_only=True)
 
