@@ -154,9 +154,17 @@ class StudyForm(forms.ModelForm):
                     self.fields[name].disabled = True
                     self.fields[name].help_text = LOCKED_HELP
 
+    # Long choices, checkboxes and URLs read better on a row of their own.
+    WIDE = ("qc_action", "check_straightlining", "completion_url", "scale_labels")
+
     def sections(self) -> list[dict[str, Any]]:
         return [
-            {"id": anchor, "title": title, "fields": [self[name] for name in names]}
+            {
+                "id": anchor,
+                "title": title,
+                "fields": [self[name] for name in names if name not in self.WIDE],
+                "wide": [self[name] for name in names if name in self.WIDE],
+            }
             for anchor, title, names in SETTINGS_SECTIONS
         ]
 
@@ -278,7 +286,10 @@ class QuestionForm(forms.Form):
     label = forms.CharField(max_length=200, label=_("Question"))
     type = forms.ChoiceField(choices=TYPES, initial="choice", label=_("Answer"))
     choices = LinesField(
-        required=False, label=_("Options"), help_text=_("One per line (option answers only).")
+        required=False,
+        label=_("Options"),
+        help_text=_("One per line (option answers only)."),
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     required = forms.BooleanField(required=False, initial=True, label=_("Answer required"))
 

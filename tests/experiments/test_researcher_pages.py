@@ -270,7 +270,8 @@ def test_settings_errors_are_shown_next_to_their_field_in_words(logged_in: Clien
     assert response.status_code == 400
     assert "The highest score must be above the lowest (5)." in html
     assert "Enter a whole number." in html
-    assert "stimuli_per_session" not in html.split('role="alert"')[1].split("</div>")[0]
+    assert "Images per session</a>: Enter a whole number." in html  # the summary names fields in words
+    assert ">stimuli_per_session" not in html
     assert "scale_range_not_empty" not in html
 
 
