@@ -39,9 +39,7 @@ COMPLETION_URL_HELP = {
     ),
     Study.Panel.LAB: _("Optional page to send participants to at the end; {code} is filled in."),
 }
-LOCKED_HELP = _(
-    "Locked: this study has ratings, so its trial design cannot change. Duplicate it to change this."
-)
+LOCKED_HELP = _("Locked: the study has ratings.")
 
 # The settings page, section by section: (anchor, title, fields of StudyForm).
 SETTINGS_SECTIONS = [

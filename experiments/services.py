@@ -336,8 +336,8 @@ def study_archive(*, study: Study, archived: bool = True) -> Study:
 
 
 def study_foreign_panel_note(*, study: Study, panel: str) -> None:
-    """Record that the study link was opened with another panel's parameters (first time only)."""
-    Study.objects.filter(pk=study.pk, foreign_panel_seen="").update(
+    """Record that the study link was opened with another panel's parameters (once per panel)."""
+    Study.objects.filter(pk=study.pk).exclude(foreign_panel_seen=panel).update(
         foreign_panel_seen=panel, foreign_panel_seen_at=timezone.now()
     )
 

@@ -93,7 +93,7 @@ def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_get_public(slug=slug)
     entry = panels.panel_entry_parse(study=study, query=request.GET.dict())
     foreign = panels.foreign_panel(study=study, query=request.GET.dict())
-    if foreign and not study.foreign_panel_seen:  # the researcher is warned on the study page
+    if foreign and study.foreign_panel_seen != foreign:  # the researcher is warned on the study page
         study_foreign_panel_note(study=study, panel=foreign)
     if entry.mturk_preview:
         return _page(request, study, "ratings/mturk_preview.html", {})

@@ -47,7 +47,8 @@ class PerspectiveSerializer(serializers.Serializer):
 
 class StudyOutputSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.get_username", read_only=True)
-    collaborators = serializers.SerializerMethodField()
+    collaborators = serializers.SerializerMethodField(help_text="Researchers who may change the study")
+    viewers = serializers.SerializerMethodField(help_text="Researchers who may only see the study")
     perspectives = serializers.SerializerMethodField()
 
     class Meta:
@@ -58,6 +59,8 @@ class StudyOutputSerializer(serializers.ModelSerializer):
             "status",
             "owner",
             "collaborators",
+            "viewers",
+            "archived_at",
             "consent_version",
             *STUDY_SETTINGS,
             "perspectives",
@@ -67,6 +70,9 @@ class StudyOutputSerializer(serializers.ModelSerializer):
 
     def get_collaborators(self, study: Study) -> list[str]:
         return [u.get_username() for u in study.collaborators.all()]
+
+    def get_viewers(self, study: Study) -> list[str]:
+        return [u.get_username() for u in study.viewers.all()]
 
     @extend_schema_field(PerspectiveSerializer(many=True))
     def get_perspectives(self, study: Study) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ class StudyListCreateApi(generics.ListAPIView):
         return (
             selectors.study_list_for_user(user=self.request.user)
             .select_related("owner")
-            .prefetch_related("collaborators", "perspectives")
+            .prefetch_related("collaborators", "viewers", "perspectives")
             .order_by("-created_at")
         )
 

@@ -210,3 +210,50 @@ def test_researcher_workflow_from_preset_to_results(
         assert errors == [], (path, errors)
     shot(page, "16-api-docs")
     context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_rated_study_pages_show_locks_the_panel_warning_and_the_archive(
+    live_server: Any, page: Page, researcher: Any
+) -> None:
+    # given a rated MTurk study that a link with Prolific's parameters has opened
+    from experiments import services
+    from tests.experiments.builders import add_ratings
+    from tests.factories import StimulusFactory, StudyFactory
+
+    study = StudyFactory(
+        owner=researcher, title="Rated study", panel=Study.Panel.MTURK, stimuli_per_session=1
+    )
+    add_ratings(study, StimulusFactory(study=study), 2)
+    services.study_launch(study=study)
+    base = live_server.url
+    page.goto(f"{base}/s/{study.slug}/?PROLIFIC_PID=p1&STUDY_ID=s1&SESSION_ID=x")
+    log_in(page, base, "researcher")
+
+    # the study page warns, and offers the MTurk question XML
+    page.click("text=Rated study")
+    expect(page.locator("#foreign-panel-warning")).to_contain_text("opened from Prolific")
+    expect(page.locator("#link-mturk-xml")).to_have_value(
+        f'<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/'
+        f'2006-07-14/ExternalQuestion.xsd">\n  <ExternalURL>{base}/s/{study.slug}/</ExternalURL>\n'
+        "  <FrameHeight>0</FrameHeight>\n</ExternalQuestion>"
+    )
+    shot(page, "20-foreign-panel-warning")
+
+    # the settings show the trial design locked, with the reason, and wording still editable
+    page.click("nav.tabs >> text=Settings")
+    expect(page.locator("input[name=stimuli_per_session]")).to_be_disabled()
+    expect(page.locator(".field.locked").first).to_contain_text("Locked: the study has ratings")
+    expect(page.locator("input[name=title]")).to_be_enabled()
+    expect(page.locator("#add-perspective")).to_have_count(0)
+    shot(page, "21-settings-locked")
+
+    # archiving hides it from the list; the filter shows it
+    page.click("nav.tabs >> text=Overview")
+    page.click("#archive")
+    page.goto(f"{base}/studies/")
+    expect(page.locator("#study-table")).not_to_contain_text("Rated study")
+    page.click("#show-archived")
+    expect(page.locator("#study-table")).to_contain_text("Rated study")
+    shot(page, "22-archived-list")

@@ -123,7 +123,7 @@ def test_edit_of_a_rated_study_shows_design_fields_disabled_and_keeps_the_design
     assert 'name="scale_max" value="5" required disabled' in page or (
         'name="scale_max"' in page and "disabled" in page.split('name="scale_max"')[1].split(">")[0]
     )
-    assert "Locked: this study has ratings" in page
+    assert "Locked: the study has ratings" in page
     assert response.status_code == 302
     study.refresh_from_db()
     assert study.scale_max == 5
