@@ -288,9 +288,7 @@ COPIED_FIELDS = (*TRIAL_DESIGN_FIELDS, *EDITABLE_FIELDS, "consent_version")
 
 
 @transaction.atomic
-def study_duplicate(
-    *, study: Study, owner: AbstractBaseUser, title: str = "", copy_stimuli: bool = False
-) -> Study:
+def study_duplicate(*, study: Study, owner: Any, title: str = "", copy_stimuli: bool = False) -> Study:
     """A new draft with this study's settings, perspectives, texts and questionnaire (stimuli optional).
 
     Nothing of the participants, ratings or analyses is copied; shares are not either.
