@@ -25,6 +25,7 @@ from analysis.selectors import (
 )
 from analysis.services import analysis_run_start
 from config.auth import authenticated_user
+from experiments.models import Stimulus
 from experiments.selectors import study_get_for_user
 
 TABLE_ROWS = 2000  # rows shown on the page; the CSV downloads have all of them
@@ -33,7 +34,8 @@ TABLE_ROWS = 2000  # rows shown on the page; the CSV downloads have all of them
 @login_required
 @require_http_methods(["GET", "POST"])
 def run_list(request: HttpRequest, slug: str) -> HttpResponse:
-    study = study_get_for_user(user=request.user, slug=slug)
+    # Viewers see the runs; starting one is a change (403 for them).
+    study = study_get_for_user(user=request.user, slug=slug, change=request.method == "POST")
     form = AnalysisRunStartForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -88,11 +90,13 @@ def _results(run: AnalysisRun) -> dict[str, Any]:
     _, stimuli, stimuli_cut = _csv_rows(analysis_run_file_name(run=run, relative="mos.csv"))
     _, raters, raters_cut = _csv_rows(analysis_run_file_name(run=run, relative="raters.csv"))
     files = analysis_run_relative_files(run=run)
+    thumbs = _thumbnails(run, stimuli)
     return {
         "keys": keys,
         "stimuli": [
             {
                 "row": row,
+                "thumb": thumbs.get(str(row.get("position", ""))),
                 "scores": [
                     {k: row.get(f"{key}_{k}", "") for k in ("mos", "ci_low", "ci_high", "n")} for key in keys
                 ],
@@ -105,6 +109,15 @@ def _results(run: AnalysisRun) -> dict[str, Any]:
         "files": [f for f in files if not f.startswith("plots/") and f != run.zip_name],
         "plots": sorted((f for f in files if f.startswith("plots/")), key=_plot_order),
     }
+
+
+def _thumbnails(run: AnalysisRun, rows: list[dict[str, str]]) -> dict[str, str]:
+    """Image URL per position of the rows shown (the table's thumbnails)."""
+    positions = [int(r["position"]) for r in rows if str(r.get("position", "")).isdigit()]
+    stimuli = Stimulus.objects.filter(study_id=run.study_id, position__in=positions).only(
+        "position", "sha256", "image"
+    )
+    return {str(s.position): s.image_url for s in stimuli}  # type: ignore[attr-defined]
 
 
 PLOT_KINDS = ("mos_histogram", "mos_ci", "mos_by_model", "screening")

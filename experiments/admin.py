@@ -24,17 +24,19 @@ class StudyScopedAdmin(admin.ModelAdmin):
     def _study_of(self, obj: Any) -> Study:
         return obj if isinstance(obj, Study) else obj.study
 
-    def _allowed(self, request: HttpRequest, obj: Any | None) -> bool:
-        return obj is None or user_can_access_study(user=request.user, study=self._study_of(obj))
+    def _allowed(self, request: HttpRequest, obj: Any | None, change: bool = False) -> bool:
+        return obj is None or user_can_access_study(
+            user=request.user, study=self._study_of(obj), change=change
+        )
 
     def has_view_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
         return super().has_view_permission(request, obj) and self._allowed(request, obj)
 
     def has_change_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
-        return super().has_change_permission(request, obj) and self._allowed(request, obj)
+        return super().has_change_permission(request, obj) and self._allowed(request, obj, change=True)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
-        return super().has_delete_permission(request, obj) and self._allowed(request, obj)
+        return super().has_delete_permission(request, obj) and self._allowed(request, obj, change=True)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "study" and not request.user.is_superuser:
@@ -53,7 +55,7 @@ class StudyAdmin(StudyScopedAdmin):
     list_display = ["title", "slug", "status", "owner", "created_at"]
     list_filter = ["status"]
     search_fields = ["title", "slug"]
-    filter_horizontal = ["collaborators"]
+    filter_horizontal = ["collaborators", "viewers"]
     inlines = [PerspectiveInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:

@@ -51,9 +51,12 @@ class Study(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_studies"
     )
+    # Editors may change everything the owner may; viewers only read (experiments.selectors).
     collaborators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="shared_studies"
     )
+    viewers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="viewed_studies")
+    archived_at = models.DateTimeField(null=True, blank=True, help_text=_("Hidden from the study list"))
 
     # Trial design: refused once ratings exist (see experiments.services.study_update).
     target_ratings = models.PositiveIntegerField(default=20)
@@ -105,6 +108,10 @@ class Study(models.Model):
     pay_per_participant = models.DecimalField(
         max_digits=8, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
     )
+    # A link of another panel seen on this study (e.g. Prolific's PROLIFIC_PID on a generic-panel
+    # study): those parameters are not read, so the researcher is warned on the study page.
+    foreign_panel_seen = models.CharField(max_length=10, choices=Panel.choices, blank=True)
+    foreign_panel_seen_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

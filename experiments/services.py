@@ -289,6 +289,88 @@ def study_update(
     return study
 
 
+# --- Sharing, duplication, archive ------------------------------------------------------------
+SHARE_ROLES = ("viewer", "editor")
+
+
+@transaction.atomic
+def study_share(*, study: Study, user: Any, role: str) -> Study:
+    """Share the study with another researcher as viewer (read only) or editor (may change it)."""
+    if role not in SHARE_ROLES:
+        raise StudyError(_("Choose viewer or editor."))
+    if user.pk == study.owner_id:
+        raise StudyError(_("%(user)s owns this study already.") % {"user": user.get_username()})
+    # One role per person: sharing again changes the role.
+    study.collaborators.remove(user)
+    study.viewers.remove(user)
+    (study.collaborators if role == "editor" else study.viewers).add(user)
+    return study
+
+
+@transaction.atomic
+def study_unshare(*, study: Study, user: Any) -> Study:
+    """Take back the access another researcher had to the study."""
+    study.collaborators.remove(user)
+    study.viewers.remove(user)
+    return study
+
+
+COPIED_FIELDS = (*TRIAL_DESIGN_FIELDS, *EDITABLE_FIELDS, "consent_version")
+
+
+@transaction.atomic
+def study_duplicate(*, study: Study, owner: Any, title: str = "", copy_stimuli: bool = False) -> Study:
+    """A new draft with this study's settings, perspectives, texts and questionnaire (stimuli optional).
+
+    Nothing of the participants, ratings or analyses is copied; shares are not either.
+    """
+    fields = {name: getattr(study, name) for name in COPIED_FIELDS if name != "title"}
+    new_title = title.strip() or _("Copy of %(title)s") % {"title": study.title}
+    copy = Study(owner=owner, title=new_title[:200], slug=_unique_slug(new_title), **fields)
+    copy.full_clean()
+    copy.save()
+    for perspective in study.perspectives.order_by("order"):
+        Perspective.objects.create(
+            study=copy,
+            order=perspective.order,
+            key=perspective.key,
+            label=perspective.label,
+            question=perspective.question,
+            level_descriptions=list(perspective.level_descriptions),
+        )
+    if copy_stimuli:
+        # The image files are content-addressed: the copies point at the same stored files.
+        Stimulus.objects.bulk_create(
+            [
+                Stimulus(
+                    study=copy,
+                    **{
+                        f.attname: s.image.name if f.name == "image" else getattr(s, f.attname)
+                        for f in Stimulus._meta.concrete_fields
+                        if f.attname not in ("id", "study_id", "created_at")
+                    },
+                )
+                for s in study.stimuli.order_by("position")
+            ],
+            batch_size=1000,
+        )
+    return copy
+
+
+def study_archive(*, study: Study, archived: bool = True) -> Study:
+    """Hide the study from the study list (or show it again); nothing else changes."""
+    study.archived_at = timezone.now() if archived else None
+    study.save(update_fields=["archived_at", "updated_at"])
+    return study
+
+
+def study_foreign_panel_note(*, study: Study, panel: str) -> None:
+    """Record that the study link was opened with another panel's parameters (once per panel)."""
+    Study.objects.filter(pk=study.pk).exclude(foreign_panel_seen=panel).update(
+        foreign_panel_seen=panel, foreign_panel_seen_at=timezone.now()
+    )
+
+
 def _study_set_status(study: Study, new: str, allowed_from: tuple[str, ...], verb: str) -> Study:
     updated = Study.objects.filter(pk=study.pk, status__in=allowed_from).update(
         status=new, updated_at=timezone.now()

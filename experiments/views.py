@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,11 +18,16 @@ from experiments import selectors, services
 from experiments.dashboard import study_dashboard
 from experiments.exceptions import ImportQueueUnavailable
 from experiments.forms import (
+    LaunchConfirmForm,
     PerspectiveFormSet,
+    QuestionFormSet,
+    ShareForm,
     StimulusUploadForm,
     StudyCreateForm,
+    StudyDuplicateForm,
     StudyForm,
     StudyPayForm,
+    question_initial,
 )
 from experiments.imports.problems import problem_text
 from experiments.models import Stimulus, StimulusImport, Study
@@ -35,13 +40,18 @@ def analysis_url(study: Study) -> str:
 @login_required
 @require_GET
 def study_list(request: HttpRequest) -> HttpResponse:
-    studies = (
-        selectors.study_list_for_user(user=request.user)
-        .annotate(stimulus_count=Count("stimuli", filter=Q(stimuli__role=Stimulus.Role.TEST)))
-        .select_related("owner")
-        .order_by("-created_at")
-    )
-    return render(request, "experiments/study_list.html", {"studies": studies})
+    archived = request.GET.get("archived") == "1"
+    rows = [
+        {"study": study, "progress": _progress_percent(study)}
+        for study in selectors.study_list_with_progress(user=request.user, archived=archived)
+    ]
+    return render(request, "experiments/study_list.html", {"rows": rows, "archived": archived})
+
+
+def _progress_percent(study: Any) -> int:
+    """Valid ratings so far as a share of what the target asks (test stimuli × target)."""
+    wanted = study.stimulus_count * study.target_ratings
+    return 0 if not wanted else min(100, round(100 * study.valid_ratings / wanted))
 
 
 @login_required
@@ -61,6 +71,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     study = selectors.study_get_for_user(user=request.user, slug=slug)
+    participant_url = request.build_absolute_uri(reverse("ratings:study-entry", args=[study.slug]))
     counts = dict(study.stimuli.values_list("role").annotate(n=Count("id")).values_list("role", "n"))
     context = {
         "study": study,
@@ -68,16 +79,51 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "perspectives": study.perspectives.order_by("order"),
         "imports": study.imports.select_related("created_by")[:10],
         "has_ratings": selectors.study_has_ratings(study=study),
-        "participant_url": request.build_absolute_uri(reverse("ratings:study-entry", args=[study.slug])),
+        "participant_url": participant_url,
+        "panel_links": selectors.study_panel_links(study=study, participant_url=participant_url),
         "analysis_url": analysis_url(study),
+        "role": selectors.study_role(user=request.user, study=study),
     }
     return render(request, "experiments/study_detail.html", context)
 
 
 @login_required
 def study_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    study = selectors.study_get_for_user(user=request.user, slug=slug)
-    initial = [
+    study = selectors.study_get_for_user(user=request.user, slug=slug, change=True)
+    locked = selectors.study_has_ratings(study=study)
+    data = request.POST or None
+    form = StudyForm(data, instance=Study.objects.get(pk=study.pk), locked=locked)
+    formset: Any = PerspectiveFormSet(data, initial=_perspective_initial(study), prefix="p")
+    questions: Any = QuestionFormSet(data, initial=question_initial(study.questionnaire), prefix="q")
+    if locked:
+        _lock_lists(formset, questions)
+    if request.method == "POST" and _edit_valid(form, formset, questions):
+        fields = form.service_fields()
+        if not locked:
+            fields["questionnaire"] = questions.questions()
+        try:
+            services.study_update(study=study, fields=fields, perspectives=formset.perspectives())
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Saved."))
+            section = request.POST.get("section", "")
+            anchor = f"#{section}" if section.isidentifier() else ""
+            return redirect(reverse("experiments:study-edit", args=[study.slug]) + anchor)
+    context = {
+        "study": study,
+        "form": form,
+        "formset": formset,
+        "questions": questions,
+        "has_ratings": locked,
+    }
+    return render(
+        request, "experiments/study_edit.html", context, status=400 if request.method == "POST" else 200
+    )
+
+
+def _perspective_initial(study: Study) -> list[dict[str, Any]]:
+    return [
         {
             "key": p.key,
             "label": p.label,
@@ -87,31 +133,36 @@ def study_edit(request: HttpRequest, slug: str) -> HttpResponse:
         }
         for i, p in enumerate(study.perspectives.order_by("order"), start=1)
     ]
-    form = StudyForm(request.POST or None, instance=Study.objects.get(pk=study.pk))
-    formset = PerspectiveFormSet(request.POST or None, initial=initial, prefix="p")
-    if request.method == "POST" and form.is_valid() and formset.is_valid():
-        try:
-            services.study_update(
-                study=study, fields=form.service_fields(), perspectives=formset.perspectives()
-            )
-        except DomainError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, _("Saved."))
-            return redirect("experiments:study-detail", slug=study.slug)
-    context = {
-        "study": study,
-        "form": form,
-        "formset": formset,
-        "has_ratings": selectors.study_has_ratings(study=study),
-    }
-    return render(
-        request, "experiments/study_edit.html", context, status=400 if request.method == "POST" else 200
-    )
+
+
+def _lock_lists(perspectives: Any, questions: Any) -> None:
+    # Ratings exist: the perspective list and the questionnaire stay as they are; wording may change.
+    for f in perspectives.forms:
+        for name in ("key", "ORDER", "DELETE"):
+            f.fields[name].disabled = True
+    for f in questions.forms:
+        for field in f.fields.values():
+            field.disabled = True
+
+
+def _edit_valid(form: StudyForm, formset: Any, questions: Any) -> bool:
+    valid = all([form.is_valid(), formset.is_valid(), questions.is_valid()])
+    levels = form.scale_levels() if valid else None
+    if levels is not None:
+        for f in formset.forms:
+            described = (getattr(f, "cleaned_data", None) or {}).get("level_descriptions") or []
+            if described and len(described) != levels:
+                f.add_error(
+                    "level_descriptions",
+                    _("%(n)d descriptions for a %(levels)d-level scale: give one per level, or none.")
+                    % {"n": len(described), "levels": levels},
+                )
+                valid = False
+    return valid
 
 
 def _status_action(request: HttpRequest, slug: str, action: Any, done: str) -> HttpResponse:
-    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    study = selectors.study_get_for_user(user=request.user, slug=slug, change=True)
     try:
         action(study=study)
     except DomainError as exc:
@@ -122,9 +173,21 @@ def _status_action(request: HttpRequest, slug: str, action: Any, done: str) -> H
 
 
 @login_required
-@require_POST
 def study_launch(request: HttpRequest, slug: str) -> HttpResponse:
-    return _status_action(request, slug, services.study_launch, _("The study is open to participants."))
+    """The launch checklist: warnings in words, launched once the researcher confirms them."""
+    study = selectors.study_get_for_user(user=request.user, slug=slug, change=True)
+    warnings = selectors.study_launch_warnings(study=study)
+    form = LaunchConfirmForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if not warnings or form.cleaned_data["confirm"]:
+            return _status_action(
+                request, slug, services.study_launch, _("The study is open to participants.")
+            )
+        form.add_error("confirm", _("Tick the box to launch with these warnings, or fix them first."))
+    context = {"study": study, "warnings": warnings, "form": form}
+    return render(
+        request, "experiments/study_launch.html", context, status=400 if request.method == "POST" else 200
+    )
 
 
 @login_required
@@ -194,7 +257,7 @@ def study_preview(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def stimulus_import_create(request: HttpRequest, slug: str) -> HttpResponse:
-    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    study = selectors.study_get_for_user(user=request.user, slug=slug, change=True)
     form = StimulusUploadForm(request.POST or None, request.FILES or None)
     wants_json = "application/json" in request.headers.get("Accept", "")
     if request.method == "POST":
@@ -346,3 +409,84 @@ def study_dashboard_json(request: HttpRequest, slug: str) -> JsonResponse:
     data = study_dashboard(study=study).as_dict()
     data["bars"] = histogram_bars(data["histogram"])
     return JsonResponse(data)
+
+
+@login_required
+def study_sharing(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who else sees the study (viewers) or may change it (editors); owners and editors share it."""
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    role = selectors.study_role(user=request.user, study=study)
+    form = ShareForm(request.POST or None)
+    if request.method == "POST":
+        selectors.study_get_for_user(user=request.user, slug=slug, change=True)
+        if form.is_valid():
+            user = form.cleaned_data["username"]
+            try:
+                services.study_share(study=study, user=user, role=form.cleaned_data["role"])
+            except DomainError as exc:
+                form.add_error("username", str(exc))
+            else:
+                messages.success(
+                    request,
+                    _("%(user)s can now see this study as %(role)s.")
+                    % {"user": user.get_username(), "role": form.cleaned_data["role"]},
+                )
+                return redirect("experiments:study-sharing", slug=study.slug)
+    context = {
+        "study": study,
+        "form": form,
+        "role": role,
+        "editors": study.collaborators.order_by("username"),
+        "viewers": study.viewers.order_by("username"),
+    }
+    return render(
+        request, "experiments/study_sharing.html", context, status=400 if request.method == "POST" else 200
+    )
+
+
+@login_required
+@require_POST
+def study_unshare(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    study = selectors.study_get_for_user(user=request.user, slug=slug, change=True)
+    user = study.collaborators.filter(pk=user_id).first() or study.viewers.filter(pk=user_id).first()
+    if user is not None:
+        services.study_unshare(study=study, user=user)
+        messages.success(request, _("%(user)s no longer has access.") % {"user": user.get_username()})
+    return redirect("experiments:study-sharing", slug=study.slug)
+
+
+@login_required
+def study_duplicate(request: HttpRequest, slug: str) -> HttpResponse:
+    """A new study from this one: settings, perspectives, texts, questionnaire; stimuli optional."""
+    study = selectors.study_get_for_user(user=request.user, slug=slug)
+    form = StudyDuplicateForm(
+        request.POST or None, initial={"title": _("Copy of %(title)s") % {"title": study.title}}
+    )
+    if request.method == "POST" and form.is_valid():
+        copy = services.study_duplicate(
+            study=study,
+            owner=request.user,
+            title=form.cleaned_data["title"],
+            copy_stimuli=form.cleaned_data["copy_stimuli"],
+        )
+        messages.success(request, _("New draft study created from “%(title)s”.") % {"title": study.title})
+        return redirect("experiments:study-detail", slug=copy.slug)
+    return render(
+        request,
+        "experiments/study_duplicate.html",
+        {"study": study, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_POST
+def study_archive(request: HttpRequest, slug: str) -> HttpResponse:
+    study = selectors.study_get_for_user(user=request.user, slug=slug, change=True)
+    archived = request.POST.get("archived", "1") == "1"
+    services.study_archive(study=study, archived=archived)
+    if archived:
+        messages.success(request, _("Study archived: it is hidden from your list (Show archived shows it)."))
+    else:
+        messages.success(request, _("Study restored to your list."))
+    return redirect("experiments:study-detail", slug=study.slug)

@@ -34,6 +34,21 @@ PANEL_PARAMS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Parameters that identify a panel beyond doubt when they arrive on a study set up for another one.
+PANEL_MARKERS: dict[str, tuple[str, ...]] = {
+    Study.Panel.PROLIFIC: ("PROLIFIC_PID",),
+    Study.Panel.MTURK: ("workerId", "assignmentId"),
+}
+
+
+def foreign_panel(*, study: Study, query: dict[str, str]) -> str:
+    """The panel whose parameters this link carries if it is not the study's panel, else ''."""
+    for panel, markers in PANEL_MARKERS.items():
+        if panel != study.panel and any(query.get(m) for m in markers):
+            return str(panel)
+    return ""
+
+
 @dataclass(frozen=True)
 class PanelEntry:
     """What a study link says about who arrives."""

@@ -25,6 +25,7 @@ from config.errors import DomainError
 from config.middleware import content_security_policy
 from config.ratelimit import ratelimit
 from experiments.models import Stimulus, Study
+from experiments.services import study_foreign_panel_note
 from ratings import devices, panels
 from ratings.exceptions import InvalidAnswers
 from ratings.languages import language_pick, perspectives_in, study_in, study_languages, supported_languages
@@ -114,6 +115,9 @@ def study_entry(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _study_entry(request: HttpRequest, study: Study) -> HttpResponse:
     entry = panels.panel_entry_parse(study=study, query=request.GET.dict())
+    foreign = panels.foreign_panel(study=study, query=request.GET.dict())
+    if foreign and study.foreign_panel_seen != foreign:  # the researcher is warned on the study page
+        study_foreign_panel_note(study=study, panel=foreign)
     if entry.mturk_preview:
         return _page(request, study, "ratings/mturk_preview.html", {})
     if entry.problem:

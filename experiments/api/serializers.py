@@ -50,7 +50,8 @@ class PerspectiveSerializer(serializers.Serializer):
 
 class StudyOutputSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.get_username", read_only=True)
-    collaborators = serializers.SerializerMethodField()
+    collaborators = serializers.SerializerMethodField(help_text="Researchers who may change the study")
+    viewers = serializers.SerializerMethodField(help_text="Researchers who may only see the study")
     perspectives = serializers.SerializerMethodField()
 
     class Meta:
@@ -61,6 +62,8 @@ class StudyOutputSerializer(serializers.ModelSerializer):
             "status",
             "owner",
             "collaborators",
+            "viewers",
+            "archived_at",
             "consent_version",
             *STUDY_SETTINGS,
             "perspectives",
@@ -70,6 +73,9 @@ class StudyOutputSerializer(serializers.ModelSerializer):
 
     def get_collaborators(self, study: Study) -> list[str]:
         return [u.get_username() for u in study.collaborators.all()]
+
+    def get_viewers(self, study: Study) -> list[str]:
+        return [u.get_username() for u in study.viewers.all()]
 
     @extend_schema_field(PerspectiveSerializer(many=True))
     def get_perspectives(self, study: Study) -> list[dict[str, Any]]:
@@ -102,6 +108,11 @@ class StudyUpdateInputSerializer(serializers.ModelSerializer):
 class StudyCreateInputSerializer(StudyUpdateInputSerializer):
     class Meta(StudyUpdateInputSerializer.Meta):
         extra_kwargs = {**StudyUpdateInputSerializer.Meta.extra_kwargs, "title": {"required": True}}
+
+
+class StudyDuplicateInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    copy_stimuli = serializers.BooleanField(required=False, default=False)
 
 
 class StimulusOutputSerializer(serializers.ModelSerializer):

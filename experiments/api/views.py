@@ -18,6 +18,7 @@ from experiments.api.serializers import (
     StimulusImportOutputSerializer,
     StimulusOutputSerializer,
     StudyCreateInputSerializer,
+    StudyDuplicateInputSerializer,
     StudyOutputSerializer,
     StudyUpdateInputSerializer,
 )
@@ -41,7 +42,7 @@ class StudyListCreateApi(generics.ListAPIView):
         return (
             selectors.study_list_for_user(user=self.request.user)
             .select_related("owner")
-            .prefetch_related("collaborators", "perspectives")
+            .prefetch_related("collaborators", "viewers", "perspectives")
             .order_by("-created_at")
         )
 
@@ -70,7 +71,7 @@ class StudyDetailApi(APIView):
         "ratings are refused with 409 (code trial_design_locked); wording changes are allowed.",
     )
     def patch(self, request: Request, slug: str) -> Response:
-        study = selectors.study_get_for_user(user=request.user, slug=slug)
+        study = selectors.study_get_for_user(user=request.user, slug=slug, change=True)
         serializer = StudyUpdateInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         fields, perspectives = _split_update(serializer.validated_data)
@@ -83,7 +84,7 @@ class _StudyStatusApi(APIView):
 
     @extend_schema(request=None, responses=StudyOutputSerializer)
     def post(self, request: Request, slug: str) -> Response:
-        study = selectors.study_get_for_user(user=request.user, slug=slug)
+        study = selectors.study_get_for_user(user=request.user, slug=slug, change=True)
         study = type(self).status_service(study=study)
         return Response(StudyOutputSerializer(study).data)
 
@@ -100,6 +101,21 @@ class StudyPauseApi(_StudyStatusApi):
 
 class StudyCloseApi(_StudyStatusApi):
     status_service = staticmethod(services.study_close)
+
+
+class StudyDuplicateApi(APIView):
+    @extend_schema(
+        request=StudyDuplicateInputSerializer,
+        responses={201: StudyOutputSerializer},
+        description="A new draft study of yours with this study's settings, perspectives, texts and "
+        "questionnaire; with copy_stimuli, its stimuli too. Ratings and shares are not copied.",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        study = selectors.study_get_for_user(user=request.user, slug=slug)
+        serializer = StudyDuplicateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        copy = services.study_duplicate(study=study, owner=request.user, **serializer.validated_data)
+        return Response(StudyOutputSerializer(copy).data, status=status.HTTP_201_CREATED)
 
 
 class StimulusListApi(generics.ListAPIView):
@@ -131,7 +147,7 @@ class StimulusImportCreateApi(APIView):
         "until its status is done or failed (failed lists every problem; nothing is imported).",
     )
     def post(self, request: Request, slug: str) -> Response:
-        study = selectors.study_get_for_user(user=request.user, slug=slug)
+        study = selectors.study_get_for_user(user=request.user, slug=slug, change=True)
         serializer = StimulusImportCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:

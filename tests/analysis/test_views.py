@@ -56,11 +56,11 @@ def test_bad_parameters_show_the_message_and_start_nothing(client_owner, study_w
 
     response = client_owner.post(
         reverse("analysis:run-list", args=[study.slug]),
-        {"method": "bt500_zscore", "p__bt500_zscore__screen_on": "sideways", "p__bt500_zscore__ci": "0.9"},
+        {"method": "vote_outliers", "p__vote_outliers__threshold": "-1", "p__vote_outliers__ci": "0.9"},
     )
 
     assert response.status_code == 400
-    assert "screen_on must be one of raw, zscores" in response.content.decode()
+    assert "parameter threshold must be in (0, inf); got -1.0" in response.content.decode()
     assert AnalysisRun.objects.filter(study=study).count() == 1
 
 
@@ -179,3 +179,28 @@ def test_a_pilot_including_run_is_labelled_in_the_run_list_and_on_its_page(
     assert 'id="pilot-included"' in pilot_page
     assert "sets no exclusions" in pilot_page
     assert 'id="pilot-included"' not in real_page
+
+
+def test_start_form_offers_choices_as_controls_with_the_defaults_chosen(client_owner, study_with_run) -> None:
+    study, _ = study_with_run
+
+    html = client_owner.get(reverse("analysis:run-list", args=[study.slug])).content.decode()
+
+    assert 'type="radio" name="method" value="bt500_zscore"' in html
+    assert 'name="p__bt500_zscore__screen_on" value="raw"' in html
+    assert "Per-rater z-scores (as AIGCIQA2023 and sureal do)" in html
+    assert 'value="raw" required id="id_p__bt500_zscore__screen_on_0" checked' in html or (
+        'value="raw"' in html and "checked" in html.split('value="raw"')[1].split(">")[0]
+    )
+
+
+def test_a_choice_that_does_not_exist_is_refused_in_words(client_owner, study_with_run) -> None:
+    study, _ = study_with_run
+
+    response = client_owner.post(
+        reverse("analysis:run-list", args=[study.slug]),
+        {"method": "bt500_zscore", "p__bt500_zscore__screen_on": "sideways"},
+    )
+
+    assert response.status_code == 400
+    assert "Select a valid choice. sideways is not one of the available choices." in response.content.decode()

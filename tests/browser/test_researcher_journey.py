@@ -95,6 +95,8 @@ def test_researcher_creates_uploads_previews_launches_and_watches(
     # launch, then watch the dashboard update on its own
     page.click("text=Back to the study")
     page.click("#launch")
+    page.check("input[name=confirm]")  # the checklist warns: no training images, no consent text
+    page.click("#confirm-launch")
     expect(page.locator("#study-status")).to_have_text("Open")
     page.click("nav.tabs >> text=Dashboard")
     expect(page.locator("[data-key=valid_ratings]")).to_have_text("0")

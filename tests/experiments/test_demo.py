@@ -27,3 +27,21 @@ def test_demo_setup_command_is_idempotent(researcher) -> None:  # type: ignore[n
 
     assert Study.objects.filter(slug="demo").count() == 1
     assert Study.objects.get(slug="demo").stimuli.count() == 28
+
+
+@pytest.mark.django_db
+def test_demo_login_is_staff_and_sees_its_own_studies_in_the_admin(client) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    from tests.factories import StudyFactory
+
+    call_command("demo_setup", "--password", "pw-abcdef-123")
+    StudyFactory(title="Someone else's study")
+    client.login(username="demo", password="pw-abcdef-123")
+
+    changelist = client.get("/admin/experiments/study/")
+
+    assert changelist.status_code == 200
+    html = changelist.content.decode()
+    assert "Demo: AI-generated image quality" in html
+    assert "Someone else" not in html

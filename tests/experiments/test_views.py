@@ -57,6 +57,10 @@ def edit_payload(study: Study, **changes: Any) -> dict[str, Any]:
             "p-INITIAL_FORMS": len(perspectives),
             "p-MIN_NUM_FORMS": 0,
             "p-MAX_NUM_FORMS": 1000,
+            "q-TOTAL_FORMS": 0,
+            "q-INITIAL_FORMS": 0,
+            "q-MIN_NUM_FORMS": 0,
+            "q-MAX_NUM_FORMS": 1000,
         }
     )
     for i, p in enumerate(perspectives):
@@ -109,20 +113,24 @@ def test_edit_settings_and_add_a_perspective(logged_in: Client, researcher: Any)
     ]
 
 
-def test_edit_of_a_rated_study_shows_the_lock_message_and_keeps_the_design(
+def test_edit_of_a_rated_study_shows_design_fields_disabled_and_keeps_the_design(
     logged_in: Client, researcher: Any
 ) -> None:
     study = StudyFactory(owner=researcher)
     add_ratings(study, StimulusFactory(study=study), 1)
+    url = reverse("experiments:study-edit", args=[study.slug])
 
-    response = logged_in.post(
-        reverse("experiments:study-edit", args=[study.slug]), edit_payload(study, scale_max=7)
+    page = logged_in.get(url).content.decode()
+    response = logged_in.post(url, edit_payload(study, scale_max=7, title="Renamed"))
+
+    assert 'name="scale_max" value="5" required disabled' in page or (
+        'name="scale_max"' in page and "disabled" in page.split('name="scale_max"')[1].split(">")[0]
     )
-
-    assert response.status_code == 400
-    assert "already has ratings" in response.content.decode()
+    assert "Locked: the study has ratings" in page
+    assert response.status_code == 302
     study.refresh_from_db()
     assert study.scale_max == 5
+    assert study.title == "Renamed"
 
 
 def test_pages_render_for_the_demo_study(logged_in: Client, demo_study: Study) -> None:
@@ -183,9 +191,9 @@ def test_launch_button_opens_the_study_and_refusals_are_shown(logged_in: Client,
     study = StudyFactory(owner=researcher)
     url = reverse("experiments:study-launch", args=[study.slug])
 
-    refused = logged_in.post(url, follow=True)
+    refused = logged_in.post(url, {"confirm": "on"}, follow=True)
     StimulusFactory(study=study)
-    logged_in.post(url)
+    logged_in.post(url, {"confirm": "on"})
 
     assert "Import test stimuli before launching" in refused.content.decode()
     study.refresh_from_db()

@@ -121,7 +121,24 @@ MATRIX: dict[str, list[Case]] = {
         Case("get", s("experiments:study-edit"), researcher(200)),
         Case("post", s("experiments:study-edit"), researcher(400), {"title": ""}),
     ],
-    "experiments:study-launch": [Case("post", s("experiments:study-launch"), researcher(302))],
+    "experiments:study-launch": [
+        Case("get", s("experiments:study-launch"), researcher(200)),
+        Case("post", s("experiments:study-launch"), researcher(302), {"confirm": "on"}),
+    ],
+    "experiments:study-sharing": [
+        Case("get", s("experiments:study-sharing"), researcher(200)),
+        Case("post", s("experiments:study-sharing"), researcher(400), {"username": ""}),
+    ],
+    "experiments:study-unshare": [
+        Case("post", s("experiments:study-unshare", lambda w: 999_999), researcher(302)),
+    ],
+    "experiments:study-duplicate": [
+        Case("get", s("experiments:study-duplicate"), researcher(200)),
+        Case("post", s("experiments:study-duplicate"), researcher(400), {"title": ""}),
+    ],
+    "experiments:study-archive": [
+        Case("post", s("experiments:study-archive"), researcher(302), {"archived": "0"}),
+    ],
     "experiments:study-pause": [Case("post", s("experiments:study-pause"), researcher(302))],
     "experiments:study-close": [Case("post", s("experiments:study-close"), researcher(302))],
     "experiments:stimulus-list": [Case("get", s("experiments:stimulus-list"), researcher(200))],
@@ -228,7 +245,7 @@ MATRIX: dict[str, list[Case]] = {
     ],
     "schema": [Case("get", lambda w: reverse("schema"), everyone(200))],
     "api-docs": [Case("get", lambda w: reverse("api-docs"), everyone(200))],
-    "api-redoc": [Case("get", lambda w: reverse("api-redoc"), everyone(200))],
+    "api-redoc": [Case("get", lambda w: reverse("api-redoc"), everyone(302))],
     "experiments-api:study-list": [
         Case("get", lambda w: reverse("experiments-api:study-list"), account(200, anonymous=403)),
         Case(
@@ -247,6 +264,9 @@ MATRIX: dict[str, list[Case]] = {
     "experiments-api:study-launch": [Case("post", s("experiments-api:study-launch"), api(409))],
     "experiments-api:study-pause": [Case("post", s("experiments-api:study-pause"), api(200))],
     "experiments-api:study-close": [Case("post", s("experiments-api:study-close"), api(200))],
+    "experiments-api:study-duplicate": [
+        Case("post", s("experiments-api:study-duplicate"), api(201), {"title": "Copy"}, json=True),
+    ],
     "experiments-api:stimulus-list": [Case("get", s("experiments-api:stimulus-list"), api(200))],
     "experiments-api:stimulus-detail": [
         Case("get", s("experiments-api:stimulus-detail", lambda w: w.stimulus.pk), api(200)),

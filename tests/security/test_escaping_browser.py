@@ -108,7 +108,7 @@ def test_html_in_prompts_and_study_texts_is_shown_as_text_on_every_page(
     log_in(page, base, owner)
     for where, path, text in [
         ("study list", "/studies/", f"Title {IMG}"),
-        ("study", f"/studies/{study.slug}/", "DONE-<b>1</b>"),
+        ("study", f"/studies/{study.slug}/", f"Title {IMG}"),
         ("gallery", f"/studies/{study.slug}/stimuli/", "prompt 0 <img"),
         ("preview", f"/studies/{study.slug}/preview/", "<script>window.__pwned=1</script>"),
         ("dashboard", f"/studies/{study.slug}/dashboard/", f"Title {IMG}"),
@@ -119,6 +119,8 @@ def test_html_in_prompts_and_study_texts_is_shown_as_text_on_every_page(
         assert_inert(page, where, text)
         if where == "analysis results":
             page.screenshot(path=tmp_path / "security-xss-results.png", full_page=True)
+        if where == "study":  # the completion code is offered in a copyable field, as typed
+            expect(page.locator("#link-completion-code")).to_have_value("DONE-<b>1</b>")
 
     # then no page tried to run anything
     assert violations == []

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandParser
 
 from experiments.demo import demo_study_create
@@ -16,9 +17,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, username: str, password: str, **options: Any) -> None:
         User = get_user_model()
-        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": False})
+        user, created = User.objects.get_or_create(username=username)
         user.set_password(password)
+        # Staff with the study apps' permissions: the admin at /admin/ works for the demo login,
+        # scoped to the demo researcher's own studies (experiments.admin). Not a superuser.
+        user.is_staff = True
         user.save()
+        user.user_permissions.add(
+            *Permission.objects.filter(content_type__app_label__in=["experiments", "ratings", "analysis"])
+        )
         if not Study.objects.filter(slug="demo").exists():
             study = demo_study_create(owner=user)
             self.stdout.write(f"created the demo study with {study.stimuli.count()} stimuli")
