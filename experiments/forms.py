@@ -5,6 +5,7 @@ from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.forms.formsets import DELETION_FIELD_NAME
 from django.utils.translation import gettext_lazy as _
 
 from experiments.models import StimulusImport, Study
@@ -293,7 +294,7 @@ class BasePerspectiveFormSet(forms.BaseFormSet):
             for i, f in enumerate(self.forms)
             if (i < initial or f.has_changed())
             and getattr(f, "cleaned_data", None)
-            and not self._should_delete_form(f)
+            and not f.cleaned_data.get(DELETION_FIELD_NAME, False)
         ]
 
     def perspectives(self) -> list[dict[str, Any]]:
