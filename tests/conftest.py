@@ -1,6 +1,7 @@
 """Shared fixtures: the real Celery worker, headless Chromium, and common objects."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -62,7 +63,11 @@ class WorkerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop(signal.SIGKILL)  # never leave a worker behind that the fixture will not stop
+            raise
 
     def _wait_ready(self, timeout: float = 120.0) -> None:  # a loaded CI machine imports slowly
         from config.celery import app
@@ -79,7 +84,7 @@ class WorkerProcess:
             time.sleep(0.2)
         raise RuntimeError("Celery worker did not answer a ping:\n" + self.log_tail())
 
-    def stop(self, sig: int = 15) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:

@@ -3,6 +3,8 @@ import signal
 import time
 from datetime import timedelta
 
+import psycopg
+import psycopg.sql
 import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
@@ -56,14 +58,20 @@ def test_sweep_task_returns_the_runs_it_enqueued() -> None:
 
 def _refuse_new_connections(refuse: bool) -> None:
     """Make the test database refuse (or accept again) new connections, and cut the open ones of
-    other processes (the worker's): a database restart or failover, as the worker sees it."""
-    name = connection.ops.quote_name(connection.settings_dict["NAME"])
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {'false' if refuse else 'true'}")
+    other processes (the worker's): a database restart or failover, as the worker sees it.
+    PostgreSQL takes this from a connection to another database only."""
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres"
+    ) as admin:
+        admin.autocommit = True
+        name = psycopg.sql.Identifier(db["NAME"])
+        allow = psycopg.sql.SQL("false" if refuse else "true")
+        admin.execute(psycopg.sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(name, allow))
         if refuse:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
+                [db["NAME"], connection.connection.info.backend_pid],
             )
 
 
