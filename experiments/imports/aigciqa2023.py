@@ -11,7 +11,6 @@ import posixpath
 import re
 import zipfile
 
-
 from experiments.imports.plan import IMAGE_EXTENSIONS, Planned
 from experiments.imports.problems import Problem
 from experiments.imports.sources import Source
