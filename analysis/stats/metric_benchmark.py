@@ -7,9 +7,9 @@ The conventions of the IQA literature (VQEG FR-TV Phase II; Sheikh, Sabir and Bo
   predictions (``scipy.stats.spearmanr`` / ``kendalltau``; ties get average ranks).
 - **PLCC** and **RMSE** are computed after mapping the predictions to the MOS scale with the
   five-parameter logistic (:func:`logistic5`) fitted by least squares (Levenberg-Marquardt,
-  ``scipy.optimize.least_squares(method="lm")``, the MINPACK algorithm behind ``curve_fit``,
-  used directly so that a fit that runs out of evaluations still yields its best point;
-  tolerances 1e-12, at most 10,000 evaluations): PLCC = Pearson(mapped, MOS),
+  ``scipy.optimize.leastsq`` with the analytic Jacobian: the MINPACK routine that
+  ``curve_fit`` wraps, called directly so that a fit that runs out of evaluations still
+  yields its best point; tolerances 1e-12, at most 2,000 evaluations): PLCC = Pearson(mapped, MOS),
   RMSE = sqrt(mean((mapped - MOS)^2)).
 
 The fit works on standardised predictions ``z = (x - mean(x)) / sd(x)`` (so that its initial
@@ -90,7 +90,7 @@ COLUMNS = ("srcc", "krcc", "plcc", "rmse")
 ALPHA = 0.05
 MIN_STIMULI = 5  # fewer stimuli than this give no figures (NaN): a 5-parameter fit needs them
 _FIT_TOL = 1e-12
-_MAXFEV = 10_000  # a fit that needs more has no clear sigmoid: the line serves
+_MAXFEV = 2_000  # flat valleys stop here with their best point (see fit_mapping)
 
 
 def logistic5(x: FloatArray, b1: float, b2: float, b3: float, b4: float, b5: float) -> FloatArray:
@@ -103,6 +103,15 @@ def logistic5(x: FloatArray, b1: float, b2: float, b3: float, b4: float, b5: flo
     """
     with np.errstate(over="ignore"):
         return b1 * (0.5 - 1.0 / (1.0 + np.exp(b2 * (x - b3)))) + b4 * x + b5
+
+
+def _logistic5_jacobian(z: FloatArray, p: FloatArray) -> FloatArray:
+    """Partial derivatives of :func:`logistic5` in b1..b5, shape (n, 5)."""
+    b1, b2, b3, _, _ = p
+    with np.errstate(over="ignore"):
+        s = 1.0 / (1.0 + np.exp(b2 * (z - b3)))
+    ds = s * (1.0 - s)
+    return np.column_stack([0.5 - s, b1 * ds * (z - b3), -b1 * ds * b2, z, np.ones_like(z)])
 
 
 @dataclass(frozen=True)
@@ -158,16 +167,16 @@ def fit_mapping(x: FloatArray, y: FloatArray, *, p0: Sequence[float] | None = No
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            res = optimize.least_squares(
+            params, _, _, _, ier = optimize.leastsq(
                 lambda p: logistic5(z, *p) - y,
                 np.asarray(p0, dtype=np.float64),
-                method="lm",
+                Dfun=lambda p: _logistic5_jacobian(z, p),
+                full_output=True,
                 ftol=_FIT_TOL,
                 xtol=_FIT_TOL,
                 gtol=_FIT_TOL,
-                max_nfev=_MAXFEV,
+                maxfev=_MAXFEV,
             )
-        params = res.x
         fitted = logistic5(z, *params)
         rss = float(np.sum((fitted - y) ** 2))
         if not (np.all(np.isfinite(params)) and np.all(np.isfinite(fitted))):
@@ -180,7 +189,7 @@ def fit_mapping(x: FloatArray, y: FloatArray, *, p0: Sequence[float] | None = No
         return Mapping("linear", line, mean, sd, note + "; used the least-squares line")
     # A flat valley (a nearly straight relation) can exhaust the budget before the tolerances
     # are met; the best point reached is kept, since it already beats the line, and said so.
-    stopped = "" if res.status > 0 else f"logistic fit stopped after {_MAXFEV} evaluations; best point kept"
+    stopped = "" if ier in (1, 2, 3, 4) else f"logistic fit stopped after {_MAXFEV} evaluations; best point kept"
     return Mapping("logistic5", tuple(float(p) for p in params), mean, sd, stopped)
 
 

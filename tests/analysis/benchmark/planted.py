@@ -17,10 +17,11 @@ IMAGES = 3
 KEYS = ("quality", "authenticity")
 # name -> (transform of the MOS, noise SD in MOS units): the order is the planted ranking.
 METRICS = {
-    "sharp": (lambda m: np.log((m - 5.0) / (95.0 - m)), 0.5),
-    "fair": (lambda m: (m - 50.0) / 15 + 0.4 * ((m - 50.0) / 15) ** 3, 3.0),
-    "niqe_like": (lambda m: -(((m - 50.0) / 15) ** 3), 7.0),  # lower is better
-    "rough": (lambda m: np.sinh((m - 50.0) / 10), 14.0),
+    # Curved enough over the MOS range (about 25-75) that the logistic has a clear optimum.
+    "sharp": (lambda m: (m - 50.0) / 12 + 0.5 * ((m - 50.0) / 12) ** 3, 0.5),
+    "fair": (lambda m: np.sinh((m - 50.0) / 10), 3.0),
+    "niqe_like": (lambda m: -((m - 50.0) / 12 + 0.3 * ((m - 50.0) / 12) ** 3), 7.0),  # lower is better
+    "rough": (lambda m: ((m - 50.0) / 12) ** 3, 14.0),
 }
 
 
@@ -50,8 +51,8 @@ def write_run_folder(out: Path, seed: int = 0, raters: int = 15) -> Path:
     meta = stimuli()
     n = len(meta)
     results = {}
+    truth = rng.uniform(1.3, 4.7, n)  # shared: every perspective follows the same planted quality
     for d, key in enumerate(KEYS):
-        truth = rng.uniform(1.3, 4.7, n)
         rater = np.repeat(np.arange(raters), n)
         stim = np.tile(np.arange(n), raters)
         score = np.clip(np.round(truth[stim] + rng.normal(0, 0.6, stim.size) + 0.1 * d), 1, 5)
