@@ -70,20 +70,25 @@ class MetricBenchmarkOutputSerializer(serializers.ModelSerializer):
         ]
 
 
+class MetricBenchmarkStartSerializer(serializers.Serializer):
+    """Upload of a predictions CSV (multipart)."""
+
+    predictions = serializers.FileField(
+        help_text="CSV with columns stimulus (file name or position), metric, score, optionally split."
+    )
+    n_boot = serializers.IntegerField(min_value=0, max_value=10_000, default=1000)
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+    refit_bootstrap = serializers.BooleanField(
+        default=False, help_text="Refit the logistic on every bootstrap resample (slower)."
+    )
+
+
 class RunBenchmarksApi(APIView):
     """List the metric benchmarks of an analysis run, or upload predictions to benchmark."""
 
     parser_classes = [MultiPartParser, FormParser]
 
-    class InputSerializer(serializers.Serializer):
-        predictions = serializers.FileField(
-            help_text="CSV with columns stimulus (file name or position), metric, score, optionally split."
-        )
-        n_boot = serializers.IntegerField(min_value=0, max_value=10_000, default=1000)
-        seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
-        refit_bootstrap = serializers.BooleanField(
-            default=False, help_text="Refit the logistic on every bootstrap resample (slower)."
-        )
+    InputSerializer = MetricBenchmarkStartSerializer
 
     @extend_schema(operation_id="metric_benchmarks_list", responses=MetricBenchmarkOutputSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:

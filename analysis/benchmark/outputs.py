@@ -143,7 +143,7 @@ def write_scatter_plots(out: Path, doc: dict[str, Any], table: MosTable, preds: 
             sel = preds.metric == m if first_split is None else (preds.metric == m) & (preds.split == first_split)
             x, y = preds.score[sel], table.mos[key][preds.stimulus[sel]]
             ok = np.isfinite(y)
-            ax.scatter(x[ok], y[ok], s=8, alpha=0.5, color="#4C72B0", edgecolors="none")
+            ax.scatter(x[ok], y[ok], s=14, alpha=0.7, color="#4C72B0", edgecolors="none")
             fit = fits.get((key, name))
             if fit and fit.get("kind") and ok.any():
                 mapping = mb.Mapping(fit["kind"], tuple(fit["params"]), fit["x_mean"], fit["x_sd"])
