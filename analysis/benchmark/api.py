@@ -65,7 +65,10 @@ class MetricBenchmarkOutputSerializer(serializers.ModelSerializer):
         if bench.status != MetricBenchmark.Status.DONE:
             return []
         return [
-            {"name": name, "url": reverse("analysis-api:benchmark-file", kwargs={"pk": bench.pk, "path": name})}
+            {
+                "name": name,
+                "url": reverse("analysis-api:benchmark-file", kwargs={"pk": bench.pk, "path": name}),
+            }
             for name in metric_benchmark_relative_files(benchmark=bench)
         ]
 
@@ -90,7 +93,9 @@ class RunBenchmarksApi(APIView):
 
     InputSerializer = MetricBenchmarkStartSerializer
 
-    @extend_schema(operation_id="metric_benchmarks_list", responses=MetricBenchmarkOutputSerializer(many=True))
+    @extend_schema(
+        operation_id="metric_benchmarks_list", responses=MetricBenchmarkOutputSerializer(many=True)
+    )
     def get(self, request: Request, pk: int) -> Response:
         run = analysis_run_get_for_user(user=request.user, run_id=pk)
         paginator = BoundedLimitOffsetPagination()
@@ -102,7 +107,9 @@ class RunBenchmarksApi(APIView):
         request={"multipart/form-data": InputSerializer},
         responses={
             202: MetricBenchmarkOutputSerializer,
-            400: OpenApiResponse(description="The run is not done, or the predictions are invalid (one line)"),
+            400: OpenApiResponse(
+                description="The run is not done, or the predictions are invalid (one line)"
+            ),
         },
     )
     def post(self, request: Request, pk: int) -> Response:

@@ -78,7 +78,9 @@ def _row(key: str, metric: str, group_by: str, group: str, f: mb.Figures, **extr
     return row
 
 
-def _series(preds: Predictions, m: int, key_mos: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _series(
+    preds: Predictions, m: int, key_mos: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predictions x, MOS y and stimulus indices of metric ``m`` (restricted to ``rows``), MOS finite."""
     sel = preds.metric == m if rows is None else rows & (preds.metric == m)
     stim = preds.stimulus[sel]
@@ -88,7 +90,9 @@ def _series(preds: Predictions, m: int, key_mos: np.ndarray, rows: np.ndarray | 
     return x[ok], y[ok], stim[ok]
 
 
-def _group_figures(x: np.ndarray, y: np.ndarray, stim: np.ndarray, labels: tuple[str, ...]) -> dict[str, mb.Figures]:
+def _group_figures(
+    x: np.ndarray, y: np.ndarray, stim: np.ndarray, labels: tuple[str, ...]
+) -> dict[str, mb.Figures]:
     lab = np.asarray(labels, dtype=object)[stim]
     out = {}
     for value in sorted({str(v) for v in lab if v}):
@@ -100,7 +104,10 @@ def _group_figures(x: np.ndarray, y: np.ndarray, stim: np.ndarray, labels: tuple
 def _median_figures(per_split: list[mb.Figures]) -> tuple[mb.Figures, dict[str, tuple[float, float]]]:
     cols = {c: np.array([f.value(c) for f in per_split]) for c in mb.COLUMNS}
     med = {c: float(np.nanmedian(v)) if np.isfinite(v).any() else math.nan for c, v in cols.items()}
-    rng = {c: (float(np.nanmin(v)), float(np.nanmax(v))) if np.isfinite(v).any() else (math.nan, math.nan) for c, v in cols.items()}
+    rng = {
+        c: (float(np.nanmin(v)), float(np.nanmax(v))) if np.isfinite(v).any() else (math.nan, math.nan)
+        for c, v in cols.items()
+    }
     n = int(np.median([f.n for f in per_split]))
     return mb.Figures(n, med["srcc"], med["krcc"], med["plcc"], med["rmse"], None), rng
 
@@ -110,7 +117,11 @@ def _perspective_plain(
 ) -> None:
     mos = table.mos[key]
     rated = np.flatnonzero(np.isfinite(mos))
-    idx = mb.resample_indices(rated.size, n_boot=opts.n_boot, rng=np.random.default_rng(opts.seed)) if opts.n_boot else None
+    idx = (
+        mb.resample_indices(rated.size, n_boot=opts.n_boot, rng=np.random.default_rng(opts.seed))
+        if opts.n_boot
+        else None
+    )
     boots: dict[str, mb.Bootstrap] = {}
     point: dict[str, mb.Figures] = {}
     for m, name in enumerate(preds.metrics):
@@ -128,7 +139,9 @@ def _perspective_plain(
             for col in mb.COLUMNS:
                 row[f"{col}_low"], row[f"{col}_high"] = (_num(v) for v in b.ci[col])
         doc["results"].append(row)
-        doc["fits"].append({"perspective": key, "metric": name, **(_mapping_dict(f.mapping) or {"kind": None})})
+        doc["fits"].append(
+            {"perspective": key, "metric": name, **(_mapping_dict(f.mapping) or {"kind": None})}
+        )
         for group_by, labels in table.groups.items():
             for value, gf in _group_figures(x, y, stim, labels).items():
                 doc["results"].append(_row(key, name, group_by, value, gf))
@@ -137,10 +150,21 @@ def _perspective_plain(
             doc["notes"].append(f"{key} / {name}: {notes}")
     names = list(boots)
     for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            c = mb.compare(point[a].srcc, point[b].srcc, boots[a].values["srcc"], boots[b].values["srcc"], level=opts.level)
+        for other in names[i + 1 :]:
+            c = mb.compare(
+                point[a].srcc,
+                point[other].srcc,
+                boots[a].values["srcc"],
+                boots[other].values["srcc"],
+                level=opts.level,
+            )
             doc["comparisons"].append(
-                {"perspective": key, "a": a, "b": b, **{k: _num(v) if isinstance(v, float) else v for k, v in asdict(c).items()}}
+                {
+                    "perspective": key,
+                    "a": a,
+                    "b": other,
+                    **{k: _num(v) if isinstance(v, float) else v for k, v in asdict(c).items()},
+                }
             )
 
 
@@ -213,21 +237,33 @@ def benchmark(table: MosTable, preds: Predictions, opts: Options | None = None) 
         else:
             _perspective_plain(key, table, preds, opts, doc)
     if with_splits:
-        doc["notes"].append("Figures are medians over the splits; CI columns hold the smallest and largest split value.")
+        doc["notes"].append(
+            "Figures are medians over the splits; CI columns hold the smallest and largest split value."
+        )
     doc["best"] = _best(doc, table.keys)
     return doc
 
 
-def splits_rows(table: MosTable, *, n_splits: int = 10, test_fraction: float = 0.2, seed: int = 0) -> list[dict[str, Any]]:
+def splits_rows(
+    table: MosTable, *, n_splits: int = 10, test_fraction: float = 0.2, seed: int = 0
+) -> list[dict[str, Any]]:
     """Prompt-grouped train/test splits, one row per split and stimulus (``set`` = train/test).
 
     Stimuli without a prompt form their own group.
     """
     labels = [p or f"\x00{k}" for k, p in enumerate(table.prompts)]
     _, codes = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
-    test = mb.prompt_splits(codes, n_splits=n_splits, test_fraction=test_fraction, rng=np.random.default_rng(seed))
+    test = mb.prompt_splits(
+        codes, n_splits=n_splits, test_fraction=test_fraction, rng=np.random.default_rng(seed)
+    )
     return [
-        {"split": s, "position": table.positions[k], "stimulus": table.names[k], "prompt": table.prompts[k], "set": "test" if test[s, k] else "train"}
+        {
+            "split": s,
+            "position": table.positions[k],
+            "stimulus": table.names[k],
+            "prompt": table.prompts[k],
+            "set": "test" if test[s, k] else "train",
+        }
         for s in range(n_splits)
         for k in range(table.n)
     ]

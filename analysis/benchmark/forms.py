@@ -14,7 +14,9 @@ class MetricBenchmarkForm(forms.Form):
     n_boot = forms.IntegerField(
         label=_("Bootstrap resamples"), min_value=0, max_value=10_000, initial=1000, required=False
     )
-    seed = forms.IntegerField(label=_("Random seed"), min_value=0, max_value=2**31 - 1, initial=0, required=False)
+    seed = forms.IntegerField(
+        label=_("Random seed"), min_value=0, max_value=2**31 - 1, initial=0, required=False
+    )
 
     def clean_n_boot(self) -> int:
         value = self.cleaned_data.get("n_boot")

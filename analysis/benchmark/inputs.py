@@ -93,7 +93,9 @@ def _open_text(source: Source, what: str) -> io.StringIO:
     try:
         return io.StringIO(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise BenchmarkInputError(f"the {what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise BenchmarkInputError(
+            f"the {what} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
 
 
 def _read_csv(source: Source, what: str) -> pd.DataFrame:
@@ -103,7 +105,9 @@ def _read_csv(source: Source, what: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise BenchmarkInputError(f"the {what} is empty") from None
     except pd.errors.ParserError as exc:
-        raise BenchmarkInputError(f"the {what} is not a valid CSV: {str(exc).strip().splitlines()[-1]}") from None
+        raise BenchmarkInputError(
+            f"the {what} is not a valid CSV: {str(exc).strip().splitlines()[-1]}"
+        ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -120,10 +124,13 @@ def read_mos_table(source: Source) -> MosTable:
     """Read a run's ``mos.csv`` (a path, an open file or bytes)."""
     frame = _read_csv(source, "mos.csv")
     missing = [c for c in ("position", "stimulus") if c not in frame.columns]
-    keys = [c[: -len("_mos")] for c in frame.columns if c.endswith("_mos") and f"{c[:-4]}_sd_raw" in frame.columns]
+    keys = [
+        c[: -len("_mos")] for c in frame.columns if c.endswith("_mos") and f"{c[:-4]}_sd_raw" in frame.columns
+    ]
     if missing or not keys:
         raise BenchmarkInputError(
-            "mos.csv lacks " + (f"column(s) {', '.join(missing)}" if missing else "any <perspective>_mos column")
+            "mos.csv lacks "
+            + (f"column(s) {', '.join(missing)}" if missing else "any <perspective>_mos column")
         )
     if frame.empty:
         raise BenchmarkInputError("mos.csv lists no stimuli")
@@ -182,7 +189,10 @@ def _check_scores(frame: pd.DataFrame) -> np.ndarray:
     score = pd.to_numeric(frame["score"].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(score))
     if bad.size:
-        shown = [f"line {ln}: {frame['score'].iloc[r]!r}" for ln, r in zip(_line(bad[:SHOWN]), bad[:SHOWN], strict=True)]
+        shown = [
+            f"line {ln}: {frame['score'].iloc[r]!r}"
+            for ln, r in zip(_line(bad[:SHOWN]), bad[:SHOWN], strict=True)
+        ]
         more = f", ... ({bad.size - SHOWN} more)" if bad.size > SHOWN else ""
         raise BenchmarkInputError(f"{bad.size} score(s) are not finite numbers: {'; '.join(shown)}{more}")
     return score
@@ -204,7 +214,9 @@ def _check_duplicates(frame: pd.DataFrame, stimulus: np.ndarray, table: MosTable
         )
 
 
-def _check_coverage(metrics: tuple[str, ...], metric: np.ndarray, stimulus: np.ndarray, table: MosTable) -> None:
+def _check_coverage(
+    metrics: tuple[str, ...], metric: np.ndarray, stimulus: np.ndarray, table: MosTable
+) -> None:
     rated = np.zeros(table.n, dtype=bool)
     for key in table.keys:
         rated |= np.isfinite(table.mos[key])
@@ -257,7 +269,9 @@ def read_predictions(source: Source, table: MosTable) -> Predictions:
         frame[col] = frame[col].str.strip()
         empty = np.flatnonzero((frame[col] == "").to_numpy())
         if empty.size:
-            raise BenchmarkInputError(f"{empty.size} row(s) have an empty {col}: lines {_quote(_line(empty))}")
+            raise BenchmarkInputError(
+                f"{empty.size} row(s) have an empty {col}: lines {_quote(_line(empty))}"
+            )
     score = _check_scores(frame)
     stimulus, by = _resolve_stimuli(frame["stimulus"], table)
     _check_duplicates(frame, stimulus, table, has_split)

@@ -1,7 +1,7 @@
 """The offline benchmark behind ``manage.py benchmark_metrics``. No Django.
 
-    from analysis.benchmark import offline
-    doc, files = offline.run("export/run-12", "preds.csv", "out/")
+from analysis.benchmark import offline
+doc, files = offline.run("export/run-12", "preds.csv", "out/")
 """
 
 from __future__ import annotations

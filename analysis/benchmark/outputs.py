@@ -130,7 +130,9 @@ def write_scatter_plots(out: Path, doc: dict[str, Any], table: MosTable, preds: 
 
     fits = {(f["perspective"], f["metric"]): f for f in doc["fits"]}
     overall = {(r["perspective"], r["metric"]): r for r in doc["results"] if r["group_by"] == ALL}
-    first_split = None if preds.split is None else sorted({str(s) for s in preds.split}, key=lambda s: (len(s), s))[0]
+    first_split = (
+        None if preds.split is None else sorted({str(s) for s in preds.split}, key=lambda s: (len(s), s))[0]
+    )
     paths = []
     n = len(preds.metrics)
     cols = min(n, 3)
@@ -140,7 +142,11 @@ def write_scatter_plots(out: Path, doc: dict[str, Any], table: MosTable, preds: 
         FigureCanvasAgg(fig)
         for m, name in enumerate(preds.metrics):
             ax = fig.add_subplot(rows, cols, m + 1)
-            sel = preds.metric == m if first_split is None else (preds.metric == m) & (preds.split == first_split)
+            sel = (
+                preds.metric == m
+                if first_split is None
+                else (preds.metric == m) & (preds.split == first_split)
+            )
             x, y = preds.score[sel], table.mos[key][preds.stimulus[sel]]
             ok = np.isfinite(y)
             ax.scatter(x[ok], y[ok], s=14, alpha=0.7, color="#4C72B0", edgecolors="none")
@@ -152,7 +158,9 @@ def write_scatter_plots(out: Path, doc: dict[str, Any], table: MosTable, preds: 
                 ax.legend(loc="best", fontsize=8)
             r = overall.get((key, name), {})
             srcc, plcc = r.get("srcc"), r.get("plcc")
-            title = f"{name}\nSRCC {srcc:.3f}, PLCC {plcc:.3f}" if srcc is not None and plcc is not None else name
+            title = (
+                f"{name}\nSRCC {srcc:.3f}, PLCC {plcc:.3f}" if srcc is not None and plcc is not None else name
+            )
             ax.set_title(title, fontsize=9)
             ax.set_xlabel("prediction", fontsize=8)
             ax.set_ylabel(f"MOS ({key})", fontsize=8)
@@ -189,7 +197,9 @@ def write_all(
     out.mkdir(parents=True, exist_ok=True)
     paths = [write_results_csv(out / "results.csv", doc)]
     json_path = out / "results.json"
-    json_path.write_text(json.dumps(json_safe(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+    json_path.write_text(
+        json.dumps(json_safe(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
+    )
     tex_path = out / "results.tex"
     tex_path.write_text(latex_table(doc), encoding="utf-8")
     paths += [json_path, tex_path]

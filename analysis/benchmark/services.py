@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -61,7 +61,7 @@ def metric_benchmark_start(
     run: AnalysisRun,
     content: bytes,
     filename: str,
-    user: AbstractBaseUser | None = None,
+    user: User | AnonymousUser | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     refit_bootstrap: bool = False,
@@ -85,7 +85,7 @@ def metric_benchmark_start(
         predictions_name=Path(filename or "predictions.csv").name[:255],
         metrics=list(preds.metrics),
         parameters=asdict(options),
-        created_by=user if user is not None and user.is_authenticated else None,
+        created_by=None if user is None or isinstance(user, AnonymousUser) else user,
     )
     bench.full_clean(exclude=["predictions"])
     bench.save()
@@ -107,7 +107,9 @@ def metric_benchmark_enqueue(*, benchmark_id: int) -> None:
     try:
         metric_benchmark_execute_task.delay(benchmark_id)
     except (KombuError, OSError) as exc:  # broker down: a benchmark is small enough to finish here
-        logger.warning("benchmark %s: could not publish the job (%s); computing in-process", benchmark_id, exc)
+        logger.warning(
+            "benchmark %s: could not publish the job (%s); computing in-process", benchmark_id, exc
+        )
         metric_benchmark_execute(benchmark_id=benchmark_id)
 
 
@@ -124,7 +126,9 @@ def _store(src: Path, prefix: str) -> list[str]:
 
 def metric_benchmark_execute(*, benchmark_id: int) -> str:
     """Claim a pending benchmark and compute it; return "done", "failed" or "skipped"."""
-    claimed = MetricBenchmark.objects.filter(pk=benchmark_id, status=Status.PENDING).update(status=Status.RUNNING)
+    claimed = MetricBenchmark.objects.filter(pk=benchmark_id, status=Status.PENDING).update(
+        status=Status.RUNNING
+    )
     if not claimed:
         return "skipped"
     bench = MetricBenchmark.objects.select_related("run", "run__study").get(pk=benchmark_id)

@@ -90,7 +90,12 @@ def _tables(doc: dict[str, Any]) -> list[dict[str, Any]]:
         for r in rows:
             if r["group_by"] != "all":
                 groups.setdefault(r["group_by"], []).append(
-                    {"metric": r["metric"], "group": r["group"], "n": r["n"], "cells": [_cell(r, c, None) for c in COLUMNS]}
+                    {
+                        "metric": r["metric"],
+                        "group": r["group"],
+                        "n": r["n"],
+                        "cells": [_cell(r, c, None) for c in COLUMNS],
+                    }
                 )
         comparisons = [c for c in doc.get("comparisons", []) if c["perspective"] == key]
         out.append({"key": key, "overall": overall, "groups": groups, "comparisons": comparisons})

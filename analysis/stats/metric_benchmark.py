@@ -189,7 +189,9 @@ def fit_mapping(x: FloatArray, y: FloatArray, *, p0: Sequence[float] | None = No
         return Mapping("linear", line, mean, sd, note + "; used the least-squares line")
     # A flat valley (a nearly straight relation) can exhaust the budget before the tolerances
     # are met; the best point reached is kept, since it already beats the line, and said so.
-    stopped = "" if ier in (1, 2, 3, 4) else f"logistic fit stopped after {_MAXFEV} evaluations; best point kept"
+    stopped = (
+        "" if ier in (1, 2, 3, 4) else f"logistic fit stopped after {_MAXFEV} evaluations; best point kept"
+    )
     return Mapping("logistic5", tuple(float(p) for p in params), mean, sd, stopped)
 
 
@@ -441,7 +443,9 @@ def prompt_splits(
     uniques, codes = np.unique(groups, return_inverse=True)
     n_test = max(1, round(test_fraction * uniques.size))
     if n_test >= uniques.size:
-        raise ValueError(f"{uniques.size} prompt group(s) cannot be split {1 - test_fraction:.0%}/{test_fraction:.0%}")
+        raise ValueError(
+            f"{uniques.size} prompt group(s) cannot be split {1 - test_fraction:.0%}/{test_fraction:.0%}"
+        )
     out = np.zeros((n_splits, groups.size), dtype=bool)
     for s in range(n_splits):
         test_groups = rng.permutation(uniques.size)[:n_test]

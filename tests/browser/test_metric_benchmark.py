@@ -29,8 +29,14 @@ def test_page_benchmark_gives_the_numbers_of_the_offline_command(
     bad = tmp_path / "bad.csv"
     bad.write_text("stimulus,metric,score\nghost.png,m,1\n")
     call_command(
-        "benchmark_metrics", "--mos-dir", str(tmp_path / "export"), "--predictions", str(preds),
-        "--output-dir", str(tmp_path / "offline"), "--no-plots",
+        "benchmark_metrics",
+        "--mos-dir",
+        str(tmp_path / "export"),
+        "--predictions",
+        str(preds),
+        "--output-dir",
+        str(tmp_path / "offline"),
+        "--no-plots",
     )
     offline = json.loads((tmp_path / "offline" / "results.json").read_text())
 
@@ -45,7 +51,9 @@ def test_page_benchmark_gives_the_numbers_of_the_offline_command(
     page.click("#benchmark-submit")
 
     # then one clear line says what is wrong
-    expect(page.locator("#benchmark-error")).to_contain_text("1 stimulus names of the predictions are not in the run's mos.csv: 'ghost.png'")
+    expect(page.locator("#benchmark-error")).to_contain_text(
+        "1 stimulus names of the predictions are not in the run's mos.csv: 'ghost.png'"
+    )
 
     # when they upload the planted predictions with the default options
     page.set_input_files("input[name=predictions]", str(preds))
@@ -57,7 +65,8 @@ def test_page_benchmark_gives_the_numbers_of_the_offline_command(
     for t, key in enumerate(offline["perspectives"], start=1):
         for metric in offline["metrics"]:
             row = next(
-                r for r in offline["results"]
+                r
+                for r in offline["results"]
                 if r["perspective"] == key and r["metric"] == metric and r["group_by"] == "all"
             )
             cells = page.locator(f"#results-{t} tr[data-metric={metric}] td")

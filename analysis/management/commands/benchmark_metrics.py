@@ -26,12 +26,16 @@ class Command(BaseCommand):
         parser.add_argument("--predictions", help="CSV with stimulus, metric, score[, split]")
         parser.add_argument("--output-dir", required=True, help="folder for the result files")
         parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
-        parser.add_argument("--seed", type=int, default=0, help="seed of the resamples and splits (default 0)")
+        parser.add_argument(
+            "--seed", type=int, default=0, help="seed of the resamples and splits (default 0)"
+        )
         parser.add_argument(
             "--refit-bootstrap", action="store_true", help="refit the logistic on every resample (slow)"
         )
         parser.add_argument("--splits", type=int, default=10, help="number of train/test splits (default 10)")
-        parser.add_argument("--test-fraction", type=float, default=0.2, help="share of prompts on the test side")
+        parser.add_argument(
+            "--test-fraction", type=float, default=0.2, help="share of prompts on the test side"
+        )
         parser.add_argument("--splits-only", action="store_true", help="only write splits.csv")
         parser.add_argument("--no-plots", action="store_true", help="skip the scatter plots")
 
@@ -51,7 +55,11 @@ class Command(BaseCommand):
             if not options["predictions"]:
                 raise CommandError("give --predictions (or --splits-only)")
             doc, files = offline.run(
-                options["mos_dir"], options["predictions"], options["output_dir"], opts, plots=not options["no_plots"]
+                options["mos_dir"],
+                options["predictions"],
+                options["output_dir"],
+                opts,
+                plots=not options["no_plots"],
             )
         except (BenchmarkInputError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
@@ -60,7 +68,9 @@ class Command(BaseCommand):
     def _report(self, doc: dict[str, Any], n_files: int, out: str) -> None:
         width = max(len(m) for m in doc["metrics"])
         for key in doc["perspectives"]:
-            self.stdout.write(f"{key}:  {'metric'.ljust(width)}  " + "  ".join(c.upper().rjust(7) for c in COLUMNS))
+            self.stdout.write(
+                f"{key}:  {'metric'.ljust(width)}  " + "  ".join(c.upper().rjust(7) for c in COLUMNS)
+            )
             best = doc["best"].get(key, {})
             for r in (r for r in doc["results"] if r["perspective"] == key and r["group_by"] == "all"):
                 cells = []

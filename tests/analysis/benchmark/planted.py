@@ -27,9 +27,9 @@ METRICS = {
 
 def stimuli() -> list[dict]:
     out = []
-    for m, model in enumerate(MODELS):
+    for model in MODELS:
         for p in range(PROMPTS):
-            for k in range(IMAGES):
+            for _ in range(IMAGES):
                 n = len(out)
                 out.append(
                     {
@@ -41,7 +41,6 @@ def stimuli() -> list[dict]:
                         "categories": {"challenge": ["Basic", "Complex"][p % 2], "scene": f"scene-{p % 3}"},
                     }
                 )
-    assert m == len(MODELS) - 1 and k == IMAGES - 1
     return out
 
 
@@ -76,7 +75,9 @@ def mos_of(folder: Path, key: str) -> np.ndarray:
         return np.array([float(row[f"{key}_mos"]) for row in csv.DictReader(fh)])
 
 
-def write_predictions(folder: Path, path: Path, *, seed: int = 1, by: str = "name", key: str = "quality") -> Path:
+def write_predictions(
+    folder: Path, path: Path, *, seed: int = 1, by: str = "name", key: str = "quality"
+) -> Path:
     """Predictions of the planted metrics for every stimulus of the run folder."""
     rng = np.random.default_rng(seed)
     mos = mos_of(folder, key)

@@ -25,18 +25,25 @@ def api(owner):
 def upload(api, run, content, **extra):
     return api.post(
         f"/api/analysis-runs/{run.pk}/benchmarks/",
-        {"predictions": SimpleUploadedFile("preds.csv", content, content_type="text/csv"), "n_boot": 100, **extra},
+        {
+            "predictions": SimpleUploadedFile("preds.csv", content, content_type="text/csv"),
+            "n_boot": 100,
+            **extra,
+        },
         format="multipart",
     )
 
 
-def test_upload_enqueues_the_job_and_the_results_match_scipy(api, done_run, django_capture_on_commit_callbacks):
+def test_upload_enqueues_the_job_and_the_results_match_scipy(
+    api, done_run, django_capture_on_commit_callbacks
+):
     # given an upload of planted predictions
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = upload(api, done_run, planted_predictions(done_run))
     assert response.status_code == 202, response.json()
     body = response.json()
-    assert body["status"] == "pending" and body["metrics"] == ["close", "noisy"]
+    assert body["status"] == "pending"
+    assert body["metrics"] == ["close", "noisy"]
     assert len(callbacks) == 1
 
     # when the job runs (twice: the second does nothing)
@@ -49,7 +56,11 @@ def test_upload_enqueues_the_job_and_the_results_match_scipy(api, done_run, djan
     doc = detail["results"]
     assert doc["best"]["quality"] == dict.fromkeys(("srcc", "krcc", "plcc", "rmse"), "close")
     _, mos = run_mos(done_run)
-    row = next(r for r in doc["results"] if r["metric"] == "noisy" and r["perspective"] == "quality" and r["group_by"] == "all")
+    row = next(
+        r
+        for r in doc["results"]
+        if r["metric"] == "noisy" and r["perspective"] == "quality" and r["group_by"] == "all"
+    )
     content = planted_predictions(done_run).decode().splitlines()[1:]
     noisy = [float(line.split(",")[2]) for line in content if ",noisy," in line]
     assert row["srcc"] == pytest.approx(stats.spearmanr(noisy, mos).statistic, abs=1e-12)
@@ -57,7 +68,8 @@ def test_upload_enqueues_the_job_and_the_results_match_scipy(api, done_run, djan
     names = {f["name"] for f in detail["files"]}
     assert {"results.csv", "results.json", "results.tex", "splits.csv", "predictions.csv"} <= names
     tex = api.get(f"/api/benchmarks/{body['id']}/files/results.tex")
-    assert tex.status_code == 200 and b"\\textbf" in b"".join(tex.streaming_content)
+    assert tex.status_code == 200
+    assert b"\\textbf" in b"".join(tex.streaming_content)
     listing = api.get(f"/api/analysis-runs/{done_run.pk}/benchmarks/").json()
     assert [b["id"] for b in listing["results"]] == [body["id"]]
 
@@ -66,7 +78,9 @@ def test_bad_predictions_get_400_with_one_line_and_nothing_is_saved(api, done_ru
     response = upload(api, done_run, b"stimulus,metric,score\nnot-there.png,m,1\n")
 
     assert response.status_code == 400
-    assert "1 stimulus names of the predictions are not in the run's mos.csv: 'not-there.png'" in json.dumps(response.json())
+    assert "1 stimulus names of the predictions are not in the run's mos.csv: 'not-there.png'" in json.dumps(
+        response.json()
+    )
     assert not MetricBenchmark.objects.exists()
 
 

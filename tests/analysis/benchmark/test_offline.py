@@ -67,7 +67,11 @@ def independent_fit(x, y):
 
 
 def overall(doc, key, metric):
-    (row,) = [r for r in doc["results"] if r["perspective"] == key and r["metric"] == metric and r["group_by"] == "all"]
+    (row,) = [
+        r
+        for r in doc["results"]
+        if r["perspective"] == key and r["metric"] == metric and r["group_by"] == "all"
+    ]
     return row
 
 
@@ -90,7 +94,9 @@ def test_planted_figures_equal_scipy_and_an_independent_fit(result, folder, pred
 def test_the_least_noisy_metric_ranks_first_in_every_column(result):
     doc, _, out = result
 
-    assert doc["best"] == {key: dict.fromkeys(("srcc", "krcc", "plcc", "rmse"), "sharp") for key in planted.KEYS}
+    assert doc["best"] == {
+        key: dict.fromkeys(("srcc", "krcc", "plcc", "rmse"), "sharp") for key in planted.KEYS
+    }
     tex = (out / "results.tex").read_text()
     sharp_line = next(line for line in tex.splitlines() if line.startswith("sharp"))
     assert sharp_line.count(r"\textbf") == 8
@@ -100,9 +106,14 @@ def test_the_least_noisy_metric_ranks_first_in_every_column(result):
 def test_sharp_beats_rough_significantly_in_the_paired_test(result):
     doc, _, _ = result
 
-    c = next(c for c in doc["comparisons"] if c["perspective"] == "quality" and {c["a"], c["b"]} == {"sharp", "rough"})
+    c = next(
+        c
+        for c in doc["comparisons"]
+        if c["perspective"] == "quality" and {c["a"], c["b"]} == {"sharp", "rough"}
+    )
 
-    assert c["significant"] and c["p_value"] < 0.01
+    assert c["significant"]
+    assert c["p_value"] < 0.01
     assert len([c for c in doc["comparisons"] if c["perspective"] == "quality"]) == 6
 
 
@@ -112,7 +123,11 @@ def test_figures_per_model_and_category_equal_scipy_on_the_subset(result, folder
     x = read_preds(preds)["fair"]
     models = np.array([s["model"] for s in planted.stimuli()])
 
-    rows = [r for r in doc["results"] if r["perspective"] == "quality" and r["metric"] == "fair" and r["group_by"] == "model"]
+    rows = [
+        r
+        for r in doc["results"]
+        if r["perspective"] == "quality" and r["metric"] == "fair" and r["group_by"] == "model"
+    ]
 
     assert [r["group"] for r in rows] == sorted(planted.MODELS)
     for r in rows:
@@ -194,9 +209,11 @@ def test_a_split_column_reports_the_median_over_splits(folder, tmp_path):
     row = overall(doc, "quality", "learned")
     values = [stats.spearmanr(x[ks], mos[ks]).statistic for ks in per_split.values()]
     assert row["srcc"] == pytest.approx(np.median(values), abs=1e-12)
-    assert row["srcc_low"] == pytest.approx(min(values)) and row["srcc_high"] == pytest.approx(max(values))
+    assert row["srcc_low"] == pytest.approx(min(values))
+    assert row["srcc_high"] == pytest.approx(max(values))
     assert row["n_splits"] == 10
-    assert doc["with_splits"] and doc["comparisons"] == []
+    assert doc["with_splits"]
+    assert doc["comparisons"] == []
 
 
 def _write(tmp_path, text):
@@ -208,11 +225,26 @@ def _write(tmp_path, text):
 BAD = [
     ("stimulus,metric\n0.png,a\n", r"lacks column\(s\) score"),
     ("stimulus,metric,score\n", r"header but no rows"),
-    ("stimulus,metric,score\nnope.png,a,1\n0.png,a,2\nzz.png,a,3\n", r"2 stimulus names .* not in the run's mos.csv: 'nope.png', 'zz.png'"),
-    ("stimulus,metric,score\n0.png,a,1\n1.png,a,nan\n2.png,a,x\n", r"2 score\(s\) are not finite numbers: line 3: 'nan'; line 4: 'x'"),
-    ("stimulus,metric,score\n0.png,a,1\n0.png,a,2\n", r"2 rows repeat .* lines 2, 3 all score '0.png' for metric 'a'"),
-    ("stimulus,metric,score\n0.png,a,1\n1.png,a,2\n", r"metric 'a' has no prediction for 142 of 144 stimuli with a MOS: '2.png', '3.png', .* \(132 more\)"),
-    ("stimulus,metric,score\n" + "".join(f"{k}.png,flat,3\n" for k in range(144)), r"metric 'flat' gives the same score \(3\) to all its 144 stimuli"),
+    (
+        "stimulus,metric,score\nnope.png,a,1\n0.png,a,2\nzz.png,a,3\n",
+        r"2 stimulus names .* not in the run's mos.csv: 'nope.png', 'zz.png'",
+    ),
+    (
+        "stimulus,metric,score\n0.png,a,1\n1.png,a,nan\n2.png,a,x\n",
+        r"2 score\(s\) are not finite numbers: line 3: 'nan'; line 4: 'x'",
+    ),
+    (
+        "stimulus,metric,score\n0.png,a,1\n0.png,a,2\n",
+        r"2 rows repeat .* lines 2, 3 all score '0.png' for metric 'a'",
+    ),
+    (
+        "stimulus,metric,score\n0.png,a,1\n1.png,a,2\n",
+        r"metric 'a' has no prediction for 142 of 144 stimuli with a MOS: '2.png', '3.png', .* \(132 more\)",
+    ),
+    (
+        "stimulus,metric,score\n" + "".join(f"{k}.png,flat,3\n" for k in range(144)),
+        r"metric 'flat' gives the same score \(3\) to all its 144 stimuli",
+    ),
     ("stimulus,metric,score\n,a,1\n", r"empty stimulus: lines 2"),
 ]
 
@@ -230,22 +262,50 @@ def test_command_prints_the_table_and_writes_the_same_figures(folder, preds, res
     doc, _, _ = result
 
     call_command(
-        "benchmark_metrics", "--mos-dir", str(folder), "--predictions", str(preds),
-        "--output-dir", str(tmp_path), "--bootstrap", "200", "--seed", "5",
+        "benchmark_metrics",
+        "--mos-dir",
+        str(folder),
+        "--predictions",
+        str(preds),
+        "--output-dir",
+        str(tmp_path),
+        "--bootstrap",
+        "200",
+        "--seed",
+        "5",
     )
 
     printed = capsys.readouterr().out
-    assert "quality:" in printed and "sharp" in printed and "*" in printed
+    assert "quality:" in printed
+    assert "sharp" in printed
+    assert "*" in printed
     assert json.loads((tmp_path / "results.json").read_text())["results"] == doc["results"]
 
 
 def test_command_turns_bad_input_into_one_line(folder, tmp_path):
     bad = _write(tmp_path, "stimulus,metric,score\nnope.png,a,1\n")
 
-    with pytest.raises(CommandError, match=r"1 stimulus names of the predictions are not in the run's mos.csv: 'nope.png'"):
-        call_command("benchmark_metrics", "--mos-dir", str(folder), "--predictions", str(bad), "--output-dir", str(tmp_path / "o"))
+    with pytest.raises(
+        CommandError, match=r"1 stimulus names of the predictions are not in the run's mos.csv: 'nope.png'"
+    ):
+        call_command(
+            "benchmark_metrics",
+            "--mos-dir",
+            str(folder),
+            "--predictions",
+            str(bad),
+            "--output-dir",
+            str(tmp_path / "o"),
+        )
 
 
 def test_command_refuses_a_folder_without_mos_csv(tmp_path):
     with pytest.raises(CommandError, match="holds no mos.csv"):
-        call_command("benchmark_metrics", "--mos-dir", str(tmp_path), "--splits-only", "--output-dir", str(tmp_path / "o"))
+        call_command(
+            "benchmark_metrics",
+            "--mos-dir",
+            str(tmp_path),
+            "--splits-only",
+            "--output-dir",
+            str(tmp_path / "o"),
+        )
