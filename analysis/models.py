@@ -75,3 +75,6 @@ class AnalysisRun(models.Model):
     @property
     def zip_name(self) -> str:
         return f"{self.study.slug}-run-{self.pk}.zip"
+
+
+from analysis.benchmark.models import MetricBenchmark  # noqa: E402,F401 - registers the model of issue 18

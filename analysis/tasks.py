@@ -28,3 +28,6 @@ def analysis_run_execute_task(run_id: int) -> str:
 def analysis_runs_sweep_task() -> list[int]:
     """Re-enqueue pending runs the queue lost and running runs of dead workers (beat schedule)."""
     return analysis_runs_sweep()
+
+
+from analysis.benchmark.tasks import metric_benchmark_execute_task  # noqa: E402,F401 - registers the job

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from analysis import views
+from analysis.benchmark import urls as benchmark_urls
 
 app_name = "analysis"
 
@@ -10,3 +11,5 @@ urlpatterns = [
     path("runs/<int:pk>/status.json", views.run_status, name="run-status"),
     path("runs/<int:pk>/files/<path:path>", views.run_file, name="run-file"),
 ]
+
+urlpatterns += benchmark_urls.urlpatterns  # metric benchmarks (issue 18)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from analysis.api import views
+from analysis.benchmark import api as benchmark_api
 
 app_name = "analysis-api"
 
@@ -9,3 +10,5 @@ urlpatterns = [
     path("analysis-runs/<int:pk>/", views.AnalysisRunDetailApi.as_view(), name="run-detail"),
     path("analysis-runs/<int:pk>/files/<path:path>", views.AnalysisRunFileApi.as_view(), name="run-file"),
 ]
+
+urlpatterns += benchmark_api.urlpatterns  # metric benchmarks (issue 18)
