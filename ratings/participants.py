@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from experiments.models import Study
-from ratings import panels
+from ratings import panels, qc
 from ratings.models import PanelDecision, Participant, RatingSession, Trial
 
 S = RatingSession.Status
@@ -74,13 +74,9 @@ def stall_after(study: Study) -> timedelta:
 
 
 def qc_failure_checks(failures: Any) -> list[str]:
-    """The names of the failed checks in one session's `qc_failures` (the one reader of it here)."""
-    items = failures if isinstance(failures, list) else []
-    names = []
-    for item in items:
-        name = (item.get("check") or item.get("kind") or "check") if isinstance(item, dict) else item
-        names.append(str(name)[:60])
-    return names
+    """The names of the failed checks in one session's `qc_failures`, read through the one record
+    type the submission path writes (`ratings.qc.QcFailure`)."""
+    return [failure.kind for failure in qc.failures_from_json(failures)]
 
 
 @dataclass
