@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from . import groupby, params
 from .ratings import Ratings
@@ -150,7 +150,7 @@ def run(r: Ratings, **p: Any) -> AnalysisResult:
     # The weights of the solver: se_j = 1 / sqrt(sum over j's raters of 1 / v_i^2).
     precision = groupby.sums(stim_idx, 1.0 / (v[rater] ** 2 + VARIANCE_FLOOR), n_s)
     se = 1.0 / np.sqrt(np.where(m.count > 0, precision, np.nan))
-    zq = float(sps.norm.ppf(0.5 + p["ci"] / 2.0))
+    zq = float(special.ndtri(0.5 + p["ci"] / 2.0))  # the normal quantile, as scipy.stats.norm.ppf
     stim = StimulusStats(
         mos=np.where(m.count > 0, x, np.nan),
         sd=m.sd,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from . import groupby
 from .types import BoolArray, FloatArray, IntArray, ObjectArray
@@ -141,7 +141,8 @@ def t_interval(mean: FloatArray, sd: FloatArray, n: IntArray, ci: float) -> tupl
     ok = n >= 2
     if ok.any():
         values, inverse = np.unique(n[ok], return_inverse=True)
-        tq = np.asarray(sps.t.ppf(0.5 + ci / 2.0, values - 1), dtype=np.float64)[inverse]
+        # stdtrit is what scipy.stats.t.ppf evaluates; scipy.special loads far faster than scipy.stats.
+        tq = np.asarray(special.stdtrit(values - 1, 0.5 + ci / 2.0), dtype=np.float64)[inverse]
         half[ok] = tq * sd[ok] / np.sqrt(n[ok])
     return mean - half, mean + half
 
