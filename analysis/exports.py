@@ -415,6 +415,7 @@ def perspective_summary(key: str, res: AnalysisResult, rater_ids: Sequence[Any])
         },
         "rejected_raters": [{"rater": rater_ids[int(k)], "reason": rs.reason[k]} for k in rejected],
         "notes": list(res.notes),
+        "diagnostics": dict(res.diagnostics),
     }
 
 

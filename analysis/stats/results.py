@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -116,6 +116,8 @@ class AnalysisResult:
     stimuli: StimulusStats
     raters: RaterStats
     notes: tuple[str, ...]
+    #: Solver facts for analysis.json, e.g. the MLE's ``converged``, ``iterations``, ``last_max_dx``.
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def n_rejected(self) -> int:
