@@ -401,7 +401,7 @@ def _codes(table: _Table, name: str) -> tuple[np.ndarray, list[str]]:
     values = table.columns[name]
     if values.dtype.kind in "iu":
         low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
-        if 0 <= low and high < 4 * values.size + 1_000_000:
+        if low >= 0 and high < 4 * values.size + 1_000_000:
             # Dense non-negative ids (the usual case): O(n) with a lookup table, no sort.
             present = np.flatnonzero(np.bincount(values, minlength=1))
             lookup = np.zeros(high + 1, dtype=np.intp)
@@ -537,7 +537,7 @@ def _duplicates(
     if same.size == 0:
         return rows, score, 0
     if policy == "refuse":
-        a, b = sorted(int(rows[order[same[0]]]), int(rows[order[same[0] + 1]]))
+        a, b = sorted((int(rows[order[same[0]]]), int(rows[order[same[0] + 1]])))
         raise DuplicateRatingError(
             f"lines {table.line(a)} and {table.line(b)} rate the same stimulus from the same rater and "
             "perspective; remove one, or pass --duplicates average to average such rows"

@@ -263,6 +263,9 @@ def staged_output(dest: str | Path, *, force: bool = False) -> Iterator[Path]:
     out = Path(dest)
     if out.exists() and not out.is_dir():
         raise OutputError(f"the output path {str(out)!r} is a file, not a folder")
+    for ancestor in out.absolute().parents:
+        if ancestor.exists() and not ancestor.is_dir():
+            raise OutputError(f"the output folder {str(out)!r} cannot be made: {str(ancestor)!r} is a file")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise OutputError(
             f"the output folder {str(out)!r} is not empty; choose another folder or pass --force to replace it"

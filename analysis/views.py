@@ -101,19 +101,28 @@ def _results(run: AnalysisRun) -> dict[str, Any]:
         "stimuli_cut": stimuli_cut,
         "raters": raters,
         "raters_cut": raters_cut,
-        "files": [f for f in files if not f.startswith("plots/") and f != run.zip_name],
-        "plots": sorted((f for f in files if f.startswith("plots/")), key=_plot_order),
+        "files": [f for f in files if not f.endswith(".png") and f != run.zip_name],
+        "plots": [
+            {"file": f, "caption": PLOT_CAPTIONS.get(f, "")}
+            for f in sorted(
+                (f for f in files if f.startswith("plots/") and f.endswith(".png")), key=_plot_order
+            )
+        ],
     }
 
 
-PLOT_KINDS = ("mos_histogram", "mos_ci", "mos_by_model", "screening")
+#: The plots the job draws (analysis.plots), in page order, with what each shows.
+PLOT_CAPTIONS = {
+    "plots/mos_by_model.png": "Mean MOS per generating model, with its 95% confidence interval, per perspective.",
+    "plots/mos_histogram.png": "How the MOS values are distributed, per perspective.",
+    "plots/mos_ci.png": "Every stimulus' MOS in increasing order, with its confidence interval.",
+    "plots/screening.png": "Which raters the BT.500 screening rejected, and why (see the text under the plot).",
+}
 
 
-def _plot_order(name: str) -> tuple[str, int]:
-    """Per perspective (file names start with its number): histogram, CI, per model, screening."""
-    stem = name.removeprefix("plots/").removesuffix(".png")
-    kind = next((k for k, kind in enumerate(PLOT_KINDS) if stem.endswith(kind)), len(PLOT_KINDS))
-    return stem.split("_", 1)[0], kind
+def _plot_order(name: str) -> tuple[int, str]:
+    order = list(PLOT_CAPTIONS)
+    return (order.index(name) if name in order else len(order), name)
 
 
 @login_required
