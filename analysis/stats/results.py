@@ -157,7 +157,7 @@ def stimulus_stats(
     *,
     ci: float,
 ) -> StimulusStats:
-    """MOS, SDs, n and Student-t CI of ``values`` per stimulus (protocol.md section 3 step 4).
+    """MOS, SDs, n and Student-t CI of ``values`` per stimulus (docs/protocol.md section 3 step 4).
 
     ``values`` are what is averaged (e.g. rescaled z-scores), ``raw`` the raw scores of the
     same ratings (for ``sd_raw``).
