@@ -103,7 +103,9 @@ def _counted_ratings(
     qs = Rating.objects.filter(session__study=study, kind=Trial.Kind.TEST, stimulus__role=Stimulus.Role.TEST)
     if rating_id_max is not None:
         qs = qs.filter(id__lte=rating_id_max)
-    return _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only).order_by()
+    # In id order, the order of raw_ratings.csv: compute_mos on it then sums in the same order
+    # (bit-identical results, the MLE too, whose answer is only defined to its tolerance).
+    return _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only).order_by("id")
 
 
 def _describe_failure(failure: Any) -> str:

@@ -483,22 +483,28 @@ def export_metadata(
 
 
 def _stimulus_index(
-    table: _Table, order: list[str] | None, source: str
+    table: _Table, rows: np.ndarray, order: list[str] | None, source: str
 ) -> tuple[np.ndarray, list[Any], list[str]]:
-    """Stimulus index of each row, the label of each index, and the labels without ratings."""
+    """Stimulus index of every row (-1 for stimuli outside the analysed ``rows``), the label of
+    each index, and the labels without ratings. Only the analysed rows must name known stimuli:
+    training and gold stimuli of an export are not in its stimulus list."""
     codes, uniques = _codes(table, "stimulus")
+    used = np.unique(codes[rows])
     if order is None:
-        index, labels = _relabel(codes, uniques)
-        return index, labels, []
+        index, found = _relabel(np.arange(used.size), [uniques[k] for k in used])
+        mapped = np.full(len(uniques), -1, dtype=np.intp)
+        mapped[used] = index
+        return mapped[codes], found, []
     position = {_norm_id(s): k for k, s in enumerate(order)}
     mapped = np.asarray([position.get(_norm_id(u), -1) for u in uniques], dtype=np.intp)
-    if (mapped < 0).any():
-        first = int(np.flatnonzero(mapped < 0)[0])
-        row = int(np.flatnonzero(codes == first)[0])
+    unknown = used[mapped[used] < 0]
+    if unknown.size:
+        first = int(unknown[0])
+        row = int(rows[np.flatnonzero(codes[rows] == first)[0]])
         raise UnknownStimulusError(f"line {table.line(row)}: stimulus {uniques[first]!r} is not in {source}")
     labels: list[Any] = [int(s) for s in order] if all(_INT_ID.match(s) for s in order) else list(order)
     rated = np.zeros(len(order), dtype=bool)
-    rated[mapped] = True
+    rated[mapped[used]] = True
     return mapped[codes], labels, [str(labels[k]) for k in np.flatnonzero(~rated)]
 
 
@@ -626,15 +632,16 @@ def csv_input_load(
         remap[used_raters] = np.arange(used_raters.size)
         rater, rater_ids = remap[rater], [rater_ids[k] for k in used_raters]
 
+    order: list[str] | None
     if meta is not None and stimuli_path is None:
         order = [str(s.get("position", k)) for k, s in enumerate(meta["stimuli"])]
         stimulus, labels, unrated = _stimulus_index(
-            table, order, f"the stimulus list of {meta['metadata_file']!r}"
+            table, rows, order, f"the stimulus list of {meta['metadata_file']!r}"
         )
         stimuli_meta = [dict(s) for s in meta["stimuli"]]
     else:
         order = _read_stimuli_order(stimuli_path) if stimuli_path is not None else None
-        stimulus, labels, unrated = _stimulus_index(table, order, f"stimuli file {str(stimuli_path)!r}")
+        stimulus, labels, unrated = _stimulus_index(table, rows, order, f"stimuli file {str(stimuli_path)!r}")
         stimuli_meta = [{"position": k, "name": s} for k, s in enumerate(labels)]
     if order is None:
         warnings.append(

@@ -413,7 +413,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _rejections(data: loaders.StudyRatings, results: dict[str, AnalysisResult]) -> list[dict[str, Any]]:
+def _rejections(data: loaders.StudyRatings, results: Mapping[str, AnalysisResult]) -> list[dict[str, Any]]:
     """One entry per rejected rater: their code and reasons per perspective."""
     by_rater: dict[int, list[str]] = {}
     for key in data.keys:
@@ -430,7 +430,7 @@ def _finish(
     run: AnalysisRun,
     token: str,
     data: loaders.StudyRatings,
-    results: dict[str, AnalysisResult],
+    results: Mapping[str, AnalysisResult],
     summary: dict[str, Any],
     files: list[str],
     timings: dict[str, float],
