@@ -270,8 +270,8 @@ def _shape_check(data: bytes, n_fields: int) -> np.ndarray | None:
     newline = np.flatnonzero(buf == 10)
     ends = newline if buf[-1] == 10 else np.r_[newline, buf.size]
     starts = np.r_[0, newline + 1][: ends.size]
-    commas = np.flatnonzero(buf == 44)
-    cells = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    # Commas per line in one pass; a line ends at its newline, which is no comma.
+    cells = np.add.reduceat(buf == 44, starts, dtype=np.int64) + 1 if starts.size else np.ones(0, np.int64)
     length = ends - starts
     length = length - ((length > 0) & (buf[np.maximum(ends - 1, 0)] == 13))
     _refuse_bad_rows(cells, length == 0, n_fields, np.arange(1, cells.size + 1))
@@ -420,11 +420,18 @@ def _codes(table: _Table, name: str) -> tuple[np.ndarray, list[str]]:
     return np.asarray(codes, dtype=np.intp), stripped
 
 
+def _present(codes: np.ndarray, n: int) -> np.ndarray:
+    """The distinct values of ``codes`` (ints in [0, n)), ascending: O(len) with a bincount."""
+    return np.flatnonzero(np.bincount(codes, minlength=n))
+
+
 def _norm_id(text: str) -> str:
     return str(int(text)) if _INT_ID.match(text) else text
 
 
-def _relabel(codes: np.ndarray, uniques: list[str]) -> tuple[np.ndarray, list[Any]]:
+def _relabel(codes: np.ndarray, uniques: list[str], *, numeric: bool = False) -> tuple[np.ndarray, list[Any]]:
+    if numeric:  # integer ids from an int64 column: _codes returned them ascending already
+        return codes, [int(u) for u in uniques]
     order, labels = typed_order(uniques)
     remap = np.empty(len(order), dtype=np.intp)
     remap[order] = np.arange(len(order), dtype=np.intp)
@@ -489,9 +496,10 @@ def _stimulus_index(
     each index, and the labels without ratings. Only the analysed rows must name known stimuli:
     training and gold stimuli of an export are not in its stimulus list."""
     codes, uniques = _codes(table, "stimulus")
-    used = np.unique(codes[rows])
+    used = _present(codes[rows], len(uniques))
     if order is None:
-        index, found = _relabel(np.arange(used.size), [uniques[k] for k in used])
+        numeric = table.columns["stimulus"].dtype.kind in "iu"
+        index, found = _relabel(np.arange(used.size), [uniques[k] for k in used], numeric=numeric)
         mapped = np.full(len(uniques), -1, dtype=np.intp)
         mapped[used] = index
         return mapped[codes], found, []
@@ -620,13 +628,13 @@ def csv_input_load(
             raise EmptyInputError("no row has in_analysis=true; pass --all-rows to analyse every row")
 
     pcodes, puniques = _codes(table, "perspective")
-    present_codes = np.unique(pcodes[rows])
+    present_codes = _present(pcodes[rows], len(puniques))
     present = [puniques[k] for k in sorted(present_codes.tolist(), key=lambda k: int(np.argmax(pcodes == k)))]
     infos = _perspective_keys(present, perspectives, meta)
 
     rcodes, runiques = _codes(table, "rater")
-    rater, rater_ids = _relabel(rcodes, runiques)
-    used_raters = np.unique(rater[rows])
+    rater, rater_ids = _relabel(rcodes, runiques, numeric=table.columns["rater"].dtype.kind in "iu")
+    used_raters = _present(rater[rows], len(rater_ids))
     if used_raters.size != len(rater_ids):  # raters present only in rows left out
         remap = np.full(len(rater_ids), -1, dtype=np.intp)
         remap[used_raters] = np.arange(used_raters.size)

@@ -39,9 +39,10 @@ __all__ = [
 
 PathLike = str | Path
 _DPI = 100
-TITLE, LABEL, TICK, NOTE = 14, 12, 11, 11
+# Sizes for a figure shown about 1,000 px wide on the results page (3 panels of 4.2 in at 100 dpi).
+TITLE, LABEL, TICK, NOTE = 15, 13, 12, 12
 BLUE, RED, GREY = "#2F6690", "#C44E52", "#6C757D"
-PANEL_WIDTH, PANEL_HEIGHT = 5.2, 4.2
+PANEL_WIDTH, PANEL_HEIGHT = 4.2, 3.8
 
 
 def _figure(
@@ -74,7 +75,10 @@ def _figure(
         wspace=(left + 0.1 if gap is None else gap) / (width - left - 0.1),
     )
     axes = fig.subplots(1, n, squeeze=False)[0]
+    from matplotlib.ticker import MaxNLocator
+
     for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.tick_params(labelsize=TICK)
         ax.grid(alpha=0.25, linewidth=0.6)
         for side in ("top", "right"):
@@ -159,8 +163,8 @@ def plot_mos_by_model(
     per = {key: model_means(res, models) for key, res in results.items()}
     first = next(iter(per.values()))
     order = sorted(range(len(first)), key=lambda k: -first[k]["mean"] if np.isfinite(first[k]["mean"]) else 0)
-    names = [first[k]["model"] or "(none)" for k in order]
-    fig, axes = _figure(len(results), height=max(3.2, 0.45 * len(names) + 1.8), left=1.6, gap=0.35)
+    names = [f"{first[k]['model'] or '(none)'} (n={first[k]['n_stimuli']})" for k in order]
+    fig, axes = _figure(len(results), height=max(3.2, 0.45 * len(names) + 1.8), left=2.2, gap=0.35)
     y = np.arange(len(names))[::-1]
     for ax, (key, rows) in zip(axes, per.items(), strict=False):
         ordered = [rows[k] for k in order]
@@ -169,17 +173,6 @@ def plot_mos_by_model(
         ax.errorbar(
             mean, y, xerr=np.nan_to_num(err), fmt="o", color=BLUE, ecolor=BLUE, capsize=4, markersize=6
         )
-        for yy, r in zip(y, ordered, strict=True):
-            ax.annotate(
-                f"n={r['n_stimuli']}",
-                (1.0, yy),
-                xycoords=("axes fraction", "data"),
-                xytext=(-2, 6),
-                textcoords="offset points",
-                ha="right",
-                fontsize=NOTE - 2,
-                color=GREY,
-            )
         ax.set_yticks(y, names if ax is axes[0] else [""] * len(names), fontsize=TICK)
         ax.set_xlabel(_scale_label(results[key]), fontsize=LABEL)
         _title(ax, labels.get(key, key))
@@ -221,10 +214,10 @@ def plot_screening(
     method does not screen, or the design leaves screening powerless (``checks``), the panel
     says so.
     """
-    # About 11 characters of 11 pt text per inch of figure width, 0.2 inch per line.
-    chars = int(11 * PANEL_WIDTH * max(1, len(results))) - 6
+    # About 10 characters of 12 pt text per inch of figure width, 0.22 inch per line.
+    chars = int(10 * PANEL_WIDTH * max(1, len(results))) - 6
     explained = _wrap(SCREENING_EXPLAINED, chars)
-    text_height = 0.2 * (explained.count("\n") + 1) + 0.2
+    text_height = 0.22 * (explained.count("\n") + 1) + 0.2
     fig, axes = _figure(len(results), height=PANEL_HEIGHT + text_height, bottom=0.75 + text_height)
     for ax, (key, res) in zip(axes, results.items(), strict=False):
         rs = res.raters
@@ -248,8 +241,8 @@ def plot_screening(
         ax.scatter(r1[rej], r2[rej], s=40, marker="x", color=RED, label=f"rejected ({int(rej.sum())})")
         ax.set_xlim(0, xmax)
         ax.set_ylim(-0.03, 1.05)
-        ax.set_xlabel("ratio1 = (P + Q) / T: share of outlying scores", fontsize=LABEL)
-        ax.set_ylabel("ratio2 = |P - Q| / (P + Q): one-sidedness", fontsize=LABEL)
+        ax.set_xlabel("ratio1 = (P+Q)/T: share far off", fontsize=LABEL)
+        ax.set_ylabel("ratio2 = |P-Q|/(P+Q): one-sidedness", fontsize=LABEL)
         ax.legend(frameon=False, loc="upper right", fontsize=NOTE)
         _title(ax, labels.get(key, key))
         note = _screening_note(res, (checks or {}).get(key))
@@ -280,12 +273,13 @@ def plot_screening(
 
 def _screening_note(res: AnalysisResult, check: Mapping[str, Any] | None) -> str:
     if res.method != "bt500_zscore" or not res.params.get("screen", True):
-        return "This method rejects nobody by screening;\nthe counts are shown for information."
+        return _wrap("This method rejects nobody by screening; the counts are shown for information.", 38)
     if check and not check.get("possible", True):
         median = check.get("ratings_per_stimulus", {}).get("median", 0)
-        return (
-            f"Screening cannot work here: a median of {median:g} ratings\nper stimulus "
-            f"(it needs {check.get('min_ratings_needed', 6)} or more). Consider method 'mle'."
+        return _wrap(
+            f"Screening cannot work here: a median of {median:g} ratings per stimulus "
+            f"(it needs {check.get('min_ratings_needed', 6)} or more). Consider method 'mle'.",
+            38,
         )
     return ""
 
