@@ -148,6 +148,9 @@ def run_job(study: Study, log: Path) -> tuple[float, AnalysisRun]:
 
 
 def page_times(run: AnalysisRun) -> tuple[list[float], list[float]]:
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # lets the test client's host in, as in the test suite
     client = Client()
     client.login(username="bench", password="bench-pw-123")
     page, login = [], []
