@@ -26,8 +26,8 @@ from analysis.selectors import (
 from analysis.services import analysis_run_start
 from experiments.selectors import study_get_for_user
 
-# Rows shown on the page; the CSV downloads have all of them. Rendering 2,000 rows took most of
-# the page's 5 s on an AIGCIQA2023-sized run (bench/analysis/job.sh, loaded machine).
+# Rows shown on the page; the CSV downloads have all of them. The table rows are the page's main
+# work (2,000 rows: 5 s on a loaded machine in bench/analysis/job.sh, not yet re-measured at 500).
 TABLE_ROWS = 500
 
 
