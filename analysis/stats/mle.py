@@ -20,7 +20,7 @@ __all__ = ["DEFAULTS", "NAME", "VERSION", "run", "solve", "validate"]
 NAME = "mle"
 VERSION = "1.1"  # 1.1: same fixed point, solved by conjugate gradients per weight update
 
-DEFAULTS: Mapping[str, Any] = {"tol": 1e-8, "max_iter": 1000, "ci": 0.95}
+DEFAULTS: Mapping[str, Any] = {"tol": 1e-8, "max_iter": 1000, "ci": 0.95, "solver": "sweeps"}
 
 #: Added to every v_i^2 before inverting it (sureal's EPSILON), so that a perfectly consistent
 #: rater gets a large finite weight instead of an infinite one.
@@ -37,6 +37,7 @@ def validate(p: Mapping[str, Any]) -> dict[str, Any]:
     )
     out["max_iter"] = params.check_int("max_iter", out["max_iter"], low=1)
     out["ci"] = params.check_number("ci", out["ci"], low=0, high=1, low_open=True, high_open=True)
+    out["solver"] = params.check_choice("solver", out["solver"], ("sweeps", "exact"))
     return out
 
 
@@ -114,6 +115,7 @@ def solve(
     *,
     tol: float,
     max_iter: int,
+    exact: bool = False,
 ) -> tuple[FloatArray, FloatArray, FloatArray, int, float]:
     r"""Fit :math:`u_{ij} = x_j + b_i + e_{ij}`, :math:`e_{ij} \sim N(0, v_i^2)`.
 
@@ -123,7 +125,9 @@ def solve(
     - :math:`b_i = \mathrm{mean}_j (u_{ij} - x_j)`;
     - :math:`v_i^2 = \mathrm{mean}_j (u_{ij} - x_j - b_i)^2` (population, as sureal).
 
-    It first runs sureal's alternating sweeps (one equation after the other), at most
+    Default (``exact=False``, method parameter ``solver="sweeps"``): sureal's alternating
+    sweeps until the stopping rule or ``max_iter``. With ``exact=True`` (``solver="exact"``)
+    it first runs sureal's alternating sweeps (one equation after the other), at most
     :data:`ALTERNATING_SWEEPS` of them: dense designs converge there, with sureal's numbers.
     If x still moves, each further iteration takes the weights from the current residuals and
     solves the first two equations together, exactly (:func:`_weighted_fit`, conjugate
@@ -159,7 +163,7 @@ def solve(
     step = np.inf
     it = 0
     # Sureal's alternating sweeps first: cheap, and enough for dense designs (about ten sweeps).
-    while it < min(max_iter, ALTERNATING_SWEEPS):
+    while it < (min(max_iter, ALTERNATING_SWEEPS) if exact else max_iter):
         it += 1
         shifted = score - b[rater]
         resid = shifted - x[stimulus]
@@ -237,7 +241,16 @@ def run(r: Ratings, **p: Any) -> AnalysisResult:
     notes: list[str] = []
     diagnostics: dict[str, Any] = {"converged": False, "iterations": 0, "last_max_dx": None, "tol": p["tol"]}
     if keep.any():
-        x, b, v, it, step = solve(rater, stim_idx, score, n_r, n_s, tol=p["tol"], max_iter=p["max_iter"])
+        x, b, v, it, step = solve(
+            rater,
+            stim_idx,
+            score,
+            n_r,
+            n_s,
+            tol=p["tol"],
+            max_iter=p["max_iter"],
+            exact=p["solver"] == "exact",
+        )
         diagnostics.update(converged=bool(step < p["tol"]), iterations=int(it), last_max_dx=float(step))
         if step >= p["tol"]:
             notes.append(f"MLE did not converge in {it} iterations (last max |dx| = {step:.3g})")

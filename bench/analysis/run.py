@@ -209,10 +209,10 @@ def case_compute_mos_cli_1m(repeat: int) -> dict[str, Any]:
 def case_mle_sparse(repeat: int) -> dict[str, Any]:
     """The MLE on a 20,000 x 400 study at 1% coverage (4 ratings per stimulus)."""
     r = ratings(make_study(20_000, 400, 0.01, seed=40, random_share=0.0))
-    res = analyse(r, "mle")
+    res = analyse(r, "mle", solver="exact")
     return {
         "ratings": r.n_ratings,
-        "seconds": best_of(lambda: analyse(r, "mle"), 1),
+        "seconds": best_of(lambda: analyse(r, "mle", solver="exact"), 1),
         "baseline_s": best_of(baseline(r), 5),
         "notes": list(res.notes),
     }
