@@ -1,4 +1,4 @@
-"""Result files in the layouts users load (protocol.md section 4). No Django here.
+"""Result files in the layouts users load (docs/protocol.md section 4). No Django, no pandas.
 
 Per perspective ``d`` (1-based, in the study's perspective order):
 
@@ -15,7 +15,9 @@ Stimulus index ``k`` of the :class:`~analysis.stats.Ratings` given to the core m
 stimulus at position ``k``; the ``stimuli`` metadata lists them in that same order.
 
 Every CSV cell holding text that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage
-return is prefixed with a single quote (CSV/formula injection); numbers are written as numbers.
+return is prefixed with a single quote (CSV/formula injection), header cells included (a
+perspective key is part of ``mos.csv``'s column names); numbers are written as numbers, floats
+with the shortest repr that reads back exactly. Every file and column: docs/exports.md.
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import pandas as pd
-import scipy.io
 
 from analysis.stats import AnalysisResult
 from analysis.stats.reliability import SplitHalf
@@ -45,6 +45,7 @@ __all__ = [
     "iter_raw_ratings_csv",
     "neutralise",
     "write_analysis_json",
+    "write_json",
     "write_mat_files",
     "write_mos_csv",
     "write_moz_txt",
@@ -58,9 +59,14 @@ RAW_COLUMNS = (
     "rater",
     "session",
     "stimulus",
+    "stimulus_name",
     "perspective",
     "score",
-    "trial_kind",
+    "role",
+    "in_analysis",
+    "qc_excluded",
+    "pilot",
+    "trial_index",
     "viewing_ms",
     "response_ms",
     "client_time",
@@ -129,12 +135,6 @@ def _cell(value: Any) -> Any:
     return neutralise(str(value))
 
 
-def _neutralise_column(col: pd.Series) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-        return col
-    return col.map(_cell)
-
-
 def _float_text(x: float) -> str:
     return "nan" if math.isnan(x) else repr(float(x))
 
@@ -149,6 +149,34 @@ def _ordered(results: Mapping[str, AnalysisResult], perspectives: Sequence[str])
 # --------------------------------------------------------------------------- MATLAB / txt
 
 
+_MAT_HEADER = b"MATLAB 5.0 MAT-file, written by analysis.exports".ljust(116, b" ")
+_MI_INT8, _MI_INT32, _MI_UINT32, _MI_DOUBLE, _MI_MATRIX = 1, 5, 6, 9, 14
+_MX_DOUBLE_CLASS = 6
+
+
+def _mat_element(kind: int, payload: bytes) -> bytes:
+    pad = (-len(payload)) % 8
+    return np.array([kind, len(payload)], dtype="<u4").tobytes() + payload + b"\0" * pad
+
+
+def mat_bytes(name: str, column: np.ndarray) -> bytes:
+    """A MATLAB 5 MAT-file holding one N x 1 double variable ``name``, as ``scipy.io.savemat``
+    would write it (read it with ``scipy.io.loadmat(path)[name]``).
+
+    Written by hand because scipy.io takes longer to import than the whole file takes to
+    write; the header has no timestamp, so the same results give the same bytes.
+    """
+    values = np.ascontiguousarray(np.asarray(column, dtype="<f8").reshape(-1))
+    body = (
+        _mat_element(_MI_UINT32, np.array([_MX_DOUBLE_CLASS, 0], dtype="<u4").tobytes())
+        + _mat_element(_MI_INT32, np.array([values.size, 1], dtype="<i4").tobytes())
+        + _mat_element(_MI_INT8, name.encode("ascii"))
+        + _mat_element(_MI_DOUBLE, values.tobytes())
+    )
+    header = _MAT_HEADER + b"\0" * 8 + np.array([0x0100], dtype="<u2").tobytes() + b"IM"
+    return header + _mat_element(_MI_MATRIX, body)
+
+
 def write_mat_files(
     out_dir: PathLike, results: Mapping[str, AnalysisResult], perspectives: Sequence[str]
 ) -> list[Path]:
@@ -160,10 +188,8 @@ def write_mat_files(
     for d, res in enumerate(_ordered(results, perspectives), start=1):
         mos_path = out / "DATA" / "MOS" / f"mosz{d}.mat"
         sd_path = out / "DATA" / "STD" / f"SD{d}.mat"
-        column = np.asarray(res.stimuli.mos, dtype=np.float64).reshape(-1, 1)
-        scipy.io.savemat(mos_path, {"MOSz": column})
-        sd_column = np.asarray(res.stimuli.sd_raw, dtype=np.float64).reshape(-1, 1)
-        scipy.io.savemat(sd_path, {"SD": sd_column})
+        mos_path.write_bytes(mat_bytes("MOSz", res.stimuli.mos))
+        sd_path.write_bytes(mat_bytes("SD", res.stimuli.sd_raw))
         paths += [mos_path, sd_path]
     return paths
 
@@ -186,10 +212,41 @@ def write_moz_txt(
 # --------------------------------------------------------------------------- CSVs
 
 
-def _to_csv(frame: pd.DataFrame, path: PathLike) -> Path:
-    for name in frame.columns:
-        frame[name] = _neutralise_column(frame[name])
-    frame.to_csv(path, index=False, na_rep="", lineterminator="\n", encoding="utf-8")
+_PREFIX_CHARS = frozenset(_INJECTION_PREFIXES)
+
+
+def _text_cells(values: Sequence[Any]) -> list[Any]:
+    """Cells of a column of Python values; fast paths for all-int and all-str columns."""
+    kinds = {type(v) for v in values}
+    if kinds <= {int}:
+        return list(values)
+    if kinds <= {str}:
+        return ["'" + v if v[:1] in _PREFIX_CHARS else v for v in values]
+    return [_cell(v) for v in values]
+
+
+def _column_cells(values: Any) -> list[Any]:
+    """One column as CSV cells, vectorised for numeric arrays (floats as their shortest repr)."""
+    if not isinstance(values, np.ndarray):
+        return _text_cells(list(values))
+    arr = values
+    kind = arr.dtype.kind
+    if kind == "f":
+        return ["" if x != x else repr(x) for x in arr.tolist()]
+    if kind in "iu":
+        return arr.tolist()
+    if kind == "b":
+        return ["true" if x else "false" for x in arr.tolist()]
+    return _text_cells(arr.tolist())
+
+
+def _write_csv(path: PathLike, columns: Mapping[str, Any]) -> Path:
+    """Write columns (name -> values of one length) as a CSV, header neutralised too."""
+    cells = [_column_cells(v) for v in columns.values()]
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow([neutralise(str(name)) for name in columns])
+        writer.writerows(zip(*cells, strict=True))
     return Path(path)
 
 
@@ -226,12 +283,11 @@ def write_mos_csv(
         columns[cat if cat not in columns else f"category_{cat}"] = [
             (s.get("categories") or {}).get(cat, "") for s in stimuli
         ]
-    frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()})
     for key, res in zip(perspectives, ordered, strict=True):
         st = res.stimuli
         for field in MOS_PER_PERSPECTIVE:
-            frame[f"{key}_{field}"] = np.asarray(getattr(st, field))
-    return _to_csv(frame, path)
+            columns[f"{key}_{field}"] = np.asarray(getattr(st, field))
+    return _write_csv(path, columns)
 
 
 def write_raters_csv(
@@ -245,22 +301,21 @@ def write_raters_csv(
     ``rater_ids[k]`` is the id of rater index ``k``; pass a mapping perspective -> ids if the
     perspectives use different rater index spaces.
     """
-    frames = []
+    columns: dict[str, list[Any]] = {name: [] for name in RATER_COLUMNS}
     for key, res in zip(perspectives, _ordered(results, perspectives), strict=True):
         ids = rater_ids[key] if isinstance(rater_ids, Mapping) else rater_ids
         rs = res.raters
         if len(ids) != rs.n.shape[0]:
             raise ValueError(f"perspective {key!r} has {rs.n.shape[0]} raters, {len(ids)} ids given")
-        cols: dict[str, Any] = {
-            "rater": pd.Series(list(ids), dtype=object),
-            "perspective": pd.Series([key] * len(ids), dtype=object),
-        }
+        columns["rater"] += _text_cells(list(ids))
+        columns["perspective"] += [_cell(key)] * len(ids)
         for field in RATER_COLUMNS[2:]:
-            values = getattr(rs, field)
-            cols[field] = pd.Series(list(values), dtype=object) if values.dtype == object else values
-        frames.append(pd.DataFrame(cols))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RATER_COLUMNS)
-    return _to_csv(frame, path)
+            columns[field] += _column_cells(getattr(rs, field))
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(RATER_COLUMNS)
+        writer.writerows(zip(*columns.values(), strict=True))
+    return Path(path)
 
 
 def _raw_cells(rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> Iterator[list[Any]]:
@@ -319,10 +374,17 @@ def _write_raw(fh: IO[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -
 
 
 def _jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, SplitHalf):
         return _jsonable(value.__dict__)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, np.ndarray):
         return [_jsonable(v) for v in value.tolist()]
     if isinstance(value, (list, tuple)):
@@ -360,6 +422,7 @@ def perspective_summary(key: str, res: AnalysisResult, rater_ids: Sequence[Any])
         },
         "rejected_raters": [{"rater": rater_ids[int(k)], "reason": rs.reason[k]} for k in rejected],
         "notes": list(res.notes),
+        "diagnostics": dict(res.diagnostics),
     }
 
 
@@ -408,10 +471,27 @@ def write_analysis_json(
     }
     if extra:
         doc.update(extra)
-    Path(path).write_text(
-        json.dumps(_jsonable(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-        encoding="utf-8",
-    )
+    return write_json(path, doc)
+
+
+#: Keys of ``analysis.json`` whose (long) lists are written one item per line, compactly.
+_COMPACT_LISTS = ("stimuli",)
+
+
+def write_json(path: PathLike, doc: Mapping[str, Any]) -> Path:
+    """Write ``doc`` as indented UTF-8 JSON; NaN and infinities become ``null``.
+
+    The top-level ``stimuli`` list (100,000 entries in a large study) is written on one line:
+    json's C encoder only runs without indentation, and the indented Python encoder would take
+    seconds.
+    """
+    compact = {k: doc[k] for k in _COMPACT_LISTS if isinstance(doc.get(k), list)}
+    rest = {k: ("\0" + k if k in compact else v) for k, v in doc.items()}
+    text = json.dumps(_jsonable(rest), indent=1, ensure_ascii=False, allow_nan=False)
+    for key, items in compact.items():
+        body = json.dumps(items, ensure_ascii=False, allow_nan=False)
+        text = text.replace(json.dumps("\0" + key), body, 1)
+    Path(path).write_text(text + "\n", encoding="utf-8")
     return Path(path)
 
 

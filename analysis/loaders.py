@@ -10,8 +10,14 @@ Index spaces, shared by every perspective of a study:
   ``mosz{d}.mat`` follow this order. Positions may be sparse (training or gold stimuli between
   test ones, or an imported subset): row ``k`` then belongs to the k-th smallest test position,
   and ``mos.csv``'s ``position`` column gives the real position;
-- rater ``i`` is the i-th participant (by id) with at least one counted rating. One participant
-  may have several sessions; all count as one rater.
+- rater ``i`` is the i-th participant with at least one counted rating, ordered by the label
+  ``raw_ratings.csv`` gives them (their pseudonymous code, or ``panel:external_id``) with
+  :func:`analysis.pipeline.typed_order`, the rule ``compute_mos`` applies to that file. One
+  participant may have several sessions; all count as one rater.
+
+:func:`study_ratings_load` is the database loader of the one pipeline (:mod:`analysis.pipeline`);
+:func:`raw_rating_rows` writes the rows that let ``compute_mos`` reproduce a run
+(docs/exports.md).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from typing import Any
 import numpy as np
 from django.db.models import Q, QuerySet
 
+from analysis.pipeline import AnalysisInput, typed_order
+from analysis.pipeline import PerspectiveInfo as PipelinePerspective
 from analysis.stats import Ratings
 from experiments.models import Perspective, Stimulus, Study
 from ratings.devices import viewing_conditions
@@ -61,10 +69,24 @@ class StudyRatings:
     n_ratings: int
     fingerprint: str
     notes: tuple[str, ...] = field(default=())
+    rater_ids: tuple[Any, ...] = field(default=())  # label of rater index i, as in raw_ratings.csv
+    scale: tuple[float, float] | None = None
 
     @property
     def keys(self) -> list[str]:
         return [p.key for p in self.perspectives]
+
+    def pipeline_input(self) -> AnalysisInput:
+        """These ratings as the input of :func:`analysis.pipeline.analyse`."""
+        return AnalysisInput(
+            perspectives=tuple(PipelinePerspective(p.key, p.label) for p in self.perspectives),
+            stimuli=self.stimuli,
+            rater_ids=self.rater_ids or self.rater_codes,
+            ratings=self.ratings,
+            fingerprint=self.fingerprint,
+            scale=self.scale,
+            notes=self.notes,
+        )
 
 
 def _pilot_filter(qs: QuerySet[Rating], *, include_pilot: bool, pilot_only: bool) -> QuerySet[Rating]:
@@ -83,7 +105,9 @@ def _counted_ratings(
     qs = Rating.objects.filter(session__study=study, kind=Trial.Kind.TEST, stimulus__role=Stimulus.Role.TEST)
     if rating_id_max is not None:
         qs = qs.filter(id__lte=rating_id_max)
-    return _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only).order_by()
+    # In id order, the order of raw_ratings.csv: compute_mos on it then sums in the same order
+    # (bit-identical results, the MLE too, whose answer is only defined to its tolerance).
+    return _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only).order_by("id")
 
 
 def qc_failures_by_participant(study: Study) -> dict[int, str]:
@@ -134,6 +158,11 @@ def _fingerprint(
     return h.hexdigest()
 
 
+def rater_label(code: str, panel: str, external_id: str | None, *, include_panel_ids: bool) -> str:
+    """How ``raw_ratings.csv`` and the result files name a rater."""
+    return f"{panel}:{external_id}" if include_panel_ids and external_id else code
+
+
 def study_ratings_load(
     study: Study,
     *,
@@ -141,6 +170,7 @@ def study_ratings_load(
     exclude_qc_failures: bool = True,
     rating_id_max: int | None = None,
     pilot_only: bool = False,
+    include_panel_ids: bool = False,
 ) -> StudyRatings:
     """Read the counted ratings of ``study`` into per-perspective :class:`Ratings`.
 
@@ -187,11 +217,21 @@ def study_ratings_load(
         raise ValueError("Every rater failed quality control; no ratings are left to analyse.")
 
     stimulus_ids = np.asarray([s["id"] for s in stimuli], dtype=np.int64)
-    participant_ids = np.unique(p_arr)
-    rater = np.searchsorted(participant_ids, p_arr)
+    by_id = np.unique(p_arr)
+    people = {
+        pk: (code, rater_label(code, panel, ext, include_panel_ids=include_panel_ids))
+        for pk, code, panel, ext in Participant.objects.filter(id__in=by_id.tolist()).values_list(
+            "id", "code", "panel", "external_id"
+        )
+    }
+    # Raters in the order compute_mos gives the labels of raw_ratings.csv (same rows, same splits).
+    label_order, labels = typed_order([people[int(i)][1] for i in by_id])
+    participant_ids = by_id[label_order]
+    position_of = np.empty(by_id.size, dtype=np.intp)
+    position_of[label_order] = np.arange(by_id.size)
+    rater = position_of[np.searchsorted(by_id, p_arr)]
     order = np.argsort(stimulus_ids, kind="stable")
     stim_index = order[np.searchsorted(stimulus_ids[order], s_arr)]
-    codes = dict(Participant.objects.filter(id__in=participant_ids.tolist()).values_list("id", "code"))
     per: dict[str, Ratings] = {}
     notes: list[str] = []
     for p in perspectives:
@@ -210,7 +250,9 @@ def study_ratings_load(
         perspectives=tuple(p for p in perspectives if p.key in per),
         stimuli=stimuli,
         participant_ids=tuple(int(i) for i in participant_ids),
-        rater_codes=tuple(codes[int(i)] for i in participant_ids),
+        rater_codes=tuple(people[int(i)][0] for i in participant_ids),
+        rater_ids=tuple(labels),
+        scale=(float(study.scale_min), float(study.scale_max)),
         ratings=per,
         qc_excluded=qc_excluded,
         n_ratings=int(x_arr.size),
@@ -227,14 +269,20 @@ def _qc_exclusions(qc: dict[int, str], participant_ids: np.ndarray) -> tuple[QcE
 
 
 RAW_FIELDS = (
+    "session__participant_id",
     "session__participant__code",
     "session__participant__external_id",
     "session__participant__panel",
+    "session__participant__is_pilot",
+    "session__is_pilot",
     "session__number",
     "stimulus__position",
+    "stimulus__name",
+    "stimulus__role",
     "perspective__key",
     "score",
     "kind",
+    "trial_index",
     "viewing_ms",
     "response_ms",
     "client_time",
@@ -251,34 +299,77 @@ def raw_rating_rows(
     rating_id_max: int | None = None,
     include_panel_ids: bool = False,
     pilot_only: bool = False,
+    exclude_qc_failures: bool = True,
+    perspectives: Sequence[str] | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """Every rating of the study (all trial kinds) as rows of ``exports.RAW_COLUMNS``, streamed.
 
     ``rater`` is the pseudonymous participant code, or ``panel:external_id`` when asked;
-    ``session`` the participant's session number; ``stimulus`` the stimulus position.
+    ``session`` the participant's session number; ``stimulus`` the stimulus position;
+    ``role`` the trial kind (test, training, gold, repeat, trap); ``qc_excluded`` whether the
+    participant failed a quality-control check; ``pilot`` whether the rating comes from a pilot;
+    ``in_analysis`` whether the run with these options counted the rating, the same rule as
+    :func:`study_ratings_load` (``perspectives``: the keys that run analysed). ``compute_mos``
+    analyses the rows with ``in_analysis=true`` by default (docs/exports.md).
     """
     qs = Rating.objects.filter(session__study=study)
     if rating_id_max is not None:
         qs = qs.filter(id__lte=rating_id_max)
     qs = _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only)
+    failed = set(qc_failures_by_participant(study))
+    counted = set(perspectives) if perspectives is not None else None
+    test_kind, test_role = Trial.Kind.TEST, Stimulus.Role.TEST
     rows = qs.order_by("id").values_list(*RAW_FIELDS).iterator(chunk_size=CHUNK_SIZE)
     conditions = {
         pk: viewing_conditions(device)
         for pk, device in RatingSession.objects.filter(study=study).values_list("pk", "device")
     }
-    for code, external_id, panel, number, position, key, value, kind, view, resp, ct, st, lang, sid in rows:
-        rater = f"{panel}:{external_id}" if include_panel_ids and external_id else code
+    for (
+        pid,
+        code,
+        ext,
+        panel,
+        p_pilot,
+        s_pilot,
+        number,
+        position,
+        name,
+        role,
+        key,
+        value,
+        kind,
+        trial_index,
+        viewing,
+        response,
+        client_time,
+        server_time,
+        language,
+        session_id,
+    ) in rows:
+        qc_failed = pid in failed
+        used = (
+            kind == test_kind
+            and role == test_role
+            and not (exclude_qc_failures and qc_failed)
+            and (counted is None or key in counted)
+        )
+        rater = rater_label(code, panel, ext, include_panel_ids=include_panel_ids)
         yield (
             rater,
             number,
             position,
+            name,
             key,
             value,
             kind,
-            view,
-            resp,
-            ct,
-            st,
-            lang,
-            *(conditions.get(sid) or viewing_conditions({})),
+            used,
+            qc_failed,
+            p_pilot or s_pilot,
+            trial_index,
+            viewing,
+            response,
+            client_time,
+            server_time,
+            language,
+            *(conditions.get(session_id) or viewing_conditions({})),
         )

@@ -11,7 +11,6 @@ read the same ratings and write the same files.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 import secrets
@@ -32,10 +31,11 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from analysis import loaders
+from analysis import exports, loaders, pipeline, plots
 from analysis.exceptions import AnalysisRunInvalid, ClaimLost, JobQueueUnavailable
 from analysis.models import AnalysisRun
-from analysis.stats import METHODS, AnalysisResult, analyse, reliability
+from analysis.offline import code_version
+from analysis.stats import METHODS, AnalysisResult
 from experiments.models import Study
 from ratings.models import Rating
 from ratings.services import participants_exclude
@@ -43,8 +43,8 @@ from ratings.services import participants_exclude
 logger = logging.getLogger(__name__)
 
 Status = AnalysisRun.Status
-RELIABILITY_SPLITS = 100
-RELIABILITY_SEED = 0
+RELIABILITY_SPLITS = pipeline.RELIABILITY_SPLITS
+RELIABILITY_SEED = pipeline.RELIABILITY_SEED
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
@@ -258,6 +258,7 @@ class _Clock:
 
 
 def _execute(run: AnalysisRun, token: str) -> None:
+    """Load -> analyse -> write with the one pipeline (analysis.pipeline), then store the files."""
     clock = _Clock()
     _progress(run.id, token, 0.02, "Loading ratings")
     t = time.perf_counter()
@@ -267,77 +268,47 @@ def _execute(run: AnalysisRun, token: str) -> None:
         exclude_qc_failures=run.exclude_qc_failures,
         rating_id_max=run.rating_id_max,
         pilot_only=run.pilot_only,
+        include_panel_ids=run.include_panel_ids,
     )
     t = clock.lap("load", t)
     _progress(run.id, token, 0.15, "Computing scores", input_fingerprint=data.fingerprint)
+    inp = data.pipeline_input()
+    n = len(inp.keys)
 
-    results, rel = _analyse(run, token, data, clock)
+    def scored(k: int, key: str) -> None:
+        _progress(run.id, token, 0.15 + 0.4 * (k + 1) / n, f"Scored {key}")
+
+    an = pipeline.analyse(inp, method=run.method, params=run.parameters, progress=scored)
+    clock.timings.update({k: round(v, 4) for k, v in an.timings.items()})
     with tempfile.TemporaryDirectory(prefix=f"analysis-run-{run.id}-") as tmp:
         out = Path(tmp) / "run"
-        _write_files(run, token, data, results, rel, clock, out)
+        _write_files(run, token, data, inp, an, clock, out)
         _progress(run.id, token, 0.9, "Storing files")
         t = time.perf_counter()
         files = _store(out, run.storage_dir)
         clock.lap("store", t)
     clock.timings["total"] = round(time.perf_counter() - clock.t0, 4)
-    summary = _summary(run, data, results, rel, files)
-    _finish(run, token, data, results, summary, files, clock.timings)
-
-
-def _analyse(
-    run: AnalysisRun, token: str, data: loaders.StudyRatings, clock: _Clock
-) -> tuple[dict[str, AnalysisResult], dict[str, dict[str, Any]]]:
-    results: dict[str, AnalysisResult] = {}
-    rel: dict[str, dict[str, Any]] = {}
-    rng = np.random.default_rng(RELIABILITY_SEED)
-    n = len(data.keys)
-    for k, key in enumerate(data.keys):
-        t = time.perf_counter()
-        r = data.ratings[key]
-        results[key] = analyse(r, run.method, **run.parameters)
-        t = clock.lap(f"analyse_{key}", t)
-        split = reliability.split_half(r, rng=rng, n_splits=RELIABILITY_SPLITS)
-        vs_rest = reliability.rater_vs_rest(r)
-        clock.lap(f"reliability_{key}", t)
-        finite = vs_rest[np.isfinite(vs_rest)]
-        rel[key] = {
-            "split_half": split,
-            "rater_vs_rest": {
-                "median": float(np.median(finite)) if finite.size else None,
-                "min": float(finite.min()) if finite.size else None,
-                "n_raters": int(finite.size),
-                "per_rater": {code: v for code, v in zip(data.rater_codes, vs_rest.tolist(), strict=False)},
-            },
-        }
-        _progress(run.id, token, 0.15 + 0.4 * (k + 1) / n, f"Scored {key}")
-    return results, rel
+    summary = _summary(run, data, an, files)
+    _finish(run, token, data, an.results, summary, files, clock.timings)
 
 
 def _write_files(
     run: AnalysisRun,
     token: str,
     data: loaders.StudyRatings,
-    results: dict[str, AnalysisResult],
-    rel: dict[str, dict[str, Any]],
+    inp: pipeline.AnalysisInput,
+    an: pipeline.Analysis,
     clock: _Clock,
     out: Path,
 ) -> None:
-    # pandas and matplotlib (1.5 s of imports) load in the worker that runs a job, not at start-up.
-    from analysis import exports, plots
-    from analysis.offline import code_version
-
     t = time.perf_counter()
-    exports.write_results(
+    pipeline.write_results(
         out,
-        results=results,
-        perspectives=data.keys,
-        stimuli=data.stimuli,
-        rater_ids=list(data.rater_codes),
+        inp,
+        an,
         code_version=code_version(),
-        input_fingerprint=data.fingerprint,
         # Timings would make analysis.json differ between identical runs; they live on the run.
         timings={},
-        reliability=rel,
         extra={
             "run": {"id": run.id, "study": run.study.slug},
             # A pilot-including run is for looking only: it sets no exclusions, changes no allocation.
@@ -351,6 +322,8 @@ def _write_files(
             },
             "quality_control_excluded": [{"rater": q.code, "reason": q.reason} for q in data.qc_excluded],
             "stimulus_order": "test stimuli by position; row k = k-th test stimulus",
+            # Marks this file as the metadata of raw_ratings.csv for compute_mos (docs/exports.md).
+            "export": {"raw_ratings": "raw_ratings.csv", "rows_used": "in_analysis = true"},
         },
     )
     t = clock.lap("write", t)
@@ -361,11 +334,15 @@ def _write_files(
         rating_id_max=run.rating_id_max,
         include_panel_ids=run.include_panel_ids,
         pilot_only=run.pilot_only,
+        exclude_qc_failures=run.exclude_qc_failures,
+        perspectives=inp.keys,
     )
     exports.write_raw_ratings(out / "raw_ratings.csv", _heartbeat_every(rows, run.id, token))
     t = clock.lap("raw_ratings", t)
     _progress(run.id, token, 0.75, "Drawing plots")
-    plots.write_plots(out, results, data.keys, data.stimuli)
+    plots.write_plots(
+        out, an.results, inp.keys, inp.stimuli, labels={p.key: p.label for p in inp.perspectives}
+    )
     t = clock.lap("plots", t)
     _progress(run.id, token, 0.85, "Zipping")
     exports.zip_directory(out, out / run.zip_name)
@@ -386,24 +363,19 @@ def _store(src: Path, prefix: str) -> list[str]:
 
 
 def _summary(
-    run: AnalysisRun,
-    data: loaders.StudyRatings,
-    results: dict[str, AnalysisResult],
-    rel: dict[str, dict[str, Any]],
-    files: list[str],
+    run: AnalysisRun, data: loaders.StudyRatings, an: pipeline.Analysis, files: list[str]
 ) -> dict[str, Any]:
-    from analysis import exports
-
     per = []
     for d, info in enumerate(data.perspectives, start=1):
-        item = exports.perspective_summary(info.key, results[info.key], list(data.rater_codes))
-        vs = rel[info.key]["rater_vs_rest"]
+        item = exports.perspective_summary(info.key, an.results[info.key], list(data.rater_ids))
+        rel = an.reliability.get(info.key, {})
         item.update(
             d=d,
             label=info.label,
+            screening_check=an.screening[info.key],
             reliability={
-                "split_half": dataclasses.asdict(rel[info.key]["split_half"]),
-                "rater_vs_rest": {k: v for k, v in vs.items() if k != "per_rater"},
+                "split_half": rel.get("split_half"),
+                "rater_vs_rest": {k: v for k, v in rel.get("rater_vs_rest", {}).items() if k != "per_rater"},
             },
         )
         per.append(item)
@@ -418,8 +390,13 @@ def _summary(
                 "quality_control_excluded": len(data.qc_excluded),
             },
             "perspectives": per,
-            "rejected_raters": _rejections(data, results),
+            "rejected_raters": _rejections(data, an.results),
             "quality_control_excluded": [{"rater": q.code, "reason": q.reason} for q in data.qc_excluded],
+            "screening_warnings": [
+                {"perspective": p["key"], "message": p["screening_check"]["message"]}
+                for p in per
+                if p["screening_check"]["message"]
+            ],
             "notes": list(data.notes),
             "plots": [f for f in files if "/plots/" in f],
         }
@@ -439,7 +416,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _rejections(data: loaders.StudyRatings, results: dict[str, AnalysisResult]) -> list[dict[str, Any]]:
+def _rejections(data: loaders.StudyRatings, results: Mapping[str, AnalysisResult]) -> list[dict[str, Any]]:
     """One entry per rejected rater: their code and reasons per perspective."""
     by_rater: dict[int, list[str]] = {}
     for key in data.keys:
@@ -447,7 +424,7 @@ def _rejections(data: loaders.StudyRatings, results: dict[str, AnalysisResult]) 
         for i in np.flatnonzero(rs.rejected).tolist():
             by_rater.setdefault(i, []).append(f"{rs.reason[i]} ({key})")
     return [
-        {"rater": data.rater_codes[i], "participant": data.participant_ids[i], "reason": "; ".join(r)}
+        {"rater": data.rater_ids[i], "participant": data.participant_ids[i], "reason": "; ".join(r)}
         for i, r in sorted(by_rater.items())
     ]
 
@@ -456,7 +433,7 @@ def _finish(
     run: AnalysisRun,
     token: str,
     data: loaders.StudyRatings,
-    results: dict[str, AnalysisResult],
+    results: Mapping[str, AnalysisResult],
     summary: dict[str, Any],
     files: list[str],
     timings: dict[str, float],

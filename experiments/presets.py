@@ -45,7 +45,7 @@ AIGCIQA2023_PERSPECTIVES = [
     },
 ]
 
-# AIGCIQA2023 image N = 400*m + 4*p + k, with m in this order (protocol.md section 1).
+# AIGCIQA2023 image N = 400*m + 4*p + k, with m in this order (docs/protocol.md section 1).
 AIGCIQA2023_MODELS = ["Controlnet", "DALLE", "Glide", "Lafite", "stable-diffusion", "Unidiffuser"]
 
 # The preset's texts in Simplified Chinese (the language of the AIGCIQA2023 annotation), offered to

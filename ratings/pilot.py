@@ -438,6 +438,8 @@ def _evaluate(run: PilotRun, analysis: Any) -> dict[str, Any]:
         "scale": {"min": scale.min, "max": scale.max},
         "perspectives": perspectives,
         "screening": screening,
+        # Designs with few ratings per stimulus leave BT.500 screening powerless; the analysis says so.
+        "screening_warnings": list((analysis.summary or {}).get("screening_warnings", [])),
         "target": _target(run, study, perspectives, screening),
     }
     return _json_safe(report)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -17,7 +17,7 @@ def metric_benchmark_list(*, run: AnalysisRun) -> QuerySet[MetricBenchmark]:
 
 
 def metric_benchmark_get_for_user(
-    *, user: AbstractBaseUser | AnonymousUser, benchmark_id: int
+    *, user: User | AnonymousUser, benchmark_id: int
 ) -> MetricBenchmark:
     """The benchmark if the user may see its study; 404 otherwise (no existence leak)."""
     runs = analysis_run_list_for_user(user=user)

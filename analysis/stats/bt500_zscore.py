@@ -1,4 +1,4 @@
-"""BT.500 screening, per-rater z-scores, 0..100 rescaling, MOS (protocol.md section 3, 1-4).
+"""BT.500 screening, per-rater z-scores, 0..100 rescaling, MOS (docs/protocol.md section 3, 1-4).
 
 This is the processing of the AIGCIQA2023 release and the project's default method.
 """
@@ -53,7 +53,7 @@ def validate(p: Mapping[str, Any]) -> dict[str, Any]:
 def run(r: Ratings, **p: Any) -> AnalysisResult:
     r"""Screen raters (BT.500-13), z-score each kept rater, rescale to 0..100 and average.
 
-    Steps (protocol.md section 3):
+    Steps (docs/protocol.md section 3):
 
     1. BT.500-13 Annex 2 section 2.3.1 screening (:func:`~analysis.stats.screening.bt500_screening`)
        on the raw scores (``screen_on="raw"``, default) or on the z-scores

@@ -1,4 +1,4 @@
-"""Plain MOS: the mean of the raw scores, no screening, no z-scores (protocol.md section 3.6)."""
+"""Plain MOS: the mean of the raw scores, no screening, no z-scores (docs/protocol.md section 3.6)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
 __all__ = ["NAME", "VERSION", "Recovery", "recovery"]
 
@@ -49,6 +48,8 @@ def recovery(truth: ArrayLike, recovered: ArrayLike) -> Recovery:
     if n < 3 or np.ptp(t) == 0 or np.ptp(x) == 0:
         nan = float("nan")
         return Recovery(n, nan, nan, nan, nan, nan)
+    from scipy import stats as sps  # only here: scipy.stats takes seconds to import
+
     slope, intercept = np.polyfit(x, t, 1)
     residual = t - (slope * x + intercept)
     return Recovery(

@@ -12,10 +12,10 @@ from .ratings import Ratings
 from .types import FloatArray, IntArray
 from .zscore import rater_zscores
 
-__all__ = ["NAME", "VERSION", "SplitHalf", "rater_vs_rest", "split_half"]
+__all__ = ["NAME", "VERSION", "SplitHalf", "rater_vs_rest", "spearman_brown", "split_half", "splits_for"]
 
 NAME = "reliability"
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: Spearman-Brown values clamped to [-1, 1]; fewer splits past 100,000 ratings
 
 Scores = Literal["raw", "zscore"]
 
@@ -48,12 +48,46 @@ def _values(r: Ratings, scores: Scores) -> tuple[IntArray, IntArray, FloatArray]
     raise ValueError(f"scores must be 'raw' or 'zscore'; got {scores!r}")
 
 
+#: Rating-splits (ratings x splits) :func:`split_half` spends at most, unless fewer than
+#: :data:`MIN_SPLITS` splits would remain: a study with a million ratings gets 10 splits, any
+#: study up to 100,000 ratings the 100 asked for. The spread between splits shrinks as the
+#: number of ratings grows, so large studies need fewer splits for the same precision.
+SPLIT_BUDGET = 10_000_000
+MIN_SPLITS = 10
+
+
+def splits_for(n_ratings: int, n_splits: int) -> int:
+    """Number of splits :func:`split_half` draws for ``n_ratings`` ratings when asked for ``n_splits``.
+
+    >>> splits_for(48_000, 100), splits_for(1_000_000, 100), splits_for(10**8, 100), splits_for(10, 0)
+    (100, 10, 10, 0)
+    """
+    if n_splits <= 0:
+        return 0
+    return min(n_splits, max(MIN_SPLITS, SPLIT_BUDGET // max(1, n_ratings)))
+
+
 def _pearson(a: FloatArray, b: FloatArray) -> float:
     if a.size < 3:
         return float("nan")
     da, db = a - a.mean(), b - b.mean()
     den = float(np.sqrt((da * da).sum() * (db * db).sum()))
     return float((da * db).sum() / den) if den > 0 else float("nan")
+
+
+def spearman_brown(rho: FloatArray) -> FloatArray:
+    r"""Step a half-panel correlation up to the full panel, clamped to [-1, 1].
+
+    :math:`r_{SB} = 2r / (1 + r)` maps :math:`(-1, 1]` onto :math:`(-\infty, 1]`: a negative
+    half correlation below -1/3 would give a "reliability" below -1, which no correlation can
+    be. Such values are clamped to -1 (docs/protocol.md section 3, reliability).
+
+    >>> spearman_brown(np.array([0.5, 0.0, -0.5])).tolist()
+    [0.6666666666666666, 0.0, -1.0]
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sb = 2.0 * rho / (1.0 + rho)
+    return np.clip(sb, -1.0, 1.0)
 
 
 def split_half(
@@ -65,9 +99,14 @@ def split_half(
     most one), computes each stimulus' mean in each half (``scores="zscore"``: of per-rater
     z-scores, raters with one score or zero variance left out; ``"raw"``: of raw scores), and
     correlates the two (Pearson, over stimuli rated in both halves). The correlation is
-    corrected to the full panel with Spearman-Brown, :math:`r_{SB} = 2r / (1 + r)`.
+    corrected to the full panel with Spearman-Brown, :math:`r_{SB} = 2r / (1 + r)`, clamped to
+    [-1, 1] (:func:`spearman_brown`). ``ci_low``/``ci_high`` are the 2.5 and 97.5 percentiles
+    of the split values, so they stay within [-1, 1] too.
 
-    Cost: O(n_splits x number of ratings).
+    The number of splits is ``splits_for(number of ratings, n_splits)``: at most ``n_splits``,
+    fewer for very large studies, so that the cost stays O(number of ratings) (at most
+    :data:`SPLIT_BUDGET` rating-splits). Each split is a few vectorised passes over the ratings
+    (sorted by stimulus once), memory O(number of ratings).
 
     Examples
     --------
@@ -79,23 +118,24 @@ def split_half(
     """
     rater, stimulus, value = _values(r, scores)
     active = np.flatnonzero(groupby.counts(rater, r.n_raters) > 0)
-    n_s = r.n_stimuli
-    out: list[float] = []
-    for _ in range(n_splits):
-        half = np.zeros(r.n_raters, dtype=bool)
-        half[rng.permutation(active)[: active.size // 2]] = True
+    # Sorted by stimulus once, so that every per-split sum is one np.add.reduceat pass.
+    order = np.argsort(stimulus, kind="stable")
+    rater, value = rater[order], value[order]
+    sorted_stim = stimulus[order]
+    firsts = np.flatnonzero(np.r_[True, sorted_stim[1:] != sorted_stim[:-1]]) if order.size else order
+    n_all = np.add.reduceat(np.ones(order.size), firsts) if order.size else np.empty(0)
+    sum_all = np.add.reduceat(value, firsts) if order.size else np.empty(0)
+    out = np.empty(splits_for(int(order.size), n_splits))
+    for k in range(out.size):
+        half = np.zeros(r.n_raters)
+        half[rng.permutation(active)[: active.size // 2]] = 1.0
         in_a = half[rater]
-        n_a = groupby.counts(stimulus, n_s, where=in_a)
-        n_b = groupby.counts(stimulus, n_s, where=~in_a)
+        n_a = np.add.reduceat(in_a, firsts)
+        sum_a = np.add.reduceat(value * in_a, firsts)
+        n_b = n_all - n_a
         both = (n_a > 0) & (n_b > 0)
-        sum_all = groupby.sums(stimulus, value, n_s)
-        sum_a = groupby.sums(stimulus[in_a], value[in_a], n_s)
-        mos_a = sum_a[both] / n_a[both]
-        mos_b = (sum_all[both] - sum_a[both]) / n_b[both]
-        rho = _pearson(mos_a, mos_b)
-        if np.isfinite(rho) and rho > -1.0:
-            out.append(2.0 * rho / (1.0 + rho))
-    arr = np.asarray(out)
+        out[k] = _pearson(sum_a[both] / n_a[both], (sum_all[both] - sum_a[both]) / n_b[both])
+    arr = spearman_brown(out[np.isfinite(out) & (out > -1.0)])
     if arr.size == 0:
         nan = float("nan")
         return SplitHalf(nan, nan, nan, nan, 0, scores)

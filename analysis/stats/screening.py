@@ -80,7 +80,7 @@ def bt500_screening(
     n_raters, n_stimuli : int
         Sizes of the index spaces.
     sd : {"sample", "population"}
-        Divisor of :math:`S_j`. Default ``"sample"`` (protocol.md); sureal uses
+        Divisor of :math:`S_j`. Default ``"sample"`` (docs/protocol.md); sureal uses
         ``"population"``.
     denominator : {"rated", "total"}
         :math:`T_i`: the number of ratings rater :math:`i` gave (default; the standard's J K L for

@@ -1,4 +1,4 @@
-"""Per-rater z-scores, then removal of single outlying votes (protocol.md section 3.6)."""
+"""Per-rater z-scores, then removal of single outlying votes (docs/protocol.md section 3.6)."""
 
 from __future__ import annotations
 

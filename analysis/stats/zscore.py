@@ -1,4 +1,4 @@
-"""Per-rater z-scores and the 0..100 rescaling of protocol.md section 3 steps 2-3."""
+"""Per-rater z-scores and the 0..100 rescaling of docs/protocol.md section 3 steps 2-3."""
 
 from __future__ import annotations
 

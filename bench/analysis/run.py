@@ -7,6 +7,11 @@ Each case runs in a fresh subprocess so that its peak memory (ru_maxrss, whole p
 generation included) is its own; ``alloc`` is the tracemalloc peak of one call (numpy
 allocations included, data excluded). Times are the best of ``--repeat`` calls. The baseline
 is a plain ``np.bincount`` mean over the same arrays, timed in the same process.
+
+``compute_mos_cli_1m`` runs ``manage.py compute_mos`` as a user does (fresh process, empty
+environment, 1M-rating CSV, all files written); its baseline is a fresh process that imports
+pandas and reads the same CSV. ``--only CASE ...`` runs some cases. The analysis job and the
+results page are measured by ``bench/analysis/job.sh`` (it needs PostgreSQL, Redis, a worker).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ TARGETS = {
     "bt500_1m": 2.0,
     "mle_1m": 10.0,
     "three_perspectives_67k": 0.3,
+    "compute_mos_cli_1m": 3.0,
+    "mle_20k_x_400_1pct": 10.0,
 }
 
 
@@ -138,13 +145,76 @@ def case_offline_1m(repeat: int, splits: int) -> dict[str, Any]:
             }
         ).to_csv(path, index=False)
         size = path.stat().st_size
-        seconds = best_of(lambda: offline.run(path, Path(tmp) / "out", reliability_splits=splits), repeat)
-        summary = offline.run(path, Path(tmp) / "out", reliability_splits=splits)
+        out = Path(tmp) / "out"
+        seconds = best_of(lambda: offline.run(path, out, reliability_splits=splits, force=True), repeat)
+        summary = offline.run(path, out, reliability_splits=splits, force=True)
     return {
         "ratings": int(st.score.size),
         "seconds": seconds,
         "csv_mb": size / 2**20,
         "phases": {k: round(v, 3) for k, v in summary.timings.items()},
+    }
+
+
+def _write_1m_csv(path: Path) -> None:
+    st = make_study(*STUDIES["1m"], seed=1)
+    with path.open("w") as fh:
+        fh.write("rater,stimulus,perspective,score\n")
+        fh.writelines(
+            f"{r},{s},quality,{int(x)}\n"
+            for r, s, x in zip(st.rater.tolist(), st.stimulus.tolist(), st.score.tolist(), strict=True)
+        )
+
+
+def _child(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a fresh process with an empty environment."""
+    t = time.perf_counter()
+    proc = subprocess.run(argv, env={}, cwd=ROOT, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv} failed: {proc.stderr}")
+    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def case_compute_mos_cli_1m(repeat: int) -> dict[str, Any]:
+    """`manage.py compute_mos` end to end, as a user runs it: fresh process, no environment at all."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "raw.csv"
+        _write_1m_csv(path)
+        out = Path(tmp) / "out"
+        cli = [
+            sys.executable,
+            "manage.py",
+            "compute_mos",
+            "--input",
+            str(path),
+            "--output-dir",
+            str(out),
+            "--force",
+        ]
+        runs = [_child(cli) for _ in range(max(1, repeat))]
+        # Baseline: a fresh process that imports pandas and reads the same CSV, nothing else.
+        bare = [sys.executable, "-c", f"import pandas; pandas.read_csv({str(path)!r})"]
+        base = min(_child(bare)[0] for _ in range(max(1, repeat)))
+        files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    return {
+        "ratings": 1_000_000,
+        "seconds": min(s for s, _ in runs),
+        "baseline_s": base,
+        "maxrss_child_mb": max(m for _, m in runs),
+        "files": files,
+    }
+
+
+def case_mle_sparse(repeat: int) -> dict[str, Any]:
+    """The MLE on a 20,000 x 400 study at 1% coverage (4 ratings per stimulus)."""
+    r = ratings(make_study(20_000, 400, 0.01, seed=40, random_share=0.0))
+    res = analyse(r, "mle", solver="exact")
+    return {
+        "ratings": r.n_ratings,
+        "seconds": best_of(lambda: analyse(r, "mle", solver="exact"), 1),
+        "baseline_s": best_of(baseline(r), 5),
+        "notes": list(res.notes),
     }
 
 
@@ -160,6 +230,8 @@ CASES: dict[str, Callable[[int], dict[str, Any]]] = {
     "split_half_100_1m": case_reliability_1m,
     "offline_1m_no_reliability": lambda n: case_offline_1m(n, 0),
     "offline_1m_reliability100": lambda n: case_offline_1m(1, 100),
+    "compute_mos_cli_1m": case_compute_mos_cli_1m,
+    "mle_20k_x_400_1pct": case_mle_sparse,
 }
 
 
@@ -173,6 +245,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(CASES))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", nargs="*", choices=sorted(CASES), help="run only these cases")
     args = parser.parse_args()
     if args.case:
         print(json.dumps(run_case(args.case, args.repeat)))
@@ -185,7 +258,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     details = {}
-    for name in CASES:
+    for name in args.only or CASES:
         done = subprocess.run(
             [sys.executable, __file__, "--case", name, "--repeat", str(args.repeat)],
             capture_output=True,
@@ -205,7 +278,11 @@ def main() -> None:
         )
     print()
     for name, res in details.items():
-        extra = {k: v for k, v in res.items() if k in ("notes", "phases", "csv_mb", "rejected")}
+        extra = {
+            k: v
+            for k, v in res.items()
+            if k in ("notes", "phases", "csv_mb", "rejected", "maxrss_child_mb", "files")
+        }
         if extra:
             print(f"{name}: {json.dumps(extra)}")
 

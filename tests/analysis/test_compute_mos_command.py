@@ -52,3 +52,32 @@ def test_compute_mos_bad_input_is_one_line_and_exit_status_2(tmp_path: Path) -> 
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "perspective" in lines[0]
+
+
+def test_compute_mos_runs_with_no_environment_at_all(tmp_path: Path) -> None:
+    # given no settings secrets, no DATABASE_URL, no REDIS_URL: not even PATH or HOME
+    rows = ["rater,stimulus,perspective,score"] + [
+        f"r{r},{s},quality,{(r + s) % 5 + 1}" for r in range(3) for s in range(4)
+    ]
+    (tmp_path / "raw.csv").write_text("\n".join(rows) + "\n")
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "compute_mos",
+            "--input",
+            str(tmp_path / "raw.csv"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],  # fmt: skip
+        cwd=ROOT,
+        env={},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "4 stimuli, 3 raters" in result.stdout
+    assert scipy.io.loadmat(tmp_path / "out" / "DATA" / "MOS" / "mosz1.mat")["MOSz"].shape == (4, 1)

@@ -157,8 +157,8 @@ def test_raw_ratings_writer_accepts_dicts_and_tuples(tmp_path):
     rows = [
         {"rater": "p1", "session": 7, "stimulus": "0.png", "perspective": "quality", "score": 4,
          "response_ms": 1200, "server_time": "2024-01-01T00:00:00Z", "extra": "ignored"},
-        ("p2", 8, "=1+1", "quality", -1.5, "test", 500, 900, None, "2024-01-01T00:00:01Z",
-         "zh-hans", "1440x900", "1440x900", 1, 0, "Chrome 131 / Windows (computer)"),
+        ("p2", 8, 3, "=1+1", "quality", -1.5, "test", True, False, False, 4, 500, 900, None,
+         "2024-01-01T00:00:01Z", "zh-hans", "1440x900", "1440x900", 1, 0, "Chrome 131 / Windows (computer)"),
     ]  # fmt: skip
 
     count = exports.write_raw_ratings(tmp_path / "raw.csv", iter(rows))
@@ -166,35 +166,30 @@ def test_raw_ratings_writer_accepts_dicts_and_tuples(tmp_path):
     assert count == 2
     out = list(csv.reader((tmp_path / "raw.csv").open(encoding="utf-8")))
     assert out[0] == list(exports.RAW_COLUMNS)
-    assert out[1] == [
-        "p1",
-        "7",
-        "0.png",
-        "quality",
-        "4",
-        "",
-        "",
-        "1200",
-        "",
-        "2024-01-01T00:00:00Z",
-        *[""] * 6,
-    ]
-    assert out[2][2] == "'=1+1"
-    assert out[2][10:] == ["zh-hans", "1440x900", "1440x900", "1", "0", "Chrome 131 / Windows (computer)"]
-    assert out[2][4] == "-1.5"
+    row = dict(zip(out[0], out[1], strict=True))
+    assert row == {**dict.fromkeys(exports.RAW_COLUMNS, ""), "rater": "p1", "session": "7", "stimulus": "0.png",
+                   "perspective": "quality", "score": "4", "response_ms": "1200",
+                   "server_time": "2024-01-01T00:00:00Z"}  # fmt: skip
+    second = dict(zip(out[0], out[2], strict=True))
+    assert second["stimulus_name"] == "'=1+1"
+    assert second["score"] == "-1.5"
+    assert (second["role"], second["in_analysis"], second["qc_excluded"], second["pilot"]) == (
+        "test", "true", "false", "false")  # fmt: skip
+    assert [second[c] for c in ("language", "viewport", "screen", "dpr", "zoom_changes", "ua_family")] == [
+        "zh-hans", "1440x900", "1440x900", "1", "0", "Chrome 131 / Windows (computer)"]  # fmt: skip
 
 
 def test_raw_ratings_writer_rejects_short_tuples(tmp_path):
-    with pytest.raises(ValueError, match="row 0 has 2 values, expected 16"):
+    with pytest.raises(ValueError, match="row 0 has 2 values, expected 21"):
         exports.write_raw_ratings(tmp_path / "raw.csv", [("a", "b")])
 
 
 def test_raw_ratings_writer_streams_in_constant_memory(tmp_path):
     def rows(n):
         for k in range(n):
-            yield (k % 97, k // 10, f"{k % 2400}.png", "quality", k % 5 + 1, "test", 3000, 1500,
-                   "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "en", "1440x900", "1440x900", 1, 0,
-                   "Chrome 131 / Linux (computer)")  # fmt: skip
+            yield (k % 97, k // 10, k % 2400, f"{k % 2400}.png", "quality", k % 5 + 1, "test", True, False,
+                   False, k % 40, 3000, 1500, "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "en", "1440x900",
+                   "1440x900", 1, 0, "Chrome 131 / Linux (computer)")  # fmt: skip
 
     tracemalloc.start()
     count = exports.write_raw_ratings(tmp_path / "raw.csv", rows(100_000))
@@ -265,16 +260,41 @@ def test_plots_are_written_as_png(tmp_path, results, stimuli):
 
     paths = plots.write_plots(tmp_path, results, KEYS, stimuli)
 
-    assert len(paths) == 8
+    names = sorted(p.name for p in paths)
+    assert names == [
+        "mos_by_model.csv",
+        "mos_by_model.png",
+        "mos_ci.png",
+        "mos_histogram.png",
+        "screening.png",
+    ]
     for p in paths:
-        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        if p.suffix == ".png":
+            assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    by_model = list(csv.DictReader((tmp_path / "plots" / "mos_by_model.csv").open(encoding="utf-8")))
+    assert {r["perspective"] for r in by_model} == set(KEYS)
+
+
+def test_model_means_have_a_student_t_interval(results) -> None:
+    from scipy import stats
+
+    from analysis import plots
+
+    res = results[KEYS[0]]
+    models = ["a", "b", "a", "b", "a", "b"]
+    rows = plots.model_means(res, models)
+
+    values = res.stimuli.mos[[0, 2, 4]]
+    values = values[np.isfinite(values)]
+    low, high = stats.t.interval(0.95, values.size - 1, loc=values.mean(), scale=stats.sem(values))
+    assert rows[0]["model"] == "a"
+    assert rows[0]["mean"] == pytest.approx(values.mean())
+    assert (rows[0]["ci_low"], rows[0]["ci_high"]) == pytest.approx((low, high))
 
 
 def test_streaming_iterator_yields_the_same_bytes_in_chunks(tmp_path):
-    rows = [
-        (k, 1, f"{k}.png", "quality", k * 0.5, "", "", "", "", "", "en", "", "", "", 0, "")
-        for k in range(5000)
-    ]
+    rows = [(k, 1, k, f"{k}.png", "quality", k * 0.5, "test", True, False, False, k, "", "", "", "", "en", "", "", "", 0, "")
+            for k in range(5000)]  # fmt: skip
     exports.write_raw_ratings(tmp_path / "raw.csv", rows)
 
     chunks = list(exports.iter_raw_ratings_csv(iter(rows)))

@@ -147,5 +147,6 @@ def test_raw_rows_are_pseudonymous_unless_panel_ids_asked() -> None:
     assert len(rows) == 2 * 3 + 1
     assert {r[0] for r in rows} == {people[0].code}
     assert {r[0] for r in with_ids} == {f"generic:{people[0].external_id}"}
-    assert rows[-1][2:6] == (50, "quality", 3.0, "training")
+    assert rows[-1][2:10] == (50, training.name, "quality", 3.0, "training", False, False, False)
+    assert all(r[7] for r in rows[:-1])  # the test ratings are the ones analysed
     assert np.all([r[1] == 1 for r in rows])

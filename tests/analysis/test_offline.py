@@ -65,7 +65,7 @@ def test_good_csv_writes_every_file_in_numeric_stimulus_order(tmp_path, bom):
     doc = json.loads((out / "analysis.json").read_text())
     assert doc["method"] == "bt500_zscore"
     assert doc["input_fingerprint"].startswith("sha256:")
-    assert doc["reliability"]["quality"]["n_splits"] <= 5
+    assert doc["reliability"]["quality"]["split_half"]["n_splits"] <= 5
 
 
 def test_perspectives_stimuli_order_method_and_params(tmp_path):

@@ -71,7 +71,7 @@ def test_run_page_shows_results_plots_tables_and_downloads(client_owner, study_w
 
     assert 'id="stimuli-table"' in html
     assert 'id="raters-table"' in html
-    assert reverse("analysis:run-file", args=[run.pk, "plots/1_quality_mos_histogram.png"]) in html
+    assert reverse("analysis:run-file", args=[run.pk, "plots/mos_histogram.png"]) in html
     assert reverse("analysis:run-file", args=[run.pk, run.zip_name]) in html
     assert reverse("analysis:run-file", args=[run.pk, "DATA/MOS/mosz1.mat"]) in html
     assert html.count("<tr><td>") >= 4  # one row per stimulus
@@ -98,7 +98,7 @@ def test_status_json_reports_progress(client_owner, study_with_run) -> None:
 def test_plots_are_inline_and_other_files_are_attachments(client_owner, study_with_run) -> None:
     _study, run = study_with_run
 
-    plot = client_owner.get(reverse("analysis:run-file", args=[run.pk, "plots/1_quality_mos_ci.png"]))
+    plot = client_owner.get(reverse("analysis:run-file", args=[run.pk, "plots/mos_ci.png"]))
     zipped = client_owner.get(reverse("analysis:run-file", args=[run.pk, run.zip_name]))
 
     assert plot["Content-Type"] == "image/png"
@@ -144,7 +144,7 @@ def test_every_page_refuses_other_researchers_and_anonymous(client, who, other, 
         reverse("analysis:run-detail", args=[run.pk]),
         reverse("analysis:run-status", args=[run.pk]),
         reverse("analysis:run-file", args=[run.pk, "mos.csv"]),
-        reverse("analysis:run-file", args=[run.pk, "plots/1_quality_mos_ci.png"]),
+        reverse("analysis:run-file", args=[run.pk, "plots/mos_ci.png"]),
     ]
 
     codes = [client.get(u).status_code for u in urls]

@@ -1,4 +1,4 @@
-"""The default method, protocol.md section 3 steps 1-4, on hand-computed cases."""
+"""The default method, docs/protocol.md section 3 steps 1-4, on hand-computed cases."""
 
 import numpy as np
 import pytest

@@ -89,3 +89,63 @@ def test_rater_vs_rest_is_nan_below_three_common_stimuli():
     corr = reliability.rater_vs_rest(r)
 
     assert np.isnan(corr).all()
+
+
+def _direct_split_half(r: Ratings, rng: np.random.Generator, n_splits: int) -> list[float]:
+    """One split at a time with Python dicts: per stimulus means of z-scores in each half."""
+    z = {}
+    for i in range(r.n_raters):
+        mine = r.score[r.rater == i]
+        if mine.size >= 2 and mine.std(ddof=1) > 0:
+            z[i] = (mine.mean(), mine.std(ddof=1))
+    active = np.flatnonzero(np.bincount(r.rater[np.isin(r.rater, list(z))], minlength=r.n_raters) > 0)
+    out = []
+    for _ in range(n_splits):
+        half_a = set(rng.permutation(active)[: active.size // 2].tolist())
+        sums: dict[int, list[list[float]]] = {}
+        for i, j, u in zip(r.rater.tolist(), r.stimulus.tolist(), r.score.tolist(), strict=True):
+            if i in z:
+                sums.setdefault(j, [[], []])[0 if i in half_a else 1].append((u - z[i][0]) / z[i][1])
+        pairs = [(np.mean(a), np.mean(b)) for a, b in sums.values() if a and b]
+        if len(pairs) >= 3:
+            rho = float(np.corrcoef(np.array(pairs).T)[0, 1])
+            if rho > -1:
+                out.append(min(1.0, max(-1.0, 2 * rho / (1 + rho))))
+    return out
+
+
+def test_split_half_matches_a_direct_computation_split_by_split():
+    # given an incomplete design with a few random raters
+    rng = np.random.default_rng(5)
+    rater = np.repeat(np.arange(30), 20)
+    stimulus = np.concatenate([rng.choice(60, 20, replace=False) for _ in range(30)])
+    truth = rng.uniform(1, 5, 60)
+    score = np.clip(np.rint(truth[stimulus] + rng.normal(0, 0.7, rater.size)), 1, 5)
+    r = Ratings.from_arrays(rater=rater, stimulus=stimulus, score=score)
+
+    # when both draw their halves from the same seed
+    fast = reliability.split_half(r, rng=np.random.default_rng(9), n_splits=25)
+    direct = _direct_split_half(r, np.random.default_rng(9), 25)
+
+    # then the mean and the percentiles agree to rounding
+    assert fast.n_splits == len(direct)
+    assert fast.mean_r == pytest.approx(np.mean(direct), abs=1e-12)
+    assert (fast.ci_low, fast.ci_high) == pytest.approx(tuple(np.percentile(direct, [2.5, 97.5])), abs=1e-12)
+
+
+def test_spearman_brown_stays_a_correlation():
+    from analysis.stats.reliability import spearman_brown
+
+    out = spearman_brown(np.array([-0.9, -0.5, -1 / 3, 0.0, 0.5, 1.0]))
+
+    assert out.min() >= -1.0
+    assert out.max() <= 1.0
+    assert out.tolist()[:3] == [-1.0, -1.0, pytest.approx(-1.0)]
+
+
+def test_large_studies_draw_fewer_splits():
+    from analysis.stats.reliability import splits_for
+
+    assert splits_for(50_000, 100) == 100
+    assert splits_for(1_000_000, 100) == 10
+    assert splits_for(1_000, 0) == 0

@@ -162,7 +162,7 @@ def test_raters_without_ratings_are_not_screened():
 
 
 def reference_screening(rows, n_raters, n_stimuli, sd="sample", denominator="rated"):
-    """Straight transcription of protocol.md section 3 step 1, one stimulus at a time."""
+    """Straight transcription of docs/protocol.md section 3 step 1, one stimulus at a time."""
     p = [0] * n_raters
     q = [0] * n_raters
     t = [0] * n_raters

@@ -77,7 +77,7 @@ def test_bt500_rejects_most_random_raters_at_10_percent_coverage_with_a_larger_c
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_total_denominator_misses_random_raters_at_low_coverage(seed):
-    # protocol.md: dividing by all stimuli silently disables rejection at 10% coverage
+    # docs/protocol.md: dividing by all stimuli silently disables rejection at 10% coverage
     r, _, _, random_rater = crowd(seed)
 
     res = analyse(r, screening_denominator="total")

@@ -1,0 +1,195 @@
+"""Driver of bench/analysis/job.sh (needs its database and Redis): prints the job's figures.
+
+1. Builds an AIGCIQA2023-sized study: 2,400 test images (6 models x 400), 3 perspectives,
+   120 participants each rating 400 images on every perspective = 144,000 ratings, written with
+   bulk inserts (a benchmark fixture, not the rating path: that one is bench/load's subject).
+2. Starts a real Celery worker, starts an analysis run (analysis_run_start, enqueued after
+   commit) and waits for it: wall time from the start to "done", and the job's own timings.
+3. Renders the results page with Django's test client, 5 times (best and median).
+
+Baselines measured in the same run: reading the 144,000 ratings with one ``values_list`` query
+(the least any job must do), and rendering the login page (the least any page costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from analysis.models import AnalysisRun  # noqa: E402
+from analysis.services import analysis_run_start  # noqa: E402
+from experiments.models import Perspective, Stimulus, Study  # noqa: E402
+from experiments.services import study_create  # noqa: E402
+from ratings.models import Participant, Rating, RatingSession, Trial  # noqa: E402
+
+MODELS = ("Controlnet", "DALLE", "Glide", "Lafite", "stable-diffusion", "Unidiffuser")
+N_IMAGES, N_RATERS, PER_RATER = 2400, 120, 400  # 120 x 400 / 2400 = 20 ratings per image
+
+
+def build_study() -> Study:
+    import numpy as np
+
+    user = get_user_model().objects.create_user("bench", password="bench-pw-123")
+    study = study_create(owner=user, title="AIGCIQA2023-sized bench", slug="bench-analysis")
+    Stimulus.objects.bulk_create(
+        Stimulus(
+            study=study,
+            position=n,
+            name=f"{n}.png",
+            image=f"stimuli/bench/{n}.png",
+            sha256=f"{n:064x}",
+            width=512,
+            height=512,
+            format="PNG",
+            prompt=f"prompt {(n % 400) // 4}",
+            generator=MODELS[n // 400],
+            categories={"challenge": f"c{n % 10}", "scene": f"s{(n // 10) % 10}"},
+        )
+        for n in range(N_IMAGES)
+    )
+    stimuli = list(study.stimuli.order_by("position").values_list("pk", flat=True))
+    perspectives = list(Perspective.objects.filter(study=study).order_by("order"))
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(1.5, 4.5, N_IMAGES)
+    for i in range(N_RATERS):
+        participant = Participant.objects.create(study=study, panel=study.panel, external_id=f"bench-{i}")
+        session = RatingSession.objects.create(participant=participant, study=study, status="completed")
+        mine = [(i * PER_RATER + k) % N_IMAGES for k in range(PER_RATER)]
+        trials = Trial.objects.bulk_create(
+            Trial(session=session, index=k, stimulus_id=stimuli[j], prompt_shown="p")
+            for k, j in enumerate(mine)
+        )
+        spam = i % 10 == 0
+        Rating.objects.bulk_create(
+            Rating(
+                session=session,
+                trial=t,
+                stimulus_id=t.stimulus_id,
+                perspective=p,
+                score=float(rng.integers(1, 6))
+                if spam
+                else float(np.clip(np.rint(truth[j] + rng.normal(0, 0.6)), 1, 5)),
+                kind="test",
+                prompt_shown="p",
+                trial_index=t.index,
+                idempotency_key=uuid.uuid4(),
+            )
+            for t, j in zip(trials, mine, strict=True)
+            for p in perspectives
+        )
+    return study
+
+
+def baseline_read(study: Study) -> float:
+    t = time.perf_counter()
+    rows = list(
+        Rating.objects.filter(session__study=study).values_list(
+            "session__participant_id", "stimulus_id", "perspective_id", "score"
+        )
+    )
+    assert len(rows) == N_IMAGES * 20 * 3
+    return time.perf_counter() - t
+
+
+def run_job(study: Study, log: Path) -> tuple[float, AnalysisRun]:
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--concurrency=1",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel=WARNING",
+        ],  # fmt: skip
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        from config.celery import app
+
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            if time.monotonic() > deadline:
+                raise SystemExit("the worker did not start")
+        t = time.perf_counter()
+        run = analysis_run_start(study=study, method="bt500_zscore")
+        while True:
+            run.refresh_from_db()
+            if run.is_finished:
+                break
+            time.sleep(0.05)
+        return time.perf_counter() - t, run
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def page_times(run: AnalysisRun) -> tuple[list[float], list[float]]:
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # lets the test client's host in, as in the test suite
+    client = Client()
+    client.login(username="bench", password="bench-pw-123")
+    page, login = [], []
+    for _ in range(5):
+        t = time.perf_counter()
+        response = client.get(reverse("analysis:run-detail", args=[run.pk]))
+        page.append(time.perf_counter() - t)
+        assert response.status_code == 200
+        t = time.perf_counter()
+        Client().get(reverse("login"))
+        login.append(time.perf_counter() - t)
+    return page, login
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker-log", type=Path, default=ROOT / "var" / "bench-analysis-worker.log")
+    args = parser.parse_args()
+    t = time.perf_counter()
+    study = build_study()
+    print(f"study built: {N_IMAGES} images x 3 perspectives, {N_RATERS} raters, "
+          f"{Rating.objects.filter(session__study=study).count()} ratings ({time.perf_counter() - t:.1f} s)")  # fmt: skip
+    base = min(baseline_read(study) for _ in range(3))
+    wall, run = run_job(study, args.worker_log)
+    if run.status != AnalysisRun.Status.DONE:
+        raise SystemExit(f"the run failed: {run.error}")
+    print(f"analysis job (Celery, start to done): {wall:.2f} s   target <= 5 s   "
+          f"{'ok' if wall <= 5 else 'SLOW'}   = {wall / base:.1f} x reading the ratings ({base:.2f} s)")  # fmt: skip
+    steps = {k: v for k, v in run.timings.items() if not k.startswith(("analyse_", "reliability_"))}
+    print("  job steps (s): " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
+    print("  per perspective (s): " + ", ".join(
+        f"{k} {v:.2f}" for k, v in run.timings.items() if k.startswith(("analyse_", "reliability_"))))  # fmt: skip
+    print(f"  files: {len(run.files)}, plots: {sum(1 for f in run.files if f.endswith('.png'))}")
+    page, login = page_times(run)
+    best, median = min(page), statistics.median(page)
+    print(f"results page: best {best * 1000:.0f} ms, median {median * 1000:.0f} ms   target < 1 s   "
+          f"{'ok' if median < 1 else 'SLOW'}   = {median / statistics.median(login):.1f} x the login page "
+          f"({statistics.median(login) * 1000:.0f} ms)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
