@@ -16,9 +16,7 @@ def metric_benchmark_list(*, run: AnalysisRun) -> QuerySet[MetricBenchmark]:
     return MetricBenchmark.objects.filter(run=run).select_related("run", "run__study").order_by("-id")
 
 
-def metric_benchmark_get_for_user(
-    *, user: User | AnonymousUser, benchmark_id: int
-) -> MetricBenchmark:
+def metric_benchmark_get_for_user(*, user: User | AnonymousUser, benchmark_id: int) -> MetricBenchmark:
     """The benchmark if the user may see its study; 404 otherwise (no existence leak)."""
     runs = analysis_run_list_for_user(user=user)
     try:

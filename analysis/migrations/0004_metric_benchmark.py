@@ -8,8 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analysis', '0003_analysisrun_pilot_only'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("analysis", "0003_analysisrun_pilot_only"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('experiments', '0002_stimulusimport_started_at_original_name'),
+        ("experiments", "0002_stimulusimport_started_at_original_name"),
     ]
 
     operations = [

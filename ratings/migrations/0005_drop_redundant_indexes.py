@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('experiments', '0002_stimulusimport_started_at_original_name'),
-        ('ratings', '0004_pilotrun'),
+        ("experiments", "0002_stimulusimport_started_at_original_name"),
+        ("ratings", "0004_pilotrun"),
     ]
 
     operations = [

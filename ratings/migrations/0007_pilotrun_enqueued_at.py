@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ratings', '0005_fill_qc_failure_kind'),
+        ("ratings", "0006_fill_qc_failure_kind"),
     ]
 
     operations = [

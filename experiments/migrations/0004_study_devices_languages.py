@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('experiments', '0002_stimulusimport_started_at_original_name'),
+        ("experiments", "0003_stimulusimport_enqueued_at"),
     ]
 
     operations = [

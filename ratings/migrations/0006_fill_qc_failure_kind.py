@@ -20,6 +20,6 @@ def forward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ratings", "0004_pilotrun")]
+    dependencies = [("ratings", "0005_drop_redundant_indexes")]
 
     operations = [migrations.RunPython(forward, migrations.RunPython.noop)]

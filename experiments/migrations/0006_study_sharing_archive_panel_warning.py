@@ -7,8 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('experiments', '0002_stimulusimport_started_at_original_name'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("experiments", "0005_study_noconsent_code_pay"),
     ]
 
     operations = [

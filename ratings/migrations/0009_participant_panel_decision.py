@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ratings', '0004_pilotrun'),
+        ("ratings", "0008_session_rating_language"),
     ]
 
     operations = [
