@@ -27,7 +27,7 @@ from ratings.pilot import (
 @login_required
 @require_http_methods(["GET", "POST"])
 def pilot_list(request: HttpRequest, slug: str) -> HttpResponse:
-    study = study_get_for_user(user=request.user, slug=slug)
+    study = study_get_for_user(user=request.user, slug=slug, change=request.method == "POST")
     form = PilotStartForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -96,7 +96,7 @@ def pilot_plot(request: HttpRequest, slug: str, pk: int) -> FileResponse:
 @login_required
 @require_POST
 def pilot_remove(request: HttpRequest, slug: str) -> HttpResponse:
-    study = study_get_for_user(user=request.user, slug=slug)
+    study = study_get_for_user(user=request.user, slug=slug, change=True)
     counts = pilot_data_remove(study=study)
     messages.success(
         request,

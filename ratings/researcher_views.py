@@ -100,7 +100,7 @@ def participant_list(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def participant_decide(request: HttpRequest, slug: str, code: str) -> HttpResponse:
-    study = study_get_for_user(user=request.user, slug=slug)
+    study = study_get_for_user(user=request.user, slug=slug, change=True)
     participant = participant_get(study=study, code=code)
     form = ParticipantDecisionForm(request.POST)
     if not form.is_valid():

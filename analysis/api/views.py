@@ -63,7 +63,7 @@ class StudyAnalysisRunsApi(APIView):
         },
     )
     def post(self, request: Request, slug: str) -> Response:
-        study = study_get_for_user(user=request.user, slug=slug)
+        study = study_get_for_user(user=request.user, slug=slug, change=True)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:

@@ -119,7 +119,7 @@ class ParticipantDecisionApi(APIView):
         description="Override the suggested panel decision; a rejection needs a message for the participant.",
     )
     def post(self, request: Request, slug: str, code: str) -> Response:
-        study = study_get_for_user(user=request.user, slug=slug)
+        study = study_get_for_user(user=request.user, slug=slug, change=True)
         participant = participant_get(study=study, code=code)
         serializer = ParticipantDecisionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -49,6 +49,38 @@ def test_a_viewer_sees_the_study_but_may_not_change_it(client: Client, researche
     assert api.status_code == 403
 
 
+def test_a_viewer_may_not_start_pilots_analyses_or_panel_decisions(client: Client, researcher: Any) -> None:
+    # given a study shared read-only
+    study = StudyFactory(owner=researcher)
+    viewer = UserFactory(username="viewer")
+    services.study_share(study=study, user=viewer, role="viewer")
+    client.force_login(viewer)
+
+    # when they try the writes outside the settings pages
+    pilot_page = client.get(reverse("pilot:list", args=[study.slug]))
+    pilot_start = client.post(reverse("pilot:list", args=[study.slug]), {"raters": 4})
+    pilot_remove = client.post(reverse("pilot:remove", args=[study.slug]))
+    analysis = client.post(
+        reverse("analysis-api:study-runs", args=[study.slug]),
+        {"method": "mos"},
+        content_type="application/json",
+    )
+    decision = client.post(
+        reverse("participants:decide", args=[study.slug, "nobody"]), {"decision": "approve"}
+    )
+    decision_api = client.post(
+        reverse("ratings-api:participant-decision", args=[study.slug, "nobody"]),
+        {"decision": "approve"},
+        content_type="application/json",
+    )
+
+    # then reading is allowed and every write is refused
+    assert pilot_page.status_code == 200
+    assert [pilot_start.status_code, pilot_remove.status_code, analysis.status_code] == [403, 403, 403]
+    assert [decision.status_code, decision_api.status_code] == [403, 403]
+    assert not study.analysis_runs.exists()
+
+
 def test_sharing_page_shares_as_editor_and_changes_the_role(logged_in: Client, researcher: Any) -> None:
     study = StudyFactory(owner=researcher)
     ana = UserFactory(username="ana")
