@@ -16,10 +16,12 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "BenchmarkInputError",
@@ -99,6 +101,8 @@ def _open_text(source: Source, what: str) -> io.StringIO:
 
 
 def _read_csv(source: Source, what: str) -> pd.DataFrame:
+    import pandas as pd  # here only: pandas takes most of a second to import
+
     text = _open_text(source, what)
     try:
         frame = pd.read_csv(text, dtype=str, keep_default_na=False, na_values=[], skipinitialspace=True)
@@ -122,6 +126,8 @@ def _unneutralise(text: str) -> str:
 
 def read_mos_table(source: Source) -> MosTable:
     """Read a run's ``mos.csv`` (a path, an open file or bytes)."""
+    import pandas as pd  # here only: pandas takes most of a second to import
+
     frame = _read_csv(source, "mos.csv")
     missing = [c for c in ("position", "stimulus") if c not in frame.columns]
     keys = [
@@ -163,6 +169,8 @@ def _line(rows: np.ndarray) -> list[int]:
 
 def _resolve_stimuli(ids: pd.Series, table: MosTable) -> tuple[np.ndarray, str]:
     """Stimulus index of every row: by name or file name (or its last path part), else by position."""
+    import pandas as pd  # here only: pandas takes most of a second to import
+
     lookup: dict[str, int] = {}
     for k, (name, file) in enumerate(zip(table.names, table.files, strict=True)):
         lookup.setdefault(file, k)
@@ -186,6 +194,8 @@ def _resolve_stimuli(ids: pd.Series, table: MosTable) -> tuple[np.ndarray, str]:
 
 
 def _check_scores(frame: pd.DataFrame) -> np.ndarray:
+    import pandas as pd  # here only: pandas takes most of a second to import
+
     score = pd.to_numeric(frame["score"].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(score))
     if bad.size:
@@ -252,6 +262,8 @@ def read_predictions(source: Source, table: MosTable) -> Predictions:
     the same score everywhere (within a split, with ``split``). Without ``split``, every metric
     must score every stimulus that has a MOS in some perspective.
     """
+    import pandas as pd  # here only: pandas takes most of a second to import
+
     frame = _read_csv(source, "predictions CSV")
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:

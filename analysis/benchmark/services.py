@@ -12,6 +12,7 @@ import logging
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.files import File
@@ -21,11 +22,13 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from analysis.benchmark import compute, outputs
 from analysis.benchmark.inputs import BenchmarkInputError, MosTable, read_mos_table, read_predictions
 from analysis.benchmark.models import MetricBenchmark
 from analysis.models import AnalysisRun
 from config.errors import DomainError
+
+if TYPE_CHECKING:  # compute and outputs load scipy.stats and matplotlib: imported where used
+    from analysis.benchmark import compute
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ def _mos_table(run: AnalysisRun) -> MosTable:
 
 
 def _options(**values: object) -> compute.Options:
+    from analysis.benchmark import compute
+
     try:
         return compute.Options(**values)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
@@ -126,6 +131,8 @@ def _store(src: Path, prefix: str) -> list[str]:
 
 def metric_benchmark_execute(*, benchmark_id: int) -> str:
     """Claim a pending benchmark and compute it; return "done", "failed" or "skipped"."""
+    from analysis.benchmark import compute, outputs
+
     claimed = MetricBenchmark.objects.filter(pk=benchmark_id, status=Status.PENDING).update(
         status=Status.RUNNING
     )
@@ -162,6 +169,8 @@ def metric_benchmark_execute(*, benchmark_id: int) -> str:
 
 def splits_csv_for_run(*, run: AnalysisRun, n_splits: int = 10, seed: int = 0) -> bytes:
     """``splits.csv`` of a done run: prompt-grouped 80/20 train/test splits, made on the fly."""
+    from analysis.benchmark import compute, outputs
+
     table = _mos_table(run)
     try:
         rows = compute.splits_rows(table, n_splits=n_splits, seed=seed)

@@ -20,7 +20,6 @@ from analysis.benchmark.selectors import (
 from analysis.benchmark.services import MetricBenchmarkInvalid, metric_benchmark_start, splits_csv_for_run
 from analysis.models import AnalysisRun
 from analysis.selectors import analysis_run_get_for_user
-from analysis.stats.metric_benchmark import COLUMNS
 
 COLUMN_LABELS = {"srcc": "SRCC", "krcc": "KRCC", "plcc": "PLCC", "rmse": "RMSE"}
 
@@ -76,6 +75,8 @@ def _cell(row: dict[str, Any], col: str, best: str | None) -> dict[str, Any]:
 
 
 def _tables(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    from analysis.stats.metric_benchmark import COLUMNS  # scipy.stats: loaded on first use
+
     """Per perspective: the overall table (best marked), and one table per grouping."""
     out = []
     for key in doc.get("perspectives", []):
@@ -105,6 +106,8 @@ def _tables(doc: dict[str, Any]) -> list[dict[str, Any]]:
 @login_required
 @require_GET
 def benchmark_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from analysis.stats.metric_benchmark import COLUMNS
+
     bench = metric_benchmark_get_for_user(user=request.user, benchmark_id=pk)
     context: dict[str, Any] = {
         "bench": bench,

@@ -84,6 +84,10 @@ def run(w: World) -> int:
     return w.run.pk
 
 
+def bench(w: World) -> int:
+    return w.benchmark.pk
+
+
 def tok(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name, kwargs={"slug": w.study.slug, "token": w.session.token})
 
@@ -154,6 +158,25 @@ MATRIX: dict[str, list[Case]] = {
     "analysis:run-list": [
         Case("get", s("analysis:run-list"), researcher(200)),
         Case("post", s("analysis:run-list"), researcher(302), {"method": "mos"}),
+    ],
+    "analysis:benchmark-list": [
+        Case("get", lambda w: reverse("analysis:benchmark-list", args=[run(w)]), researcher(200))
+    ],
+    "analysis:run-splits": [
+        Case("get", lambda w: reverse("analysis:run-splits", args=[run(w)]), researcher(200))
+    ],
+    "analysis:benchmark-detail": [
+        Case("get", lambda w: reverse("analysis:benchmark-detail", args=[bench(w)]), researcher(200))
+    ],
+    "analysis:benchmark-status": [
+        Case("get", lambda w: reverse("analysis:benchmark-status", args=[bench(w)]), researcher(200))
+    ],
+    "analysis:benchmark-file": [
+        Case(
+            "get",
+            lambda w: reverse("analysis:benchmark-file", args=[bench(w), "results.csv"]),
+            researcher(200),
+        )
     ],
     "analysis:run-detail": [
         Case("get", lambda w: reverse("analysis:run-detail", args=[run(w)]), researcher(200))
@@ -295,6 +318,17 @@ MATRIX: dict[str, list[Case]] = {
     "analysis-api:study-runs": [
         Case("get", s("analysis-api:study-runs"), api(200)),
         Case("post", s("analysis-api:study-runs"), api(202), {"method": "mos"}, json=True),
+    ],
+    "analysis-api:run-benchmarks": [
+        Case("get", lambda w: reverse("analysis-api:run-benchmarks", args=[run(w)]), api(200))
+    ],
+    "analysis-api:benchmark-detail": [
+        Case("get", lambda w: reverse("analysis-api:benchmark-detail", args=[bench(w)]), api(200))
+    ],
+    "analysis-api:benchmark-file": [
+        Case(
+            "get", lambda w: reverse("analysis-api:benchmark-file", args=[bench(w), "results.csv"]), api(200)
+        )
     ],
     "analysis-api:run-detail": [
         Case("get", lambda w: reverse("analysis-api:run-detail", args=[run(w)]), api(200))

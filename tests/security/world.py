@@ -15,6 +15,8 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from analysis import services as analysis_services
+from analysis.benchmark import services as benchmark_services
+from analysis.benchmark.models import MetricBenchmark
 from analysis.models import AnalysisRun
 from experiments.models import Stimulus, StimulusImport, Study
 from ratings.models import Participant, PilotRun, RatingSession
@@ -33,6 +35,7 @@ class World:
     draft_stimulus: Stimulus
     stimulus_import: StimulusImport
     run: AnalysisRun
+    benchmark: MetricBenchmark
     pilot: PilotRun
     session: RatingSession
     participant: Participant
@@ -69,6 +72,15 @@ def build_world(**study_fields: Any) -> World:
     run = analysis_services.analysis_run_start(study=study, method="mos", enqueue=False)
     analysis_services.analysis_run_execute(run_id=run.id)
     run.refresh_from_db()
+    # A metric benchmark of that run, through the real upload and job services.
+    predictions = "stimulus,metric,score\n" + "".join(
+        f"{item.position},toy,{k * 1.5 + (k % 2)}\n" for k, item in enumerate(items)
+    )
+    benchmark = benchmark_services.metric_benchmark_start(
+        run=run, content=predictions.encode(), filename="preds.csv", n_boot=20, enqueue=False
+    )
+    benchmark_services.metric_benchmark_execute(benchmark_id=benchmark.pk)
+    benchmark.refresh_from_db()
     study.status = Study.Status.OPEN
     study.save(update_fields=["status"])
     entry = PanelEntry(panel=study.panel, external_id="panel-worker-1", data={"pid": "panel-worker-1"})
@@ -89,6 +101,7 @@ def build_world(**study_fields: Any) -> World:
         draft_stimulus=draft_stimulus,
         stimulus_import=stimulus_import,
         run=run,
+        benchmark=benchmark,
         pilot=pilot,
         session=session,
         participant=session.participant,
