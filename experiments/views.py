@@ -82,6 +82,7 @@ def study_edit(request: HttpRequest, slug: str) -> HttpResponse:
             "label": p.label,
             "question": p.question,
             "level_descriptions": p.level_descriptions,
+            "target_half_width": p.target_half_width,
             "ORDER": i,
         }
         for i, p in enumerate(study.perspectives.order_by("order"), start=1)

@@ -191,7 +191,7 @@ def order(sums: Sums, load: ArrayLike, target: Target, rng: np.random.Generator)
     """
     ld = np.asarray(load, dtype=np.float64)
     r = ratios(sums, ld, target)
-    tie = rng.random(ld.shape[0])
+    tie = np.asarray(rng.random(ld.shape[0]))
     below = np.flatnonzero(ld < target.minimum)
     below = below[np.lexsort((tie[below], ld[below]))]
     open_ = np.flatnonzero((ld >= target.minimum) & (ld < target.maximum) & (r > 1.0))
