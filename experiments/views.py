@@ -292,6 +292,7 @@ def study_dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
         "study": study,
         "dashboard": dashboard,
         "bars": histogram_bars(dashboard.as_dict()["histogram"]),
+        "precision_bars": histogram_bars(dashboard.precision["ratio_bins"]) if dashboard.precision else [],
         "analysis_url": analysis_url(study),
     }
     return render(request, "experiments/study_dashboard.html", context)

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.db.models import Count, F, Sum
+from django.urls import reverse
 
+from experiments.dashboard import study_dashboard
 from experiments.exceptions import StudyError
 from experiments.models import Study
 from experiments.services import study_update
@@ -20,25 +22,7 @@ from ratings.services import (
     session_withdraw,
     stimulus_loads_recount_all,
 )
-from tests.ratings.conftest import answer_all, answer_trials, enter, make_study
-
-
-def precision_study(*, minimum: int, maximum: int, target: float | None = 1.0, **fields: Any) -> Study:
-    """An open study switched to precision mode through the service (a target on every perspective)."""
-    study = make_study(**fields)
-    perspectives = [
-        {"key": p.key, "label": p.label, "question": p.question, "target_half_width": target}
-        for p in study.perspectives.order_by("order")
-    ]
-    return study_update(
-        study=study,
-        fields={
-            "allocation_mode": Study.AllocationMode.PRECISION,
-            "precision_min_ratings": minimum,
-            "precision_max_ratings": maximum,
-        },
-        perspectives=perspectives,
-    )
+from tests.ratings.conftest import answer_all, answer_trials, enter, make_study, precision_study
 
 
 def assigned_counts(study: Study) -> Counter[int]:
@@ -122,6 +106,33 @@ def test_unanimous_images_retire_early_and_disputed_ones_get_up_to_the_maximum()
     loads = dict(StimulusLoad.objects.filter(study=study).values_list("stimulus_id", "load"))
     assert loads == dict(counts)
     assert sessions < 100
+
+    # and the dashboard says so: nothing left to do, the unanimous images met the target
+    board = study_dashboard(study=study).precision
+    assert board is not None
+    assert board["still_needed"] == 0
+    assert board["states"] == {"below_minimum": 0, "open": 0, "retired": 6, "at_maximum": 6}
+    assert sum(b["stimuli"] for b in board["ratio_bins"]) == 12
+    assert sum(b["stimuli"] for b in board["ratio_bins"] if b["met"]) == 6
+    assert [q["target"] for q in board["perspectives"]] == [1.0, 1.0, 1.0]
+    assert all(q["p95"] > 1.0 for q in board["perspectives"])  # the disputed images stay wide
+
+
+@pytest.mark.django_db
+def test_the_dashboard_page_shows_the_precision_section_midway(client: Any) -> None:
+    study = precision_study(minimum=3, maximum=8, tests=6, prompts=3, stimuli_per_session=3)
+    for _ in range(4):
+        answer_trials(enter(study), lambda trial: answer_all(study, 2 + trial.index % 3))
+    client.force_login(study.owner)
+
+    page = client.get(reverse("experiments:study-dashboard", kwargs={"slug": study.slug}))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="precision-histogram"' in html
+    board = page.context["dashboard"].precision
+    assert board["still_needed"] > 0
+    assert f">{board['still_needed']}</strong>" in html
 
 
 @pytest.mark.django_db
