@@ -192,10 +192,10 @@ def session_start(
 ) -> RatingSession:
     """Create a consented session and allocate its trials in one transaction.
 
-    Balanced mode: `claimed` are the test stimuli claimed for it beforehand (`stimulus_loads_claim`,
+    Balanced and precision mode: `claimed` are the test stimuli claimed for it beforehand (`stimulus_loads_claim`,
     so that the allocation lock is not held while the trials are inserted; the caller releases
     them if this fails); without it, the claim is made here, inside this transaction.
-    Raises StudyFull when no test stimulus is still needed (balanced mode) or left unseen (full mode).
+    Raises StudyFull when no test stimulus is still needed (balanced, precision) or left unseen (full).
     """
     study = participant.study
     rng = random.Random(secrets.randbits(64))
