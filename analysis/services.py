@@ -35,7 +35,7 @@ from analysis import exports, loaders, pipeline, plots
 from analysis.exceptions import AnalysisRunInvalid, ClaimLost, JobQueueUnavailable
 from analysis.models import AnalysisRun
 from analysis.offline import code_version
-from analysis.stats import METHODS, AnalysisResult
+from analysis.stats import DEFAULT_METHOD, METHODS, AnalysisResult
 from experiments.models import Study
 from ratings.models import Rating
 from ratings.services import participants_exclude
@@ -463,6 +463,35 @@ def _finish(
         )
         if not run.include_pilot and not newer.exists():
             participants_exclude(study=run.study, reasons=_exclusion_reasons(data, summary))
+
+
+def precision_screenings_start() -> list[int]:
+    """Start a real analysis (default method) of every open precision study that has ratings newer
+    than its last real analysis and none waiting or running; return the new runs' ids.
+
+    Precision allocation counts valid ratings only, so its rater screening must keep up while the
+    study fills: the run's exclusions reach the allocation through `participants_exclude` and the
+    recount it enqueues, as for any real analysis. A run that failed is not retried until new
+    ratings arrive. Safe to run twice at once: the study row is locked while deciding.
+    """
+    started: list[int] = []
+    studies = Study.objects.filter(
+        status=Study.Status.OPEN, allocation_mode=Study.AllocationMode.PRECISION
+    ).order_by("pk")
+    for study_id in studies.values_list("pk", flat=True):
+        with transaction.atomic():
+            study = Study.objects.select_for_update().get(pk=study_id)
+            real = AnalysisRun.objects.filter(study=study, include_pilot=False)
+            if real.filter(status__in=[AnalysisRun.Status.PENDING, AnalysisRun.Status.RUNNING]).exists():
+                continue
+            analysed = real.aggregate(m=Max("rating_id_max"))["m"] or 0
+            newest = Rating.objects.filter(session__study=study, session__is_pilot=False).aggregate(
+                m=Max("id")
+            )["m"]
+            if newest is None or newest <= analysed:
+                continue
+            started.append(analysis_run_start(study=study, method=DEFAULT_METHOD).pk)
+    return started
 
 
 def _exclusion_reasons(data: loaders.StudyRatings, summary: dict[str, Any]) -> dict[int, str]:

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 import config.celery  # noqa: F401 - binds the shared tasks below to the project's app (config/__init__)
-from analysis.services import analysis_run_execute, analysis_runs_sweep
+from analysis.services import analysis_run_execute, analysis_runs_sweep, precision_screenings_start
 
 
 @shared_task(
@@ -28,6 +28,12 @@ def analysis_run_execute_task(run_id: int) -> str:
 def analysis_runs_sweep_task() -> list[int]:
     """Re-enqueue pending runs the queue lost and running runs of dead workers (beat schedule)."""
     return analysis_runs_sweep()
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90, ignore_result=True)
+def start_precision_screenings_task() -> list[int]:
+    """Re-run the rater screening of open precision studies with new ratings (beat schedule)."""
+    return precision_screenings_start()
 
 
 from analysis.benchmark.tasks import metric_benchmark_execute_task  # noqa: E402,F401 - registers the job

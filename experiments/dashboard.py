@@ -11,13 +11,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from experiments.models import Stimulus, Study
-from ratings import qc
+from ratings import allocation, precision, qc
 from ratings.allocation import on_postgres
 from ratings.models import Participant, Rating, RatingSession, Trial
 from ratings.participants import stall_after
@@ -75,6 +76,7 @@ class Dashboard:
     pay_per_participant: float | None = None
     cost_to_finish: float | None = None
     latest_analysis: dict[str, Any] | None = None  # the run whose exclusions the figures reflect
+    precision: dict[str, Any] | None = None  # precision mode only (`_precision`)
     generated_at: datetime = field(default_factory=timezone.now)
 
     @property
@@ -240,8 +242,68 @@ def _qc_failures(study: Study) -> tuple[int, dict[str, int]]:
     return failed_sessions, by_kind
 
 
+# Upper edges of the bins of projected half-width / target (worst perspective); the last is open.
+RATIO_EDGES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
+
+
+def _precision(study: Study) -> dict[str, Any] | None:
+    """Where a precision study stands: projected interval half-widths against the targets, the
+    images per state, and the ratings still needed (ratings.precision, on the allocation's own
+    counters and sums)."""
+    if study.allocation_mode != Study.AllocationMode.PRECISION:
+        return None
+    perspective_ids, target = _precision_target(study)
+    if target is None:
+        return None
+    _ids, loads, sums = allocation.precision_state(study_id=study.pk, perspective_ids=perspective_ids)
+    if not len(loads):
+        return None
+    ratio = precision.ratios(sums, loads, target)
+    unknown = int((~np.isfinite(ratio)).sum())
+    counts = np.histogram(np.clip(ratio[np.isfinite(ratio)], 0, 1e9), bins=(0, *RATIO_EDGES, np.inf))[0]
+    labels = [f"≤{RATIO_EDGES[0]:g}×"]
+    labels += [f"{lo:g}–{hi:g}×" for lo, hi in zip(RATIO_EDGES, RATIO_EDGES[1:], strict=False)]
+    labels += [f">{RATIO_EDGES[-1]:g}×"]
+    bins = [
+        {"label": label, "stimuli": int(n), "met": i < RATIO_EDGES.index(1.0) + 1}
+        for i, (label, n) in enumerate(zip(labels, counts, strict=True))
+    ]
+    bins.append({"label": "?", "stimuli": unknown, "met": False})
+    widths = precision.half_widths(
+        sums, confidence=target.confidence, prior_weight=target.prior_weight, n=loads
+    )
+    keys = list(study.perspectives.order_by("order").values_list("key", flat=True))
+    per_perspective = []
+    for j, key in enumerate(keys):
+        finite = widths[:, j][np.isfinite(widths[:, j])]
+        per_perspective.append(
+            {
+                "key": key,
+                "target": target.half_width[j],
+                "median": round(float(np.median(finite)), 3) if len(finite) else None,
+                "p95": round(float(np.quantile(finite, 0.95)), 3) if len(finite) else None,
+            }
+        )
+    return {
+        "minimum": target.minimum,
+        "maximum": target.maximum,
+        "states": precision.status_counts(sums, loads, target),
+        "still_needed": precision.ratings_still_needed(sums, loads, target),
+        "ratio_bins": bins,
+        "perspectives": per_perspective,
+    }
+
+
+def _precision_target(study: Study) -> tuple[list[int], precision.Target | None]:
+    try:
+        return allocation.precision_target(study)
+    except ValueError:  # a perspective without a target (set outside the settings form)
+        return [], None
+
+
 def study_dashboard(*, study: Study) -> Dashboard:
-    target = max(study.target_ratings, 1)
+    precise = _precision(study)
+    target = max(study.precision_max_ratings if precise else study.target_ratings, 1)
     stalled = Q(status__in=IN_PROGRESS, last_seen_at__lt=timezone.now() - stall_after(study))
     sessions = RatingSession.objects.filter(study=study, is_pilot=False).aggregate(
         started=Count("id"),
@@ -258,6 +320,8 @@ def study_dashboard(*, study: Study) -> Dashboard:
     failed_sessions, by_kind = _qc_failures(study)
     perspectives = _perspective_progress(study, target, test_stimuli)
     plan = _plan(study, target, test_stimuli, perspectives, active_sessions=sessions["in_progress"])
+    if precise:  # what the precision rule still asks for, not everything up to the maximum
+        needed = precise["still_needed"]
     return Dashboard(
         status=study.status,
         target=target,
@@ -282,6 +346,7 @@ def study_dashboard(*, study: Study) -> Dashboard:
         perspectives=perspectives,
         latest_analysis=_latest_real_analysis(study),
         **plan,
+        precision=precise,
     )
 
 

@@ -51,6 +51,8 @@ SETTINGS_SECTIONS = [
             "target_ratings",
             "stimuli_per_session",
             "allocation_mode",
+            "precision_min_ratings",
+            "precision_max_ratings",
             "training_count",
             "min_viewing_ms",
             "break_every",
@@ -275,6 +277,12 @@ class PerspectiveForm(forms.Form):
     level_descriptions = LinesField(
         required=False, label=_("Level descriptions"), help_text=_("One per level, lowest first (optional).")
     )
+    target_half_width = forms.FloatField(
+        required=False,
+        min_value=0.001,
+        label=_("Target half-width"),
+        help_text=_("Precision mode: the 95% confidence half-width of each image's mean, in scale points."),
+    )
 
 
 class BasePerspectiveFormSet(forms.BaseFormSet):
@@ -301,7 +309,11 @@ class BasePerspectiveFormSet(forms.BaseFormSet):
         rows = self._kept_forms()
         rows.sort(key=lambda f: (f.cleaned_data.get("ORDER") or 10_000, self.forms.index(f)))
         return [
-            {k: f.cleaned_data[k] for k in ("key", "label", "question", "level_descriptions")} for f in rows
+            {
+                k: f.cleaned_data[k]
+                for k in ("key", "label", "question", "level_descriptions", "target_half_width")
+            }
+            for f in rows
         ]
 
 

@@ -22,6 +22,7 @@ class Study(models.Model):
     class AllocationMode(models.TextChoices):
         BALANCED = "balanced", _("Balanced subsets")
         FULL = "full", _("Every participant rates everything")
+        PRECISION = "precision", _("Precision: more ratings where the MOS is still uncertain")
 
     class ScaleKind(models.TextChoices):
         INTEGER = "integer", _("Integer levels")
@@ -65,6 +66,14 @@ class Study(models.Model):
     min_viewing_ms = models.PositiveIntegerField(default=2000)
     allocation_mode = models.CharField(
         max_length=10, choices=AllocationMode.choices, default=AllocationMode.BALANCED
+    )
+    # Precision mode (ratings.precision): valid ratings per image stay between these bounds; an
+    # image retires earlier once its interval meets every perspective's `target_half_width`.
+    precision_min_ratings = models.PositiveIntegerField(
+        default=5, help_text=_("Precision mode: valid ratings every image gets at least")
+    )
+    precision_max_ratings = models.PositiveIntegerField(
+        default=40, help_text=_("Precision mode: valid ratings no image gets more than")
     )
     session_expiry_minutes = models.PositiveIntegerField(default=60)
     training_count = models.PositiveIntegerField(default=3)
@@ -139,6 +148,8 @@ class Perspective(models.Model):
     label = models.CharField(max_length=80)
     question = models.CharField(max_length=300)
     level_descriptions = models.JSONField(default=list, blank=True)
+    # Precision mode: the aimed 95% confidence half-width of each image's mean, in scale points.
+    target_half_width = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["study", "order"]

@@ -182,6 +182,8 @@ EDITABLE_FIELDS = (
     "instructions",
     "consent_text",
     "target_ratings",
+    "precision_min_ratings",
+    "precision_max_ratings",
     "session_expiry_minutes",
     "scale_labels",
     "panel",
@@ -221,9 +223,37 @@ def _check_scale(study: Study, perspectives: list[dict[str, Any]]) -> None:
             )
 
 
+def _check_precision(study: Study, perspectives: list[dict[str, Any]]) -> None:
+    """Precision mode's bounds always make sense; the mode itself needs a target per perspective."""
+    if study.precision_min_ratings < 2:
+        raise StudyError(_("The minimum of ratings per image must be at least 2 (an interval needs two)."))
+    if study.precision_max_ratings < study.precision_min_ratings:
+        raise StudyError(_("The maximum of ratings per image must be at least the minimum."))
+    for p in perspectives:
+        target = p.get("target_half_width")
+        if target is not None and not target > 0:
+            raise StudyError(
+                _("The target half-width of perspective %(key)s must be above 0.") % {"key": p["key"]}
+            )
+    if study.allocation_mode != Study.AllocationMode.PRECISION:
+        return
+    missing = [p["key"] for p in perspectives if p.get("target_half_width") is None]
+    if missing:
+        raise StudyError(
+            _("Precision allocation needs a target half-width on every perspective; missing: %(keys)s.")
+            % {"keys": ", ".join(missing)}
+        )
+
+
 def _perspective_dicts(study: Study) -> list[dict[str, Any]]:
     return [
-        {"key": p.key, "label": p.label, "question": p.question, "level_descriptions": p.level_descriptions}
+        {
+            "key": p.key,
+            "label": p.label,
+            "question": p.question,
+            "level_descriptions": p.level_descriptions,
+            "target_half_width": p.target_half_width,
+        }
         for p in study.perspectives.order_by("order")
     ]
 
@@ -244,6 +274,7 @@ def _perspectives_replace(study: Study, perspectives: list[dict[str, Any]]) -> N
         perspective.label = data["label"]
         perspective.question = data["question"]
         perspective.level_descriptions = list(data.get("level_descriptions") or [])
+        perspective.target_half_width = data.get("target_half_width")
         perspective.full_clean(exclude=["study"])
         perspective.save()
 
@@ -265,6 +296,9 @@ def study_update(
     current = _perspective_dicts(study)
     if perspectives is None:
         perspectives = current
+    # A perspective given without a target keeps its own (an explicit None clears it).
+    targets = {p["key"]: p["target_half_width"] for p in current}
+    perspectives = [{"target_half_width": targets.get(p["key"]), **p} for p in perspectives]
     design_changes = sorted(changed & set(TRIAL_DESIGN_FIELDS))
     if [p["key"] for p in perspectives] != [p["key"] for p in current]:
         design_changes.append("perspectives")
@@ -283,6 +317,7 @@ def study_update(
     for name, value in fields.items():
         setattr(study, name, value)
     _check_scale(study, perspectives)
+    _check_precision(study, perspectives)
     study.full_clean()
     study.save()
     _perspectives_replace(study, perspectives)

@@ -129,6 +129,7 @@ def _perspective_initial(study: Study) -> list[dict[str, Any]]:
             "label": p.label,
             "question": p.question,
             "level_descriptions": p.level_descriptions,
+            "target_half_width": p.target_half_width,
             "ORDER": i,
         }
         for i, p in enumerate(study.perspectives.order_by("order"), start=1)
@@ -355,6 +356,7 @@ def study_dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
         "study": study,
         "dashboard": dashboard,
         "bars": histogram_bars(dashboard.as_dict()["histogram"]),
+        "precision_bars": histogram_bars(dashboard.precision["ratio_bins"]) if dashboard.precision else [],
         "analysis_url": analysis_url(study),
         "pay_form": StudyPayForm(initial={"pay_per_participant": study.pay_per_participant}),
     }

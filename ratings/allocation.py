@@ -20,18 +20,26 @@ locks several counters locks them ordered by stimulus id (`balanced_pick`, `load
 
 `stimulus_loads_recount` rebuilds the counters from the trials (after an analysis excluded
 participants: their stimuli become needed again), under the same lock.
+
+Precision mode (`precision_pick`, policy in ratings.precision) also keeps running sums of the valid
+raw scores (`StimulusSums`, one row per stimulus and perspective). They come after the counters in
+the lock order, rows in (stimulus, perspective) order: a submission adds its answers to one
+stimulus' rows (after any counters it changes), a screen-out or withdrawal takes the session's
+answers out after its counter changes, and the recount rebuilds them after locking every counter.
 """
 
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import F
 from django.db.models.functions import Greatest
 
-from experiments.models import Stimulus, Study
+from experiments.models import Perspective, Stimulus, Study
+from ratings import precision
 
 # Namespace of the advisory locks taken on behalf of a study (the second key is the study id).
 LOCK_NAMESPACE = 7301
@@ -184,6 +192,226 @@ def balanced_pick(*, study: Study, count: int, exclude: Sequence[int]) -> dict[i
         return dict(cursor.fetchall())
 
 
+def precision_target(study: Study) -> tuple[list[int], precision.Target]:
+    """The study's perspective ids (in order) and its precision target. Read before the study lock."""
+    rows = list(
+        Perspective.objects.filter(study=study).order_by("order").values_list("pk", "target_half_width")
+    )
+    target = precision.Target(
+        half_width=tuple(float(h or 0.0) for _pk, h in rows),
+        minimum=study.precision_min_ratings,
+        maximum=study.precision_max_ratings,
+    )
+    return [pk for pk, _h in rows], target
+
+
+def precision_state(
+    *, study_id: int, perspective_ids: Sequence[int]
+) -> tuple[list[int], np.ndarray, precision.Sums]:
+    """Every test stimulus' id and load with its sums of valid scores, in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT l.stimulus_id, l.load, s.perspective_id, s.n, s.s1, s.s2
+            FROM ratings_stimulusload l
+            LEFT JOIN ratings_stimulussums s ON s.stimulus_id = l.stimulus_id
+            WHERE l.study_id = %s
+            ORDER BY l.stimulus_id
+            """,
+            [study_id],
+        )
+        rows = cursor.fetchall()
+    column = {pk: j for j, pk in enumerate(perspective_ids)}
+    ids: list[int] = []
+    row_of: dict[int, int] = {}
+    loads: list[int] = []
+    for stimulus_id, load, *_rest in rows:
+        if stimulus_id not in row_of:
+            row_of[stimulus_id] = len(ids)
+            ids.append(stimulus_id)
+            loads.append(load)
+    shape = (len(ids), len(perspective_ids))
+    n, s1, s2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    for stimulus_id, _load, pid, count, total, squares in rows:
+        if pid in column:
+            i, j = row_of[stimulus_id], column[pid]
+            n[i, j], s1[i, j], s2[i, j] = count, total, squares
+    return ids, np.asarray(loads, dtype=np.float64), precision.Sums(n, s1, s2)
+
+
+def precision_pick(
+    *,
+    study: Study,
+    count: int,
+    exclude: Sequence[int],
+    perspective_ids: Sequence[int],
+    target: precision.Target,
+    rng: np.random.Generator,
+) -> dict[int, str]:
+    """Claim up to `count` test stimuli that still need ratings most (`precision.order`), never one
+    in `exclude`. Call inside the allocation transaction, after `study_lock`.
+
+    Fewer come back when fewer are needed, none when the study is complete. The chosen counters
+    are locked in stimulus id order and one that reached the maximum meanwhile is not taken.
+    """
+    ids, loads, sums = precision_state(study_id=study.pk, perspective_ids=perspective_ids)
+    if not ids:
+        return {}
+    skip = set(exclude)
+    chosen = [ids[i] for i in precision.order(sums, loads, target, rng) if ids[i] not in skip][:count]
+    if not chosen:
+        return {}
+    if not on_postgres():
+        from ratings.models import StimulusLoad
+
+        for stimulus_id in sorted(chosen):
+            StimulusLoad.objects.filter(stimulus_id=stimulus_id, load__lt=target.maximum).update(
+                load=F("load") + 1
+            )
+        return dict(Stimulus.objects.filter(pk__in=chosen).values_list("pk", "prompt"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH locked AS (
+                SELECT l.stimulus_id FROM ratings_stimulusload l
+                WHERE l.stimulus_id = ANY(%s::bigint[])
+                ORDER BY l.stimulus_id
+                FOR UPDATE
+            )
+            UPDATE ratings_stimulusload u SET load = u.load + 1
+            FROM locked
+            WHERE u.stimulus_id = locked.stimulus_id AND u.load < %s
+            RETURNING u.stimulus_id, (SELECT prompt FROM experiments_stimulus WHERE id = u.stimulus_id)
+            """,
+            [chosen, target.maximum],
+        )
+        return dict(cursor.fetchall())
+
+
+def sums_add(*, study_id: int, stimulus_id: int, participant_id: int, scores: Mapping[int, float]) -> None:
+    """Add one test trial's valid answers ({perspective id: score}) to the stimulus' running sums,
+    unless the participant is excluded: one statement (precision studies' submission path)."""
+    pids = sorted(scores)
+    if not on_postgres():
+        from ratings.models import Participant, StimulusSums
+
+        if Participant.objects.filter(pk=participant_id).exclude(excluded_reason="").exists():
+            return
+        for pid in pids:
+            row, _ = StimulusSums.objects.get_or_create(
+                stimulus_id=stimulus_id, perspective_id=pid, defaults={"study_id": study_id}
+            )
+            StimulusSums.objects.filter(pk=row.pk).update(
+                n=F("n") + 1, s1=F("s1") + scores[pid], s2=F("s2") + scores[pid] ** 2
+            )
+        return
+    values = ", ".join(["(%s::bigint, %s::double precision)"] * len(pids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO ratings_stimulussums (stimulus_id, perspective_id, study_id, n, s1, s2)
+            SELECT %s, v.pid, %s, 1, v.x, v.x * v.x FROM (VALUES {values}) AS v(pid, x)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM ratings_participant p WHERE p.id = %s AND p.excluded_reason <> ''
+            )
+            ORDER BY v.pid
+            ON CONFLICT (stimulus_id, perspective_id) DO UPDATE SET
+                n = ratings_stimulussums.n + 1,
+                s1 = ratings_stimulussums.s1 + EXCLUDED.s1,
+                s2 = ratings_stimulussums.s2 + EXCLUDED.s2
+            """,  # noqa: S608 - placeholders only
+            [stimulus_id, study_id, *[v for pid in pids for v in (pid, scores[pid])], participant_id],
+        )
+
+
+def sums_remove_session(*, session_id: int, participant_id: int) -> None:
+    """Take a session's test answers out of the sums (it was screened out or withdrawn); nothing
+    when the participant is excluded (the recount took them out already, or will)."""
+    from ratings.models import Participant, Rating, StimulusSums, Trial
+
+    if Participant.objects.filter(pk=participant_id).exclude(excluded_reason="").exists():
+        return
+    answers = Rating.objects.filter(session_id=session_id, kind=Trial.Kind.TEST).values_list(
+        "stimulus_id", "perspective_id", "score"
+    )
+    if not on_postgres():
+        for stimulus_id, pid, x in sorted(answers):
+            StimulusSums.objects.filter(stimulus_id=stimulus_id, perspective_id=pid).update(
+                n=F("n") - 1, s1=F("s1") - x, s2=F("s2") - x * x
+            )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH answers AS (
+                SELECT stimulus_id, perspective_id, count(*) AS n, sum(score) AS s1,
+                       sum(score * score) AS s2
+                FROM ratings_rating WHERE session_id = %s AND kind = %s
+                GROUP BY stimulus_id, perspective_id
+            ), locked AS (
+                SELECT z.id FROM ratings_stimulussums z JOIN answers a
+                  ON a.stimulus_id = z.stimulus_id AND a.perspective_id = z.perspective_id
+                ORDER BY z.stimulus_id, z.perspective_id
+                FOR UPDATE OF z
+            )
+            UPDATE ratings_stimulussums u
+            SET n = GREATEST(u.n - a.n, 0), s1 = u.s1 - a.s1, s2 = GREATEST(u.s2 - a.s2, 0)
+            FROM answers a, locked
+            WHERE u.id = locked.id AND a.stimulus_id = u.stimulus_id AND a.perspective_id = u.perspective_id
+            """,
+            [session_id, Trial.Kind.TEST],
+        )
+
+
+def sums_recount(*, study_id: int) -> None:
+    """Rebuild a study's sums from its valid test answers; after the counters are locked."""
+    from ratings.models import RatingSession, StimulusSums, Trial
+
+    screened = RatingSession.Status.SCREENED_OUT
+    if not on_postgres():
+        StimulusSums.objects.filter(study_id=study_id).update(n=0, s1=0.0, s2=0.0)
+        from ratings.models import Rating
+
+        valid = Rating.objects.filter(
+            session__study_id=study_id,
+            kind=Trial.Kind.TEST,
+            session__is_pilot=False,
+            session__participant__excluded_reason="",
+        ).exclude(session__status=screened)
+        for stimulus_id, pid, x in valid.values_list("stimulus_id", "perspective_id", "score"):
+            row, _ = StimulusSums.objects.get_or_create(
+                stimulus_id=stimulus_id, perspective_id=pid, defaults={"study_id": study_id}
+            )
+            StimulusSums.objects.filter(pk=row.pk).update(n=F("n") + 1, s1=F("s1") + x, s2=F("s2") + x * x)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM ratings_stimulussums WHERE study_id = %s ORDER BY stimulus_id, perspective_id "
+            "FOR UPDATE",
+            [study_id],
+        )
+        # Every row is locked now: the scan order of the reset no longer matters.
+        cursor.execute(
+            "UPDATE ratings_stimulussums SET n = 0, s1 = 0, s2 = 0 WHERE study_id = %s", [study_id]
+        )
+        cursor.execute(
+            """
+            INSERT INTO ratings_stimulussums (stimulus_id, perspective_id, study_id, n, s1, s2)
+            SELECT r.stimulus_id, r.perspective_id, %s, count(*), sum(r.score), sum(r.score * r.score)
+            FROM ratings_rating r
+            JOIN ratings_ratingsession s ON s.id = r.session_id
+            JOIN ratings_participant p ON p.id = s.participant_id
+            WHERE s.study_id = %s AND r.kind = %s AND NOT s.is_pilot
+              AND p.excluded_reason = '' AND s.status <> %s
+            GROUP BY r.stimulus_id, r.perspective_id
+            ORDER BY r.stimulus_id, r.perspective_id
+            ON CONFLICT (stimulus_id, perspective_id) DO UPDATE SET
+                n = EXCLUDED.n, s1 = EXCLUDED.s1, s2 = EXCLUDED.s2
+            """,
+            [study_id, study_id, Trial.Kind.TEST, screened],
+        )
+
+
 def full_pick(*, study: Study, count: int, exclude: Sequence[int], rng: random.Random) -> dict[int, str]:
     """The next `count` test stimuli this participant has not seen, in random order (full mode)."""
     rows = list(
@@ -234,7 +462,8 @@ def loads_add(deltas: Mapping[int, int]) -> None:
 
 
 def stimulus_loads_recount(*, study_id: int) -> None:
-    """Rebuild the study's counters from its trials. Call in a transaction.
+    """Rebuild the study's counters from its trials (and a precision study's sums from its
+    ratings). Call in a transaction.
 
     Counts answered test trials of participants who are not excluded, in sessions that were not
     screened out, plus unanswered test trials of live sessions. Pilot sessions never count.
@@ -243,8 +472,11 @@ def stimulus_loads_recount(*, study_id: int) -> None:
 
     study_lock(study_id)
     stimulus_loads_ensure(study_id, force=True)
+    precise = Study.objects.filter(pk=study_id, allocation_mode=Study.AllocationMode.PRECISION).exists()
     if not on_postgres():
         _portable_recount(study_id=study_id)
+        if precise:
+            sums_recount(study_id=study_id)
         return
     live = list(RatingSession.LIVE_STATUSES)
     with connection.cursor() as cursor:
@@ -271,6 +503,8 @@ def stimulus_loads_recount(*, study_id: int) -> None:
             """,
             [study_id, Trial.Kind.TEST, RatingSession.Status.SCREENED_OUT, live, study_id],
         )
+    if precise:
+        sums_recount(study_id=study_id)
 
 
 def arrange(items: list[Item], rng: random.Random, attempts: int = 50) -> list[Item]:

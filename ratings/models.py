@@ -204,6 +204,31 @@ class StimulusLoad(models.Model):
         return f"load {self.load} of stimulus {self.stimulus_id}"
 
 
+class StimulusSums(models.Model):
+    """Running sums of one test stimulus' valid raw scores in one perspective (precision mode).
+
+    Valid: test trials of non-pilot sessions that were not screened out, by participants the latest
+    analysis did not exclude (the same ratings as `StimulusLoad` counts once answered). Kept by the
+    submission path of precision studies and rebuilt by `allocation.stimulus_loads_recount`.
+    Lock order: after the counters (`StimulusLoad`), rows in (stimulus, perspective) order.
+    """
+
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="+", db_index=False)
+    perspective = models.ForeignKey(Perspective, on_delete=models.CASCADE, related_name="+")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    n = models.IntegerField(default=0)
+    s1 = models.FloatField(default=0.0)  # sum of scores
+    s2 = models.FloatField(default=0.0)  # sum of squared scores
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["stimulus", "perspective"], name="one_sums_row_per_perspective"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sums of stimulus {self.stimulus_id}/{self.perspective_id}: n={self.n}"
+
+
 class PilotRun(models.Model):
     """A dry run of a study with simulated participants (ratings.pilot, ratings.simulator).
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import numpy as np
 from django.core.cache import cache
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max
@@ -79,7 +80,7 @@ def participant_enter(
     if consent:
         allocation.stimulus_loads_ensure(study.pk)
         _expire_now_and_then(study)
-        if study.allocation_mode == Study.AllocationMode.BALANCED:
+        if study.allocation_mode in (Study.AllocationMode.BALANCED, Study.AllocationMode.PRECISION):
             claimed = stimulus_loads_claim(study=study, exclude=[])
     try:
         with transaction.atomic():
@@ -112,7 +113,7 @@ def participant_enter(
 
 
 def stimulus_loads_claim(*, study: Study, exclude: Sequence[int]) -> dict[int, str]:
-    """Claim a session's test stimuli (balanced mode) in a transaction of its own.
+    """Claim a session's test stimuli (balanced or precision mode) in a transaction of its own.
 
     The study's allocation lock is held for the choice only: committed here, not after the
     session's trials are inserted, so starts queue behind one short statement. The caller gives
@@ -120,9 +121,24 @@ def stimulus_loads_claim(*, study: Study, exclude: Sequence[int]) -> dict[int, s
     when no test stimulus is still needed. (Inside an outer transaction this is a savepoint and
     the lock lasts until the outer commit.)
     """
-    with transaction.atomic():
-        allocation.study_lock(study.pk)
-        claimed = allocation.balanced_pick(study=study, count=study.stimuli_per_session, exclude=exclude)
+    count = study.stimuli_per_session
+    if study.allocation_mode == Study.AllocationMode.PRECISION:
+        perspective_ids, target = allocation.precision_target(study)
+        rng = np.random.default_rng(secrets.randbits(64))
+        with transaction.atomic():
+            allocation.study_lock(study.pk)
+            claimed = allocation.precision_pick(
+                study=study,
+                count=count,
+                exclude=exclude,
+                perspective_ids=perspective_ids,
+                target=target,
+                rng=rng,
+            )
+    else:
+        with transaction.atomic():
+            allocation.study_lock(study.pk)
+            claimed = allocation.balanced_pick(study=study, count=count, exclude=exclude)
     if not claimed:
         raise StudyFull(_("Thank you for your interest: this study needs no more ratings at the moment."))
     return claimed
@@ -176,10 +192,10 @@ def session_start(
 ) -> RatingSession:
     """Create a consented session and allocate its trials in one transaction.
 
-    Balanced mode: `claimed` are the test stimuli claimed for it beforehand (`stimulus_loads_claim`,
+    Balanced and precision mode: `claimed` are the test stimuli claimed for it beforehand (`stimulus_loads_claim`,
     so that the allocation lock is not held while the trials are inserted; the caller releases
     them if this fails); without it, the claim is made here, inside this transaction.
-    Raises StudyFull when no test stimulus is still needed (balanced mode) or left unseen (full mode).
+    Raises StudyFull when no test stimulus is still needed (balanced, precision) or left unseen (full).
     """
     study = participant.study
     rng = random.Random(secrets.randbits(64))
@@ -458,6 +474,8 @@ def session_withdraw(*, session: RatingSession, reason: str) -> RatingSession:
     if locked.status == Status.EXPIRED:
         trials = trials.filter(answered_at__isnull=False)
     _loads_add(list(trials.values_list("stimulus_id", flat=True)), -1)
+    if locked.study.allocation_mode == Study.AllocationMode.PRECISION and not locked.is_pilot:
+        allocation.sums_remove_session(session_id=locked.pk, participant_id=locked.participant_id)
     locked.status = Status.SCREENED_OUT
     locked.expired_from = ""
     locked.completed_at = timezone.now()
@@ -721,11 +739,21 @@ def _store(
     if status in (Status.COMPLETED, Status.SCREENED_OUT):
         fields["completed_at"] = now
     _write(ratings=ratings, session_id=session.pk, trial_id=trial.pk, answered_at=now, fields=fields)
+    precise = study.allocation_mode == Study.AllocationMode.PRECISION and not session.is_pilot
+    if precise and trial.kind == Trial.Kind.TEST and not screen_out:
+        allocation.sums_add(
+            study_id=study.pk,
+            stimulus_id=trial.stimulus_id,
+            participant_id=session.participant_id,
+            scores={keys[k]: v for k, v in scores.items()},
+        )
     if screen_out:
         # Screened-out ratings are not valid: every test stimulus of the session is needed again.
         _loads_add(
             list(session.trials.filter(kind=Trial.Kind.TEST).values_list("stimulus_id", flat=True)), -1
         )
+        if precise:
+            allocation.sums_remove_session(session_id=session.pk, participant_id=session.participant_id)
     return SubmitResult(
         created=True,
         index=trial.index,

@@ -280,6 +280,11 @@ CELERY_BEAT_SCHEDULE["stimulus-loads-recount"] = {
     "task": "ratings.tasks.recount_stimulus_loads_task",
     "schedule": timedelta(minutes=10),
 }
+# Every fifteen minutes  (precision studies: the rater screening keeps up with the ratings)
+CELERY_BEAT_SCHEDULE["precision-screenings"] = {
+    "task": "analysis.tasks.start_precision_screenings_task",
+    "schedule": timedelta(minutes=15),
+}
 # Every periodic job every N seconds instead (tests, benchmarks, demos); 0: the schedules above.
 CELERY_BEAT_EVERY_SECONDS = env.float("CELERY_BEAT_EVERY_SECONDS", default=0)
 if CELERY_BEAT_EVERY_SECONDS > 0:

@@ -17,6 +17,8 @@ STUDY_SETTINGS = [
     "break_every",
     "min_viewing_ms",
     "allocation_mode",
+    "precision_min_ratings",
+    "precision_max_ratings",
     "training_count",
     "session_expiry_minutes",
     "scale_kind",
@@ -46,6 +48,8 @@ class PerspectiveSerializer(serializers.Serializer):
     level_descriptions = serializers.ListField(
         child=serializers.CharField(max_length=300), required=False, default=list
     )
+    # Left out: the perspective keeps its target; null clears it.
+    target_half_width = serializers.FloatField(required=False, allow_null=True, min_value=0.001)
 
 
 class StudyOutputSerializer(serializers.ModelSerializer):
@@ -85,6 +89,7 @@ class StudyOutputSerializer(serializers.ModelSerializer):
                 "label": p.label,
                 "question": p.question,
                 "level_descriptions": p.level_descriptions,
+                "target_half_width": p.target_half_width,
             }
             # .all(), not .order_by(): the list's prefetch serves it (Meta.ordering sorts by order)
             for p in study.perspectives.all()

@@ -37,6 +37,7 @@ def test_every_scheduled_job_is_a_task_the_worker_knows() -> None:
         "ratings.tasks.pilot_runs_sweep_task",
         "analysis.tasks.analysis_runs_sweep_task",
         "experiments.tasks.stimulus_imports_sweep_task",
+        "analysis.tasks.start_precision_screenings_task",
     }
     assert names <= set(app.tasks), names - set(app.tasks)
 

@@ -75,6 +75,34 @@ def test_patch_rejects_bad_input_with_400(api: APIClient, researcher: Any) -> No
     assert (study.allocation_mode, study.scale_max, study.perspectives.count()) == ("balanced", 5, 3)
 
 
+def test_precision_settings_by_api(api: APIClient, researcher: Any) -> None:
+    study = StudyFactory(owner=researcher)
+    url = reverse("experiments-api:study-detail", args=[study.slug])
+    keys = list(study.perspectives.order_by("order").values_list("key", "label", "question"))
+    perspectives = [{"key": k, "label": lab, "question": q, "target_half_width": 0.25} for k, lab, q in keys]
+
+    missing = api.patch(url, {"allocation_mode": "precision"}, format="json")
+    bounds = api.patch(
+        url,
+        {"precision_min_ratings": 8, "precision_max_ratings": 6, "perspectives": perspectives},
+        format="json",
+    )
+    saved = api.patch(
+        url,
+        {"allocation_mode": "precision", "precision_max_ratings": 25, "perspectives": perspectives},
+        format="json",
+    )
+
+    assert missing.status_code == 400
+    assert "target half-width" in str(missing.json())
+    assert bounds.status_code == 400
+    assert "at least the minimum" in str(bounds.json())
+    assert saved.status_code == 200, saved.json()
+    body = saved.json()
+    assert (body["allocation_mode"], body["precision_max_ratings"]) == ("precision", 25)
+    assert [p["target_half_width"] for p in body["perspectives"]] == [0.25, 0.25, 0.25]
+
+
 def test_launch_pause_close_by_api(api: APIClient, researcher: Any) -> None:
     study = StudyFactory(owner=researcher)
     launch = reverse("experiments-api:study-launch", args=[study.slug])

@@ -31,6 +31,8 @@ def edit_payload(study: Study, **changes: Any) -> dict[str, Any]:
         "break_every": study.break_every,
         "min_viewing_ms": study.min_viewing_ms,
         "allocation_mode": study.allocation_mode,
+        "precision_min_ratings": study.precision_min_ratings,
+        "precision_max_ratings": study.precision_max_ratings,
         "training_count": study.training_count,
         "session_expiry_minutes": study.session_expiry_minutes,
         "scale_kind": study.scale_kind,
@@ -111,6 +113,29 @@ def test_edit_settings_and_add_a_perspective(logged_in: Client, researcher: Any)
         "correspondence",
         "aesthetics",
     ]
+
+
+def test_precision_mode_in_the_settings_form_needs_a_target_on_every_perspective(
+    logged_in: Client, researcher: Any
+) -> None:
+    study = StudyFactory(owner=researcher)
+    url = reverse("experiments:study-edit", args=[study.slug])
+    precise = {"allocation_mode": "precision", "precision_min_ratings": 4, "precision_max_ratings": 30}
+
+    refused = logged_in.post(url, edit_payload(study, **precise, **{"p-0-target_half_width": "0.3"}))
+    targets = {f"p-{i}-target_half_width": "0.3" for i in range(3)}
+    saved = logged_in.post(url, edit_payload(study, **precise, **targets))
+
+    assert refused.status_code == 400
+    assert "needs a target half-width on every perspective" in refused.content.decode()
+    assert saved.status_code == 302
+    study.refresh_from_db()
+    assert (study.allocation_mode, study.precision_min_ratings, study.precision_max_ratings) == (
+        "precision",
+        4,
+        30,
+    )
+    assert list(study.perspectives.values_list("target_half_width", flat=True)) == [0.3, 0.3, 0.3]
 
 
 def test_edit_of_a_rated_study_shows_design_fields_disabled_and_keeps_the_design(

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from experiments.models import Stimulus, Study
+from experiments.services import study_update
 from ratings.models import RatingSession, Trial
 from ratings.panels import PanelEntry
 from ratings.services import SubmitResult, participant_enter, rating_submit
@@ -53,6 +54,24 @@ def make_study(
     study.status = Study.Status.OPEN
     study.save()
     return study
+
+
+def precision_study(*, minimum: int, maximum: int, target: float | None = 1.0, **fields: Any) -> Study:
+    """An open study switched to precision mode through the service (a target on every perspective)."""
+    study = make_study(**fields)
+    perspectives = [
+        {"key": p.key, "label": p.label, "question": p.question, "target_half_width": target}
+        for p in study.perspectives.order_by("order")
+    ]
+    return study_update(
+        study=study,
+        fields={
+            "allocation_mode": Study.AllocationMode.PRECISION,
+            "precision_min_ratings": minimum,
+            "precision_max_ratings": maximum,
+        },
+        perspectives=perspectives,
+    )
 
 
 @pytest.fixture

@@ -20,8 +20,10 @@ from ratings.services import (
     session_display_check_pass,
     session_instructions_done,
     sessions_expire,
+    stimulus_loads_recount_all,
 )
-from tests.ratings.conftest import answer_all, enter, make_study
+from tests.ratings.conftest import answer_all, enter, make_study, precision_study
+from tests.ratings.test_precision_allocation import direct_sums, stored_sums
 
 SECONDS = 8.0
 SUBMITTERS = 3
@@ -49,12 +51,17 @@ def ready_to_rate(study: Study) -> RatingSession:
     return session_instructions_done(session=session)
 
 
+@pytest.mark.parametrize("mode", ["balanced", "precision"])
 @pytest.mark.django_db(transaction=True)
-def test_starts_submissions_and_expiry_at_once_never_deadlock_and_keep_counters_exact() -> None:
+def test_starts_submissions_and_expiry_at_once_never_deadlock_and_keep_counters_exact(mode: str) -> None:
     # given a study whose every start, expiry and re-claim touches a third of all counters
-    study = make_study(
-        tests=18, prompts=6, stimuli_per_session=6, target_ratings=10_000, session_expiry_minutes=30
-    )
+    # (precision: bounds and targets that never stop it, and a recount running meanwhile, which
+    # locks every counter and then every sums row)
+    fields = {"tests": 18, "prompts": 6, "stimuli_per_session": 6, "session_expiry_minutes": 30}
+    if mode == "precision":
+        study = precision_study(minimum=2, maximum=10_000, target=0.001, **fields)
+    else:
+        study = make_study(target_ratings=10_000, **fields)
     sessions: list[int] = [ready_to_rate(study).pk for _ in range(6)]
     guard = threading.Lock()
     errors: list[str] = []
@@ -116,7 +123,13 @@ def test_starts_submissions_and_expiry_at_once_never_deadlock_and_keep_counters_
 
     runners = [loop("start", start), loop("start", start)]
     runners += [loop("submit", submitter(k)) for k in range(SUBMITTERS)]
-    runners += [loop("expire", expire), loop("expire", expire)]
+
+    def recount(rng: random.Random) -> bool:
+        time.sleep(rng.random() * 0.2)
+        return stimulus_loads_recount_all(study_id=study.pk) == 1
+
+    second = loop("recount", recount) if mode == "precision" else loop("expire", expire)
+    runners += [loop("expire", expire), second]
 
     # when they all run at once
     threads = [threading.Thread(target=run, args=(seed,)) for seed, run in enumerate(runners)]
@@ -130,9 +143,13 @@ def test_starts_submissions_and_expiry_at_once_never_deadlock_and_keep_counters_
     assert errors == []
     assert done["start"] >= 20, done
     assert done["submit"] >= 50, done
-    assert done["expire"] >= 10, done
+    assert done["expire"] >= (5 if mode == "precision" else 10), done
     assert RatingSession.objects.filter(study=study, status="expired").exists()
     assert Trial.objects.filter(session__study=study, answered_at__isnull=False).count() >= 50
     loads = dict(StimulusLoad.objects.filter(study=study).values_list("pk", "load"))
     assert loads == expected_loads(study)
     assert not StimulusLoad.objects.filter(study=study, load__lt=0).exists()
+    if mode == "precision":
+        assert done["recount"] >= 3, done
+        assert stored_sums(study) == direct_sums(study)
+        assert stored_sums(study)
