@@ -28,13 +28,14 @@ stimulus' rows (after any counters it changes), a screen-out or withdrawal takes
 answers out after its counter changes, and the recount rebuilds them after locking every counter.
 """
 
+import contextlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import F
 from django.db.models.functions import Greatest
 
@@ -43,6 +44,9 @@ from ratings import precision
 
 # Namespace of the advisory locks taken on behalf of a study (the second key is the study id).
 LOCK_NAMESPACE = 7301
+# A session start holds this one shared from its claim until its trials are committed (two
+# transactions); the recount takes it exclusively, so it never counts between the two.
+CLAIM_NAMESPACE = 7302
 ENSURE_EVERY_SECONDS = 60
 
 
@@ -113,6 +117,31 @@ class Item:
     @property
     def prompts(self) -> set[str]:
         return {self.prompt, self.prompt_shown}
+
+
+@contextlib.contextmanager
+def claim_window(study_id: int) -> Iterator[None]:
+    """Hold the study's claim window (shared) around a claim and the insert of its trials.
+
+    The claim commits its counters before the session's trials exist; a recount in between would
+    count the trials and lose the claim (counters one too low, seen in the lock-order test with a
+    concurrent recount). Starts share the window, so they never wait for each other here; the
+    recount takes it exclusively (`stimulus_loads_recount`). A session-level lock, released below;
+    if that fails the connection is closed, which releases it too.
+    """
+    if not on_postgres():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock_shared(%s, %s)", [CLAIM_NAMESPACE, study_id])
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock_shared(%s, %s)", [CLAIM_NAMESPACE, study_id])
+        except DatabaseError:
+            connection.close()
 
 
 def study_lock(study_id: int) -> None:
@@ -470,6 +499,9 @@ def stimulus_loads_recount(*, study_id: int) -> None:
     """
     from ratings.models import RatingSession, Trial
 
+    if on_postgres():  # wait for the starts between their claim and their trials (claim_window)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CLAIM_NAMESPACE, study_id])
     study_lock(study_id)
     stimulus_loads_ensure(study_id, force=True)
     precise = Study.objects.filter(pk=study_id, allocation_mode=Study.AllocationMode.PRECISION).exists()

@@ -76,6 +76,11 @@ def participant_enter(
             raise PanelLinkInvalid(_("This participant id is already in use."))
     if study.status != Study.Status.OPEN and not (pilot and study.status != Study.Status.CLOSED):
         raise StudyNotOpen(_("This study is not open at the moment."))
+    with allocation.claim_window(study.pk):
+        return _participant_create(study=study, entry=entry, consent=consent, pilot=pilot)
+
+
+def _participant_create(*, study: Study, entry: PanelEntry, consent: bool, pilot: bool) -> RatingSession:
     claimed: dict[int, str] | None = None
     if consent:
         allocation.stimulus_loads_ensure(study.pk)
