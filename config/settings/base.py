@@ -254,37 +254,21 @@ JOB_PENDING_SECONDS = env.int("JOB_PENDING_SECONDS", default=2 * 60)
 # --- Periodic jobs (`celery -A config beat`, next to the worker; scripts/run starts both) -----
 # Schedules are timedeltas, not celery.schedules.crontab: importing Celery here would cost every
 # process its start-up time.
-# Every two minutes
-CELERY_BEAT_SCHEDULE["analysis-runs-sweep"] = {
-    "task": "analysis.tasks.analysis_runs_sweep_task",
-    "schedule": timedelta(minutes=2),
+# name: (task, minutes between runs)
+_PERIODIC_JOBS = {
+    "analysis-runs-sweep": ("analysis.tasks.analysis_runs_sweep_task", 2),
+    "stimulus-imports-sweep": ("experiments.tasks.stimulus_imports_sweep_task", 2),
+    "pilot-runs-sweep": ("ratings.tasks.pilot_runs_sweep_task", 2),
+    # Abandoned sessions give their trials back.
+    "sessions-expire": ("ratings.tasks.expire_sessions_task", 1),
+    # The counters from the trials: catches a recount whose publish failed after an analysis
+    # changed the exclusions.
+    "stimulus-loads-recount": ("ratings.tasks.recount_stimulus_loads_task", 10),
+    # Precision studies: the rater screening keeps up with the ratings.
+    "precision-screenings": ("analysis.tasks.start_precision_screenings_task", 15),
 }
-# Every two minutes
-CELERY_BEAT_SCHEDULE["stimulus-imports-sweep"] = {
-    "task": "experiments.tasks.stimulus_imports_sweep_task",
-    "schedule": timedelta(minutes=2),
-}
-# Every two minutes
-CELERY_BEAT_SCHEDULE["pilot-runs-sweep"] = {
-    "task": "ratings.tasks.pilot_runs_sweep_task",
-    "schedule": timedelta(minutes=2),
-}
-# Every minute  (abandoned sessions give their trials back)
-CELERY_BEAT_SCHEDULE["sessions-expire"] = {
-    "task": "ratings.tasks.expire_sessions_task",
-    "schedule": timedelta(minutes=1),
-}
-# Every ten minutes  (the counters from the trials: catches a
-# recount whose publish failed after an analysis changed the exclusions)
-CELERY_BEAT_SCHEDULE["stimulus-loads-recount"] = {
-    "task": "ratings.tasks.recount_stimulus_loads_task",
-    "schedule": timedelta(minutes=10),
-}
-# Every fifteen minutes  (precision studies: the rater screening keeps up with the ratings)
-CELERY_BEAT_SCHEDULE["precision-screenings"] = {
-    "task": "analysis.tasks.start_precision_screenings_task",
-    "schedule": timedelta(minutes=15),
-}
+for _name, (_task, _minutes) in _PERIODIC_JOBS.items():
+    CELERY_BEAT_SCHEDULE[_name] = {"task": _task, "schedule": timedelta(minutes=_minutes)}
 # Every periodic job every N seconds instead (tests, benchmarks, demos); 0: the schedules above.
 CELERY_BEAT_EVERY_SECONDS = env.float("CELERY_BEAT_EVERY_SECONDS", default=0)
 if CELERY_BEAT_EVERY_SECONDS > 0:
