@@ -15,7 +15,12 @@ excluded by the latest real analysis, sessions not screened out): n, sum x and s
 
   With 3 or 4 ratings the raw SD is very noisy; an image whose first raters happened to agree would
   otherwise retire at once. The pooled variance is the ratio of the summed within-image squared
-  deviations to the summed degrees of freedom over images with at least 2 ratings.
+  deviations to the summed degrees of freedom over images with at least 2 ratings. It is trusted
+  only from ``POOL_MIN_DF`` degrees of freedom on: until then (the first minutes of a study) every
+  image counts as unknown (infinite interval, so nothing retires and the open images are served
+  fewest-ratings first). Without this, one image whose first two raters agreed made the pool 0 and
+  retired every image at its minimum, ratings still in flight, and the study told new participants
+  it was full.
 * the half-width of the 95% confidence interval of the image's mean raw score (Student t with
   n - 1 degrees of freedom): ``h_j = t(0.975, n_j - 1) * s_j / sqrt(n_j)``.
 
@@ -49,6 +54,8 @@ from scipy import special
 __all__ = ["NAME", "VERSION", "Sums", "Target", "half_widths", "order", "status_counts"]
 
 NAME = "precision_allocation"
+# Degrees of freedom (summed over images) below which the pooled variance is not trusted.
+POOL_MIN_DF = 10
 VERSION = "1.0"
 
 
@@ -120,23 +127,30 @@ def _t_quantile(q: float, df: np.ndarray) -> np.ndarray:
     return np.asarray(special.stdtrit(df, q), dtype=np.float64)
 
 
-def pooled_variance(sums: Sums) -> np.ndarray:
-    """Per perspective: summed squared deviations over summed degrees of freedom (NaN if none)."""
+def pooled_variance(sums: Sums, min_df: float = 1.0) -> np.ndarray:
+    """Per perspective: summed squared deviations over summed degrees of freedom (NaN below `min_df`)."""
     df = np.where(sums.n >= 2, sums.n - 1, 0.0)
     ss = np.where(sums.n >= 2, sums.squared_deviations(), 0.0)
     total_df = df.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total_df > 0, ss.sum(0) / total_df, np.nan)
+        return np.where(total_df >= max(min_df, 1.0), ss.sum(0) / total_df, np.nan)
 
 
 def variances(sums: Sums, prior_weight: float) -> np.ndarray:
-    """Shrunk per-image variances (images, perspectives); NaN where nothing is known yet."""
-    pool = pooled_variance(sums)
+    """Per-image variances (images, perspectives); NaN where nothing is known yet.
+
+    ``prior_weight=0``: each image's own sample variance. Otherwise shrunk towards the pooled
+    variance, and NaN everywhere while the pool rests on fewer than ``POOL_MIN_DF`` degrees of freedom.
+    """
     df = np.maximum(sums.n - 1, 0.0)
-    k = prior_weight if np.all(np.isfinite(pool)) else 0.0
-    pool_ = np.where(np.isfinite(pool), pool, 0.0)
+    if prior_weight <= 0:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return sums.squared_deviations() / df
+    pool = pooled_variance(sums, POOL_MIN_DF)
+    if not np.all(np.isfinite(pool)):
+        return np.full(sums.n.shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (sums.squared_deviations() + k * pool_[None, :]) / (df + k)
+        return (sums.squared_deviations() + prior_weight * pool[None, :]) / (df + prior_weight)
 
 
 def half_widths(

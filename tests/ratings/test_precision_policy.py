@@ -40,6 +40,27 @@ def test_shrinkage_pulls_a_lucky_unanimous_image_towards_the_pooled_variance() -
     assert shrunk > 0.5
 
 
+def test_a_pool_of_a_few_agreeing_votes_retires_nothing() -> None:
+    # given: 18 images each assigned to 2 sessions; only one image answered yet, twice the same score
+    votes: list[list[float]] = [[4, 4]] + [[] for _ in range(17)]
+    sums = _sums(votes)
+    load = np.full(18, 2.0)
+    target = precision.Target(half_width=(0.5,), minimum=2, maximum=40)
+    # when the next session starts
+    state = precision.classify(sums, load, target)
+    ranked = precision.order(sums, load, target, np.random.default_rng(1))
+    # then nothing retires on a pool of one degree of freedom: every image is still open
+    assert set(state) == {"open"}
+    assert sorted(ranked) == list(range(18))
+    # and once the pool rests on enough degrees of freedom, the images use it again
+    spread = [[1, 5, 2, 4, 3, 5]] * 3  # 15 degrees of freedom, variance about 2.7
+    sums = _sums([[4, 4], *spread])
+    assert precision.POOL_MIN_DF <= 15
+    widths = precision.half_widths(sums, prior_weight=4.0, n=[2, 6, 6, 6])[:, 0]
+    assert np.all(np.isfinite(widths))
+    assert widths[0] > 1.0
+
+
 def test_order_serves_images_below_the_minimum_first_then_the_widest_relative_to_target() -> None:
     # given: image 0 below the minimum; 1 wide; 2 narrow (retired); 3 medium; 4 at the maximum
     rng = np.random.default_rng(0)
