@@ -445,7 +445,7 @@ def _finish(
         done = _mine(run.id, token).update(
             status=Status.DONE,
             progress=1.0,
-            progress_message="Done",
+            progress_message=f"{len(files)} files written",
             method_version=first.version,
             parameters=dict(first.params),
             summary=summary,

@@ -89,7 +89,7 @@ def test_status_json_reports_progress(client_owner, study_with_run) -> None:
         "status": "done",
         "status_label": "Done",
         "progress": 1.0,
-        "message": "Done",
+        "message": f"{len(run.files)} files written",
         "error": "",
         "finished": True,
     }
