@@ -36,4 +36,4 @@ def start_precision_screenings_task() -> list[int]:
     return precision_screenings_start()
 
 
-from analysis.benchmark.tasks import metric_benchmark_execute_task  # noqa: E402,F401 - registers the job
+from analysis.benchmark.tasks import metric_benchmark_execute_task, metric_benchmarks_sweep_task  # noqa: E402,F401 - registers the jobs

@@ -28,6 +28,11 @@ class MetricBenchmark(models.Model):
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The sweep (`metric_benchmarks_sweep`) publishes again what the queue never got, and takes
+    # back a benchmark whose worker died while computing (at most MAX_ATTEMPTS claims).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import tempfile
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
@@ -105,17 +108,67 @@ def metric_benchmark_start(
     return bench
 
 
-def metric_benchmark_enqueue(*, benchmark_id: int) -> None:
-    """Publish the job; if the broker refuses it, compute in this process instead."""
+def metric_benchmark_enqueue(*, benchmark_id: int, fallback: bool = True) -> bool:
+    """Publish the job; if the broker refuses it, compute in this process instead (`fallback`).
+
+    Returns whether the job was published.
+    """
     from analysis.benchmark.tasks import metric_benchmark_execute_task
 
     try:
         metric_benchmark_execute_task.delay(benchmark_id)
     except (KombuError, OSError) as exc:  # broker down: a benchmark is small enough to finish here
+        if not fallback:
+            return False
         logger.warning(
             "benchmark %s: could not publish the job (%s); computing in-process", benchmark_id, exc
         )
         metric_benchmark_execute(benchmark_id=benchmark_id)
+        return False
+    MetricBenchmark.objects.filter(pk=benchmark_id, status=Status.PENDING).update(enqueued_at=timezone.now())
+    return True
+
+
+# A benchmark computes in at most its task's time limit (30 min): one running longer than this has
+# lost its worker. Claims after a lost worker, before the benchmark is marked failed.
+STALE_AFTER = timedelta(minutes=35)
+MAX_ATTEMPTS = 3
+
+
+def metric_benchmarks_sweep(
+    *, pending_after: timedelta | None = None, stale_after: timedelta = STALE_AFTER
+) -> list[int]:
+    """Publish again the pending benchmarks the queue never got (or lost), and give back the running
+    ones whose worker died (their computation is deterministic: running it again is safe). Returns
+    the ids published.
+
+    A benchmark that lost its worker MAX_ATTEMPTS times (it may be what kills the worker) is failed
+    with a message instead of being tried forever.
+    """
+    now = timezone.now()
+    if pending_after is None:
+        pending_after = timedelta(seconds=settings.JOB_PENDING_SECONDS)
+    dead = MetricBenchmark.objects.filter(status=Status.RUNNING, started_at__lt=now - stale_after)
+    dead.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=Status.FAILED,
+        error=(
+            f"The worker computing this benchmark stopped {MAX_ATTEMPTS} times (out of memory or killed); "
+            "try fewer bootstrap samples or a smaller predictions file."
+        ),
+        finished_at=now,
+    )
+    dead.filter(attempts__lt=MAX_ATTEMPTS).update(status=Status.PENDING, enqueued_at=None, started_at=None)
+    pending = MetricBenchmark.objects.filter(status=Status.PENDING).filter(
+        Q(enqueued_at__isnull=True, created_at__lt=now - pending_after)
+        | Q(enqueued_at__isnull=True, started_at__isnull=True, attempts__gt=0)
+        | Q(enqueued_at__lt=now - pending_after)
+    )
+    published = []
+    for benchmark_id in pending.order_by("id").values_list("id", flat=True):
+        if not metric_benchmark_enqueue(benchmark_id=benchmark_id, fallback=False):
+            break  # broker down: the next sweep tries again
+        published.append(benchmark_id)
+    return published
 
 
 def _store(src: Path, prefix: str) -> list[str]:
@@ -134,7 +187,7 @@ def metric_benchmark_execute(*, benchmark_id: int) -> str:
     from analysis.benchmark import compute, outputs
 
     claimed = MetricBenchmark.objects.filter(pk=benchmark_id, status=Status.PENDING).update(
-        status=Status.RUNNING
+        status=Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
     )
     if not claimed:
         return "skipped"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from analysis.benchmark.services import metric_benchmark_execute
+from analysis.benchmark.services import metric_benchmark_execute, metric_benchmarks_sweep
 
 
 @shared_task(
@@ -19,3 +19,9 @@ from analysis.benchmark.services import metric_benchmark_execute
 def metric_benchmark_execute_task(benchmark_id: int) -> str:
     """Compute one benchmark; a redelivered message for a claimed or finished one does nothing."""
     return metric_benchmark_execute(benchmark_id=benchmark_id)
+
+
+@shared_task
+def metric_benchmarks_sweep_task() -> list[int]:
+    """Periodic (beat): publish lost benchmarks again, take back those of dead workers."""
+    return metric_benchmarks_sweep()

@@ -259,6 +259,7 @@ _PERIODIC_JOBS = {
     "analysis-runs-sweep": ("analysis.tasks.analysis_runs_sweep_task", 2),
     "stimulus-imports-sweep": ("experiments.tasks.stimulus_imports_sweep_task", 2),
     "pilot-runs-sweep": ("ratings.tasks.pilot_runs_sweep_task", 2),
+    "metric-benchmarks-sweep": ("analysis.benchmark.tasks.metric_benchmarks_sweep_task", 2),
     # Abandoned sessions give their trials back.
     "sessions-expire": ("ratings.tasks.expire_sessions_task", 1),
     # The counters from the trials: catches a recount whose publish failed after an analysis

@@ -38,6 +38,7 @@ def test_every_scheduled_job_is_a_task_the_worker_knows() -> None:
         "analysis.tasks.analysis_runs_sweep_task",
         "experiments.tasks.stimulus_imports_sweep_task",
         "analysis.tasks.start_precision_screenings_task",
+        "analysis.benchmark.tasks.metric_benchmarks_sweep_task",
     }
     assert names <= set(app.tasks), names - set(app.tasks)
 
