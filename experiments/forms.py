@@ -83,6 +83,7 @@ TRANSLATION_KEYS = {
     "training_feedback",
     "scale_labels",
     "perspectives",
+    "questionnaire",
 }
 
 
@@ -105,7 +106,8 @@ class StudyForm(forms.ModelForm):
         help_text=_(
             'The study\'s own texts per language, e.g. {"zh-hans": {"title": "…", "consent_text": "…", '
             '"instructions": "…", "training_feedback": "…", "scale_labels": ["…"], "perspectives": '
-            '{"quality": {"label": "…", "question": "…", "level_descriptions": ["…"]}}}}'
+            '{"quality": {"label": "…", "question": "…", "level_descriptions": ["…"]}}, '
+            '"questionnaire": {"age": {"label": "…", "choices": ["…"]}}}}'
         ),
     )
 
@@ -126,7 +128,36 @@ class StudyForm(forms.ModelForm):
                     _("Unknown text(s) for %(code)s: %(keys)s")
                     % {"code": code, "keys": ", ".join(sorted(unknown))}
                 )
+            self._check_questionnaire(code, texts.get("questionnaire"))
         return value
+
+    def _check_questionnaire(self, code: str, given: Any) -> None:
+        """Translated questions must name the study's questions, with one text per option."""
+        if given is None:
+            return
+        if not isinstance(given, dict):
+            raise forms.ValidationError(
+                _("%(code)s: questionnaire must map question keys to texts.") % {"code": code}
+            )
+        # Keys are checked against the saved questions only: a question added in the same save is
+        # not known here yet (a translation of a question that does not exist is never shown).
+        questions = {str(q.get("key")): q for q in (self.instance.questionnaire or [])}
+        for key, texts in given.items():
+            if not isinstance(texts, dict) or not isinstance(texts.get("label", ""), str):
+                raise forms.ValidationError(
+                    _('%(code)s: question %(key)s needs {"label": "…", "choices": ["…"]}.')
+                    % {"code": code, "key": key}
+                )
+            question = questions.get(key)
+            if question is None:
+                continue
+            choices = texts.get("choices")
+            wanted = len(question.get("choices", []))
+            if choices is not None and (not isinstance(choices, list) or len(choices) != wanted):
+                raise forms.ValidationError(
+                    _("%(code)s: question %(key)s needs %(n)s options, one per option of the question.")
+                    % {"code": code, "key": key, "n": wanted}
+                )
 
     completion_url = forms.URLField(required=False, assume_scheme="https", label=_("Completion URL"))
     scale_labels = LinesField(

@@ -82,6 +82,31 @@ def study_in(study: Study, language: str) -> Study:
     return shown
 
 
+def questionnaire_in(study: Study, language: str) -> list[dict[str, Any]]:
+    """The questionnaire with each question's text and options in `language`.
+
+    Every question gets `options`: [(value, shown)]. The value sent and stored is always the
+    option in the study's first language, so answers given in any language export alike.
+    """
+    first = language == study_languages(study)[0]
+    own = {} if first else (((study.translations or {}).get(language) or {}).get("questionnaire") or {})
+    shown = []
+    for q in study.questionnaire or []:
+        t = own.get(str(q.get("key"))) or {}
+        choices = [str(c) for c in q.get("choices", [])]
+        labels = t.get("choices")
+        if not (isinstance(labels, list) and len(labels) == len(choices)):
+            labels = choices
+        shown.append(
+            {
+                **q,
+                "label": _text(t, "label", q.get("label", "")),
+                "options": list(zip(choices, labels, strict=True)),
+            }
+        )
+    return shown
+
+
 def perspectives_in(perspectives: list[dict[str, Any]], study: Study, language: str) -> list[dict[str, Any]]:
     """The trial page's perspectives with label, question and level descriptions in `language`."""
     if language == study_languages(study)[0]:

@@ -28,7 +28,14 @@ from experiments.models import Stimulus, Study
 from experiments.services import study_foreign_panel_note
 from ratings import devices, panels
 from ratings.exceptions import InvalidAnswers
-from ratings.languages import language_pick, perspectives_in, study_in, study_languages, supported_languages
+from ratings.languages import (
+    language_pick,
+    perspectives_in,
+    questionnaire_in,
+    study_in,
+    study_languages,
+    supported_languages,
+)
 from ratings.models import RatingSession, Trial
 from ratings.pilot import PilotLinkInvalid, pilot_token_verify
 from ratings.selectors import (
@@ -263,7 +270,7 @@ def _questionnaire(
             "error": (errors or {}).get(str(q.get("key")), ""),
             "value": request.POST.get(str(q.get("key")), ""),
         }
-        for q in session.study.questionnaire
+        for q in questionnaire_in(session.study, _session_language(session))
     ]
     return _page(
         request,

@@ -273,3 +273,32 @@ def test_an_upload_while_the_job_queue_is_down_answers_503_and_stays_pending(
     assert saved.enqueued_at is None  # the sweep publishes it when the broker is back
     if as_json:
         assert response.json()["id"] == saved.pk
+
+
+def test_questionnaire_translations_need_one_text_per_option(logged_in: Client, researcher: Any) -> None:
+    study = StudyFactory(owner=researcher, languages=["en", "zh-hans"])
+    study.questionnaire = [{"key": "age", "label": "Age", "type": "choice", "choices": ["young", "old"]}]
+    study.save()
+    url = reverse("experiments:study-edit", args=[study.slug])
+    questions = {
+        "q-TOTAL_FORMS": 1,
+        "q-INITIAL_FORMS": 1,
+        "q-0-key": "age",
+        "q-0-label": "Age",
+        "q-0-type": "choice",
+        "q-0-choices": "young\nold",
+        "q-0-required": "on",
+    }
+
+    def post(texts: dict[str, Any]) -> Any:
+        translations = json.dumps({"zh-hans": {"questionnaire": {"age": texts}}})
+        return logged_in.post(url, edit_payload(study, translations=translations, **questions))
+
+    refused = post({"label": "年龄", "choices": ["年轻"]})
+    saved = post({"label": "年龄", "choices": ["年轻", "年长"]})
+
+    assert refused.status_code == 400
+    assert "question age needs 2 options" in refused.content.decode()
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    study.refresh_from_db()
+    assert study.translations["zh-hans"]["questionnaire"]["age"]["choices"] == ["年轻", "年长"]

@@ -228,3 +228,39 @@ def test_declining_is_answered_in_the_participants_language(db: None) -> None:
     assert session.status == RatingSession.Status.DECLINED
     assert session.language == "zh-hans"
     assert response["Content-Language"] == "zh-hans"
+
+
+def test_the_questionnaire_is_shown_in_the_participants_language_and_answers_export_alike(db: None) -> None:
+    # given a study in English and Chinese with a translated questionnaire
+    question = {"key": "age", "label": "Age range", "type": "choice", "choices": ["18-29", "30-49", "50+"]}
+    zh = {"questionnaire": {"age": {"label": "年龄段", "choices": ["18至29岁", "30至49岁", "50岁以上"]}}}
+    study = make_study(
+        tests=2, languages=["en", "zh-hans"], questionnaire=[question], translations={"zh-hans": zh}
+    )
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-CN")
+    client.post(
+        reverse("ratings:study-consent", kwargs={"slug": study.slug}), {"pid": "zh-q", "decision": "agree"}
+    )
+    session = RatingSession.objects.get(participant__external_id="zh-q")
+    page_url = reverse("ratings:session", kwargs={"slug": study.slug, "token": session.token})
+
+    # when the participant sees the questionnaire and picks the second option
+    page = client.get(page_url).content.decode()
+    client.post(page_url + "questionnaire/", {"age": "30-49"})
+
+    # then the question and options are in Chinese, the value stored is the study's own option
+    assert "年龄段" in page
+    assert "30至49岁" in page
+    assert "Age range" not in page
+    assert 'value="30-49"' in page
+    session.refresh_from_db()
+    assert session.questionnaire["answers"] == {"age": "30-49"}
+    # and an English participant sees the study's own texts
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    english.post(
+        reverse("ratings:study-consent", kwargs={"slug": study.slug}), {"pid": "en-q", "decision": "agree"}
+    )
+    other = RatingSession.objects.get(participant__external_id="en-q")
+    shown = english.get(reverse("ratings:session", kwargs={"slug": study.slug, "token": other.token}))
+    assert "Age range" in shown.content.decode()
+    assert "年龄段" not in shown.content.decode()
