@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from experiments.models import StimulusImport, Study
 from experiments.services import EDITABLE_FIELDS, TRIAL_DESIGN_FIELDS
+from experiments.validators import translations_validate
 
 
 class LinesField(forms.CharField):
@@ -75,18 +76,6 @@ SETTINGS_SECTIONS = [
 ]
 
 
-TRANSLATION_KEYS = {
-    "title",
-    "description",
-    "consent_text",
-    "instructions",
-    "training_feedback",
-    "scale_labels",
-    "perspectives",
-    "questionnaire",
-}
-
-
 class StudyForm(forms.ModelForm):
     languages = forms.MultipleChoiceField(
         choices=settings.PARTICIPANT_LANGUAGES,
@@ -115,49 +104,7 @@ class StudyForm(forms.ModelForm):
         return list(self.cleaned_data.get("languages") or ["en"])
 
     def clean_translations(self) -> dict[str, Any]:
-        value = self.cleaned_data.get("translations") or {}
-        known = dict(settings.PARTICIPANT_LANGUAGES)
-        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-            raise forms.ValidationError(_("Give one object of texts per language code."))
-        for code, texts in value.items():
-            if code not in known:
-                raise forms.ValidationError(_("Unknown language code: %(code)s") % {"code": code})
-            unknown = set(texts) - TRANSLATION_KEYS
-            if unknown:
-                raise forms.ValidationError(
-                    _("Unknown text(s) for %(code)s: %(keys)s")
-                    % {"code": code, "keys": ", ".join(sorted(unknown))}
-                )
-            self._check_questionnaire(code, texts.get("questionnaire"))
-        return value
-
-    def _check_questionnaire(self, code: str, given: Any) -> None:
-        """Translated questions must name the study's questions, with one text per option."""
-        if given is None:
-            return
-        if not isinstance(given, dict):
-            raise forms.ValidationError(
-                _("%(code)s: questionnaire must map question keys to texts.") % {"code": code}
-            )
-        # Keys are checked against the saved questions only: a question added in the same save is
-        # not known here yet (a translation of a question that does not exist is never shown).
-        questions = {str(q.get("key")): q for q in (self.instance.questionnaire or [])}
-        for key, texts in given.items():
-            if not isinstance(texts, dict) or not isinstance(texts.get("label", ""), str):
-                raise forms.ValidationError(
-                    _('%(code)s: question %(key)s needs {"label": "…", "choices": ["…"]}.')
-                    % {"code": code, "key": key}
-                )
-            question = questions.get(key)
-            if question is None:
-                continue
-            choices = texts.get("choices")
-            wanted = len(question.get("choices", []))
-            if choices is not None and (not isinstance(choices, list) or len(choices) != wanted):
-                raise forms.ValidationError(
-                    _("%(code)s: question %(key)s needs %(n)s options, one per option of the question.")
-                    % {"code": code, "key": key, "n": wanted}
-                )
+        return translations_validate(self.cleaned_data.get("translations") or {}, self.instance.questionnaire)
 
     completion_url = forms.URLField(required=False, assume_scheme="https", label=_("Completion URL"))
     scale_labels = LinesField(

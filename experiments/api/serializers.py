@@ -3,10 +3,12 @@
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from experiments.models import Stimulus, StimulusImport, Study
+from experiments.validators import languages_validate, translations_validate
 
 STUDY_SETTINGS = [
     "description",
@@ -37,6 +39,10 @@ STUDY_SETTINGS = [
     "noconsent_code",
     "completion_url",
     "pay_per_participant",
+    "training_feedback",
+    "device_policy",
+    "languages",
+    "translations",
 ]
 
 
@@ -103,11 +109,42 @@ class StudyUpdateInputSerializer(serializers.ModelSerializer):
     perspectives = PerspectiveSerializer(many=True, required=False)
     scale_labels = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
     questionnaire = serializers.ListField(child=serializers.JSONField(), required=False)
+    languages = serializers.ListField(
+        child=serializers.CharField(max_length=20),
+        required=False,
+        help_text="The participant pages' languages; the study's own texts are in the first.",
+    )
+    translations = serializers.JSONField(
+        required=False,
+        help_text='The study\'s own texts per further language: {"zh-hans": {"title": "…", "consent_text": "…", '
+        '"instructions": "…", "training_feedback": "…", "scale_labels": ["…"], "perspectives": {"quality": '
+        '{"label": "…", "question": "…", "level_descriptions": ["…"]}}, "questionnaire": {"age": {"label": "…", '
+        '"choices": ["…"]}}}}',
+    )
 
     class Meta:
         model = Study
         fields = ["title", *STUDY_SETTINGS, "perspectives"]
         extra_kwargs = {name: {"required": False} for name in ["title", *STUDY_SETTINGS]}
+
+    def validate_languages(self, value: list[str]) -> list[str]:
+        try:
+            return languages_validate(value)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+    def validate_translations(self, value: Any) -> dict[str, Any]:
+        questionnaire = (
+            self.initial_data.get("questionnaire") if isinstance(self.initial_data, dict) else None
+        )
+        if questionnaire is None and self.instance is not None:
+            questionnaire = self.instance.questionnaire
+        if questionnaire is None:
+            questionnaire = self.context.get("questionnaire")
+        try:
+            return translations_validate(value, questionnaire if isinstance(questionnaire, list) else [])
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
 
 
 class StudyCreateInputSerializer(StudyUpdateInputSerializer):

@@ -72,7 +72,9 @@ class StudyDetailApi(APIView):
     )
     def patch(self, request: Request, slug: str) -> Response:
         study = selectors.study_get_for_user(user=request.user, slug=slug, change=True)
-        serializer = StudyUpdateInputSerializer(data=request.data, partial=True)
+        serializer = StudyUpdateInputSerializer(
+            data=request.data, partial=True, context={"questionnaire": study.questionnaire}
+        )
         serializer.is_valid(raise_exception=True)
         fields, perspectives = _split_update(serializer.validated_data)
         study = services.study_update(study=study, fields=fields, perspectives=perspectives)

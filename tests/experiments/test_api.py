@@ -75,6 +75,44 @@ def test_patch_rejects_bad_input_with_400(api: APIClient, researcher: Any) -> No
     assert (study.allocation_mode, study.scale_max, study.perspectives.count()) == ("balanced", 5, 3)
 
 
+def test_languages_translations_and_device_policy_by_api(api: APIClient, researcher: Any) -> None:
+    study = StudyFactory(owner=researcher, questionnaire=[
+        {"key": "age", "label": "Age", "type": "choice", "choices": ["young", "old"]},
+    ])  # fmt: skip
+    url = reverse("experiments-api:study-detail", args=[study.slug])
+    study_translations_before = Study.objects.get(pk=study.pk).translations
+    zh = {"title": "评分研究", "questionnaire": {"age": {"label": "年龄", "choices": ["年轻", "年长"]}}}
+
+    unknown_language = api.patch(url, {"languages": ["en", "xx"]}, format="json")
+    unknown_text = api.patch(url, {"translations": {"zh-hans": {"titel": "x"}}}, format="json")
+    short_options = api.patch(
+        url, {"translations": {"zh-hans": {"questionnaire": {"age": {"choices": ["年轻"]}}}}}, format="json"
+    )
+    unchanged = api.get(url).json()
+    saved = api.patch(
+        url,
+        {"languages": ["en", "zh-hans"], "translations": {"zh-hans": zh}, "device_policy": "any"},
+        format="json",
+    )
+
+    assert unknown_language.status_code == 400
+    assert "xx" in str(unknown_language.json()["languages"])
+    assert unknown_text.status_code == 400
+    assert "titel" in str(unknown_text.json()["translations"])
+    assert short_options.status_code == 400
+    assert "needs 2 options" in str(short_options.json()["translations"])
+    study.refresh_from_db()
+    assert (unchanged["languages"], unchanged["device_policy"]) == (["en"], "computer")
+    assert unchanged["translations"] == study_translations_before
+    assert saved.status_code == 200, saved.json()
+    body = saved.json()
+    assert (body["languages"], body["translations"], body["device_policy"]) == (
+        ["en", "zh-hans"],
+        {"zh-hans": zh},
+        "any",
+    )
+
+
 def test_precision_settings_by_api(api: APIClient, researcher: Any) -> None:
     study = StudyFactory(owner=researcher)
     url = reverse("experiments-api:study-detail", args=[study.slug])
