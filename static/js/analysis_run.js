@@ -1,5 +1,5 @@
-// Analysis run page: live status (polls the JSON endpoint while the run is pending or running)
-// and click-to-sort tables. No library.
+// Analysis run page: live status while the run is pending or running (job-status.js), then the
+// server-rendered results; sortable tables.
 (function () {
   "use strict";
 
@@ -20,64 +20,17 @@
     setProgress(document.getElementById("run-progress"), data.progress);
   }
 
-  function poll(box, initial) {
-    var url = box.getAttribute("data-status-url");
-    var delay = 700;
-    function tick() {
-      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-        .then(function (data) {
-          showStatus(data);
-          if (data.finished) {
-            // The results (plots, tables, downloads) are rendered by the server.
-            if (!initial.finished) { window.location.reload(); }
-            return;
-          }
-          window.setTimeout(tick, delay);
-        })
-        .catch(function () { delay = Math.min(delay * 2, 10000); window.setTimeout(tick, delay); });
-    }
-    tick();
-  }
-
-  function cellValue(row, index, numeric) {
-    var cell = row.children[index];
-    var raw = cell.hasAttribute("data-value") ? cell.getAttribute("data-value") : cell.textContent.trim();
-    if (!numeric) { return raw.toLowerCase(); }
-    var x = parseFloat(raw);
-    return isNaN(x) ? Number.NEGATIVE_INFINITY : x;
-  }
-
-  function makeSortable(table) {
-    var heads = table.querySelectorAll("thead th");
-    heads.forEach(function (th, index) {
-      th.classList.add("sort-head");
-      th.setAttribute("tabindex", "0");
-      th.setAttribute("aria-sort", "none");
-      function sort() {
-        var numeric = th.getAttribute("data-type") === "number";
-        var ascending = th.getAttribute("aria-sort") !== "ascending";
-        heads.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
-        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-        var body = table.tBodies[0];
-        var rows = Array.prototype.slice.call(body.rows);
-        rows.sort(function (a, b) {
-          var x = cellValue(a, index, numeric), y = cellValue(b, index, numeric);
-          var c = x < y ? -1 : x > y ? 1 : 0;
-          return ascending ? c : -c;
-        });
-        rows.forEach(function (r) { body.appendChild(r); });
-      }
-      th.addEventListener("click", sort);
-      th.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); } });
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     var box = document.getElementById("run-status");
     var initial = JSON.parse(document.getElementById("run-status-data").textContent);
     setProgress(document.getElementById("run-progress"), initial.progress);
-    if (!initial.finished) { poll(box, initial); }
-    document.querySelectorAll("table.sortable").forEach(makeSortable);
+    if (!initial.finished) {
+      window.JobStatus.follow(box.getAttribute("data-status-url"), function (data) {
+        showStatus(data);
+        // The results (plots, tables, downloads) are rendered by the server.
+        if (data.finished) { window.location.reload(); }
+      });
+    }
+    window.JobStatus.sortTables();
   });
 })();

@@ -1,58 +1,15 @@
-// Metric benchmark page: follows the job until it ends (then reloads), and click-to-sort tables.
+// Metric benchmark page: follows the job until it ends, then reloads (job-status.js); sortable tables.
 (function () {
   "use strict";
 
-  function poll(box) {
-    var url = box.getAttribute("data-status-url");
-    var delay = 700;
-    function tick() {
-      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-        .then(function (data) {
-          if (data.finished) { window.location.reload(); return; }
-          window.setTimeout(tick, delay);
-        })
-        .catch(function () { delay = Math.min(delay * 2, 10000); window.setTimeout(tick, delay); });
-    }
-    window.setTimeout(tick, delay);
-  }
-
-  function cellValue(row, index, numeric) {
-    var cell = row.children[index];
-    var raw = cell.hasAttribute("data-value") ? cell.getAttribute("data-value") : cell.textContent.trim();
-    if (!numeric) { return raw.toLowerCase(); }
-    var x = parseFloat(raw);
-    return isNaN(x) ? Number.NEGATIVE_INFINITY : x;
-  }
-
-  function makeSortable(table) {
-    var heads = table.querySelectorAll("thead th");
-    heads.forEach(function (th, index) {
-      th.classList.add("sort-head");
-      th.setAttribute("tabindex", "0");
-      th.setAttribute("aria-sort", "none");
-      function sort() {
-        var numeric = th.getAttribute("data-type") === "number";
-        var ascending = th.getAttribute("aria-sort") !== "ascending";
-        heads.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
-        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-        var body = table.tBodies[0];
-        var rows = Array.prototype.slice.call(body.rows);
-        rows.sort(function (a, b) {
-          var x = cellValue(a, index, numeric), y = cellValue(b, index, numeric);
-          var c = x < y ? -1 : x > y ? 1 : 0;
-          return ascending ? c : -c;
-        });
-        rows.forEach(function (r) { body.appendChild(r); });
-      }
-      th.addEventListener("click", sort);
-      th.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); } });
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     var initial = JSON.parse(document.getElementById("bench-status-data").textContent);
-    if (!initial.finished) { poll(document.getElementById("bench-status")); }
-    document.querySelectorAll("table.sortable").forEach(makeSortable);
+    if (!initial.finished) {
+      var box = document.getElementById("bench-status");
+      window.JobStatus.follow(box.getAttribute("data-status-url"), function (data) {
+        if (data.finished) { window.location.reload(); }
+      });
+    }
+    window.JobStatus.sortTables();
   });
 })();

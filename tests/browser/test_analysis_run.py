@@ -59,6 +59,9 @@ def test_researcher_runs_the_analysis_sees_plots_and_downloads_the_zip(
     expect(page.locator("#run-badge")).to_have_text("Done", timeout=60_000)
     expect(page.locator(".plots img").first).to_be_visible()
     page.wait_for_load_state("load")
+    for img in page.locator(".plots img").all():  # lazy images load once scrolled to
+        img.scroll_into_view_if_needed()
+        expect(img).to_have_js_property("complete", True)
     loaded = page.eval_on_selector_all(
         ".plots img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
     )
