@@ -270,8 +270,12 @@ def _shape_check(data: bytes, n_fields: int) -> np.ndarray | None:
     newline = np.flatnonzero(buf == 10)
     ends = newline if buf[-1] == 10 else np.r_[newline, buf.size]
     starts = np.r_[0, newline + 1][: ends.size]
-    # Commas per line in one pass; a line ends at its newline, which is no comma.
-    cells = np.add.reduceat(buf == 44, starts, dtype=np.int64) + 1 if starts.size else np.ones(0, np.int64)
+    # Commas per line: the commas before each line's end, counted by a binary search in the
+    # (sorted) comma positions. np.add.reduceat over the bytes cast 20 MB of booleans to int64
+    # and took half a second on the 1M-rating file; this is a few milliseconds.
+    commas = np.flatnonzero(buf == 44)
+    before_end = np.searchsorted(commas, ends)
+    cells = np.diff(before_end, prepend=0) + 1
     length = ends - starts
     length = length - ((length > 0) & (buf[np.maximum(ends - 1, 0)] == 13))
     _refuse_bad_rows(cells, length == 0, n_fields, np.arange(1, cells.size + 1))
