@@ -279,7 +279,7 @@ def _write_csv(path: PathLike, columns: Mapping[str, Any]) -> Path:
         raise ValueError(f"columns of different lengths: {[len(c) for c in cells]}")
     header = ",".join(_quoted(neutralise(str(name))) for name in columns)
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write("\n".join([header, *map(",".join, zip(*cells))]) + "\n")
+        fh.write("\n".join([header, *map(",".join, zip(*cells, strict=True))]) + "\n")
     return Path(path)
 
 

@@ -122,11 +122,14 @@ def test_mos_csv_bytes_are_what_csv_writer_writes(tmp_path, results, stimuli):
         for key in keys:
             st = both[key].stimuli
             values = [float(getattr(st, f)[k]) for f in fields]
-            row += ["" if v != v else (int(v) if f == "n" else v) for f, v in zip(fields, values, strict=True)]
+            row += [
+                "" if v != v else (int(v) if f == "n" else v) for f, v in zip(fields, values, strict=True)
+            ]
         writer.writerow(row)
     assert path.read_bytes() == expected.getvalue().encode("utf-8")
     rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
-    assert rows[1][4] == 'a "cat", on a mat' and rows[2][3] == "two\nlines"
+    assert rows[1][4] == 'a "cat", on a mat'
+    assert rows[2][3] == "two\nlines"
 
 
 def test_csv_injection_is_neutralised_but_negative_numbers_are_not(tmp_path, results, stimuli):
