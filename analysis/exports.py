@@ -124,6 +124,14 @@ def _cell(value: Any) -> Any:
         return value
     if value is None:
         return ""
+    # The exact types a database row holds come first: the ABC checks below cost a microsecond
+    # each, and raw_ratings.csv has 25 cells per rating (3.6 million for 144,000 ratings).
+    if kind is float:
+        return "" if value != value else repr(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is dt.datetime:
+        return value.isoformat()
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     if isinstance(value, numbers.Integral):
