@@ -28,6 +28,7 @@ import io
 import json
 import math
 import numbers
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -123,6 +124,14 @@ def _cell(value: Any) -> Any:
         return value
     if value is None:
         return ""
+    # The exact types a database row holds come first: the ABC checks below cost a microsecond
+    # each, and raw_ratings.csv has 25 cells per rating (3.6 million for 144,000 ratings).
+    if kind is float:
+        return "" if value != value else repr(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is dt.datetime:
+        return value.isoformat()
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     if isinstance(value, numbers.Integral):
@@ -133,10 +142,6 @@ def _cell(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     return neutralise(str(value))
-
-
-def _float_text(x: float) -> str:
-    return "nan" if math.isnan(x) else repr(float(x))
 
 
 def _ordered(results: Mapping[str, AnalysisResult], perspectives: Sequence[str]) -> list[AnalysisResult]:
@@ -204,7 +209,9 @@ def write_moz_txt(
     for d, res in enumerate(_ordered(results, perspectives), start=1):
         path = out / f"moz{d}.txt"
         with path.open("w", encoding="utf-8", newline="\n") as fh:
-            fh.write("".join(_float_text(x) + "\n" for x in res.stimuli.mos.tolist()))
+            # repr of a NaN is "nan"; map() keeps the 100,000-line loop in C.
+            values = res.stimuli.mos.tolist()
+            fh.write("\n".join(map(repr, values)) + ("\n" if values else ""))
         paths.append(path)
     return paths
 
@@ -240,13 +247,48 @@ def _column_cells(values: Any) -> list[Any]:
     return _text_cells(arr.tolist())
 
 
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def _quoted(text: str) -> str:
+    """A cell as csv.writer (minimal quoting) writes it inside a row of several cells."""
+    if _NEEDS_QUOTES.search(text) is None:
+        return text
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([text, ""])
+    return buf.getvalue()[: -len(",\n")]
+
+
+def _column_text(values: Any) -> list[str]:
+    """One column as the text csv.writer writes for its cells (see _column_cells)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        # Numbers never need quotes; map() keeps the loop over 100,000 values in C.
+        if values.dtype.kind in "iu":
+            return list(map(str, values.tolist()))
+        text = list(map(repr, values.tolist()))
+        for k in np.flatnonzero(np.isnan(values)).tolist():
+            text[k] = ""
+        return text
+    text = [c if type(c) is str else str(c) for c in _column_cells(values)]
+    if _NEEDS_QUOTES.search("".join(text)) is None:  # the usual case: nothing to quote
+        return text
+    return [_quoted(c) for c in text]
+
+
 def _write_csv(path: PathLike, columns: Mapping[str, Any]) -> Path:
-    """Write columns (name -> values of one length) as a CSV, header neutralised too."""
-    cells = [_column_cells(v) for v in columns.values()]
+    """Write columns (name -> values of one length) as a CSV, header neutralised too.
+
+    The same bytes as csv.writer with minimal quoting and "\\n" line ends (for rows of two or
+    more cells: csv.writer quotes a lone empty cell), but each column is turned into text at
+    once and the rows joined in C: csv.writer took about a second for the 1.1 million cells of
+    a 100,000-stimulus mos.csv, this about a sixth of that.
+    """
+    cells = [_column_text(v) for v in columns.values()]
+    if len({len(c) for c in cells}) > 1:
+        raise ValueError(f"columns of different lengths: {[len(c) for c in cells]}")
+    header = ",".join(_quoted(neutralise(str(name))) for name in columns)
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow([neutralise(str(name)) for name in columns])
-        writer.writerows(zip(*cells, strict=True))
+        fh.write("\n".join([header, *map(",".join, zip(*cells, strict=True))]) + "\n")
     return Path(path)
 
 

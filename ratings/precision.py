@@ -49,7 +49,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special
 
 __all__ = ["NAME", "VERSION", "Sums", "Target", "half_widths", "order", "status_counts"]
 
@@ -124,6 +123,11 @@ class Sums:
 
 def _t_quantile(q: float, df: np.ndarray) -> np.ndarray:
     """Student t quantile for each df (>= 1), vectorised and exact (scipy.special)."""
+    # Imported here, not at module level: scipy.special costs a quarter of a second, and this
+    # module is loaded by every process of the app (allocation, admin), not only when a
+    # precision study allocates.
+    from scipy import special
+
     return np.asarray(special.stdtrit(df, q), dtype=np.float64)
 
 

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from . import groupby, params
 from .ratings import Ratings
@@ -266,6 +265,8 @@ def run(r: Ratings, **p: Any) -> AnalysisResult:
     # The weights of the solver: se_j = 1 / sqrt(sum over j's raters of 1 / v_i^2).
     precision = groupby.sums(stim_idx, 1.0 / (v[rater] ** 2 + VARIANCE_FLOOR), n_s)
     se = 1.0 / np.sqrt(np.where(m.count > 0, precision, np.nan))
+    from scipy import special  # only here: start-up of every process imports this module
+
     zq = float(special.ndtri(0.5 + p["ci"] / 2.0))  # the normal quantile, as scipy.stats.norm.ppf
     stim = StimulusStats(
         mos=np.where(m.count > 0, x, np.nan),

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from . import groupby
 from .types import BoolArray, FloatArray, IntArray, ObjectArray
@@ -143,7 +142,10 @@ def t_interval(mean: FloatArray, sd: FloatArray, n: IntArray, ci: float) -> tupl
     ok = n >= 2
     if ok.any():
         values, inverse = np.unique(n[ok], return_inverse=True)
-        # stdtrit is what scipy.stats.t.ppf evaluates; scipy.special loads far faster than scipy.stats.
+        # stdtrit is what scipy.stats.t.ppf evaluates; scipy.special loads far faster than scipy.stats,
+        # and only here: the web processes import this module (the analysis forms) at start-up.
+        from scipy import special
+
         tq = np.asarray(special.stdtrit(values - 1, 0.5 + ci / 2.0), dtype=np.float64)[inverse]
         half[ok] = tq * sd[ok] / np.sqrt(n[ok])
     return mean - half, mean + half

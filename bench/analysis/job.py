@@ -162,6 +162,15 @@ def page_times(run: AnalysisRun) -> tuple[list[float], list[float]]:
         t = time.perf_counter()
         Client().get(reverse("login"))
         login.append(time.perf_counter() - t)
+    if os.environ.get("BENCH_PROFILE_PAGE"):  # one more render under cProfile, for looking into
+        import cProfile
+
+        cProfile.runctx(
+            "client.get(url)",
+            globals(),
+            {"client": client, "url": reverse("analysis:run-detail", args=[run.pk])},
+            os.environ["BENCH_PROFILE_PAGE"],
+        )
     return page, login
 
 

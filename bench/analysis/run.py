@@ -274,14 +274,14 @@ def main() -> None:
         alloc = f"{res['alloc_mb']:.0f}" if "alloc_mb" in res else "-"
         print(
             f"{name:28} {res['ratings']:>9} {res['seconds']:>8.3f} {target_text:>7} "
-            f"{ratio:>10.0f} {alloc:>9} {res['maxrss_mb']:>9.0f}{flag}"
+            f"{ratio:>10.1f} {alloc:>9} {res['maxrss_mb']:>9.0f}{flag}"
         )
     print()
     for name, res in details.items():
         extra = {
             k: v
             for k, v in res.items()
-            if k in ("notes", "phases", "csv_mb", "rejected", "maxrss_child_mb", "files")
+            if k in ("notes", "phases", "csv_mb", "rejected", "maxrss_child_mb", "files", "baseline_s")
         }
         if extra:
             print(f"{name}: {json.dumps(extra)}")

@@ -98,6 +98,40 @@ def test_mos_csv_columns_and_values(tmp_path, results, stimuli):
     assert frame["model"].tolist()[:2] == ["DALLE", "Glide"]
 
 
+def test_mos_csv_bytes_are_what_csv_writer_writes(tmp_path, results, stimuli):
+    # mos.csv is assembled column by column (fast); the bytes must be csv.writer's, quoting
+    # included: cells with commas, quotes, line breaks, a key with a comma, empty text.
+    tricky = [dict(s) for s in stimuli]
+    tricky[0]["prompt"] = 'a "cat", on a mat'
+    tricky[1]["model"] = "two\nlines"
+    tricky[3]["file"] = "cr\rhere"
+    tricky[4]["prompt"] = ""
+    keys = ["quality", "a,b"]
+    both = {"quality": results["quality"], "a,b": results["authenticity"]}
+
+    path = exports.write_mos_csv(tmp_path / "mos.csv", both, keys, tricky)
+
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    header = ["position", "stimulus", "file", "model", "prompt", "challenge", "scene"]
+    fields = ["mos", "sd_raw", "sd", "n", "ci_low", "ci_high"]
+    writer.writerow(header + [f"{k}_{f}" for k in keys for f in fields])
+    for k, s in enumerate(tricky):
+        row = [exports.neutralise(str(s.get(c, ""))) for c in ("position", "name", "file", "model", "prompt")]
+        row += [exports.neutralise(s["categories"].get(c, "")) for c in ("challenge", "scene")]
+        for key in keys:
+            st = both[key].stimuli
+            values = [float(getattr(st, f)[k]) for f in fields]
+            row += [
+                "" if v != v else (int(v) if f == "n" else v) for f, v in zip(fields, values, strict=True)
+            ]
+        writer.writerow(row)
+    assert path.read_bytes() == expected.getvalue().encode("utf-8")
+    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    assert rows[1][4] == 'a "cat", on a mat'
+    assert rows[2][3] == "two\nlines"
+
+
 def test_csv_injection_is_neutralised_but_negative_numbers_are_not(tmp_path, results, stimuli):
     path = exports.write_mos_csv(tmp_path / "mos.csv", results, KEYS, stimuli)
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HEAVY = ["matplotlib", "openpyxl", "scipy.stats", "pandas"]
+HEAVY = ["matplotlib", "openpyxl", "scipy.stats", "scipy.special", "pandas"]
 
 # django.setup() as a gunicorn worker does, then every URLconf (hence every view and admin module)
 # as the first request does. Then, as a Celery worker does at boot, every task module.
@@ -46,6 +46,23 @@ print(json.dumps({
 """
 
 
+# A Celery worker at boot: django.setup(), then the task modules (Celery's Django fix-up runs the
+# system checks there unless CELERY_SKIP_CHECKS is set, which config.celery does).
+WORKER = """
+import json, os, sys
+os.environ.pop("CELERY_SKIP_CHECKS", None)
+import django
+django.setup()
+from config.celery import app
+app.loader.import_default_modules()
+print(json.dumps({
+    "loaded": sorted(name for name in ["config.urls", "rest_framework.views", "experiments.views"]
+                     if name in sys.modules),
+    "skip_checks": os.environ.get("CELERY_SKIP_CHECKS"),
+}))
+"""
+
+
 def _run(code: str) -> dict[str, object]:
     result = subprocess.run(
         [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{code}"],
@@ -71,16 +88,30 @@ def test_web_and_worker_processes_start_without_plotting_spreadsheet_or_statisti
     assert loaded["broker_is_ours"] is True
 
 
+def test_a_celery_worker_boots_without_the_urlconf_views_or_drf() -> None:
+    # when
+    loaded = _run(WORKER)
+
+    # then: the system checks (whose result Celery discards) did not import the URLconf
+    assert loaded["skip_checks"] == "1"
+    assert loaded["loaded"] == []
+
+
 def test_the_heavy_libraries_load_where_they_are_used() -> None:
     # The other side of the same behaviour: the lazy imports still happen where they are used:
     # matplotlib when a plot is drawn, pandas when compute_mos reads a CSV, openpyxl when a prompt
-    # sheet is read, scipy.stats when metrics are benchmarked.
+    # sheet is read, scipy.stats when metrics are benchmarked, scipy.special when a precision
+    # study computes a Student t half-width.
     loaded = _run(
         "import django, sys, json\ndjango.setup()\n"
         "from analysis import plots, offline\nplots._figure(1)\n"
         "offline._pandas_read(b'a\\n1\\n', ['a'], {'a': str})\n"
         "from experiments.imports.aigciqa2023 import read_prompt_sheet\nread_prompt_sheet(b'not xlsx', 'x')\n"
         "from analysis.benchmark import compute\n"
+        "from ratings import precision\n"
+        "h = precision.half_widths(precision.Sums.of_ratings([0, 0, 0], [1.0, 2.0, 4.0], 1))\n"
+        "import statistics\n"
+        "assert abs(float(h[0, 0]) - 4.3027 * statistics.stdev([1.0, 2.0, 4.0]) / 3**0.5) < 1e-3, h\n"
         "print(json.dumps({'loaded': sorted(n for n in HEAVY if n in sys.modules)}))"
     )
 
