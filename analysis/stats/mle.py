@@ -20,7 +20,8 @@ __all__ = ["DEFAULTS", "NAME", "VERSION", "run", "solve", "validate"]
 NAME = "mle"
 # 1.1: same fixed point, solved by conjugate gradients per weight update (solver=exact).
 # 1.2: default solver "accelerated" (mle_fit): Anderson-accelerated sweeps, exact fits on stiff
-#      designs, ratings in canonical order, biases centred per connected group.
+#      designs, canonical labels and order, biases centred per connected group. Every solver
+#      sums the ratings in one canonical row order.
 VERSION = "1.2"
 
 DEFAULTS: Mapping[str, Any] = {"tol": 1e-8, "max_iter": 1000, "ci": 0.95, "solver": "accelerated"}
@@ -249,7 +250,7 @@ def _fit_accelerated(
 def run(r: Ratings, **p: Any) -> AnalysisResult:
     r"""Estimate true scores, rater biases and rater inconsistencies by maximum likelihood.
 
-    Model: :func:`solve`; default solver :func:`analysis.stats.mle_fit.fit`. Raters with a single rating are excluded
+    Model: :func:`solve`; solvers: :func:`solve` and :func:`analysis.stats.mle_fit.fit`. Raters with a single rating are excluded
     (``"too_few_ratings"``): their residual is 0 by construction, which would give them an
     unbounded weight. Nobody else is rejected; the rater report gives ``bias`` :math:`b_i` and
     ``inconsistency`` :math:`v_i`, plus the BT.500 counts on the raw scores for information.

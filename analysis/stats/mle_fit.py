@@ -27,11 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import groupby
 from .types import FloatArray, IntArray
 
-__all__ = ["EPSILON", "Fit", "canonical_order", "components", "fit"]
+__all__ = ["EPSILON", "Fit", "canonical_labels", "canonical_order", "components", "fit"]
 
 #: Added to every v_i^2 before inverting it (sureal's EPSILON).
 EPSILON = 1e-8
@@ -44,6 +45,9 @@ MEMORY = 10
 #: (on average over them): a sweep then moves along that rater's direction by at most STIFF
 #: of the way, and exact fits take over.
 STIFF = 1e-3
+#: Accelerated sweeps tried before exact fits take over in any case (dense designs need 5-20).
+SWEEP_BUDGET = 200
+
 #: Exact fits build the dense rater x rater normal matrix: beyond this many raters the solver
 #: stops at the sweeps and reports whether they converged.
 MAX_EXACT_RATERS = 4000
@@ -96,6 +100,53 @@ def components(rater: IntArray, stimulus: IntArray, n_raters: int, n_stimuli: in
     return out
 
 
+def _mix(h: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """splitmix64's finaliser: a bijection of 64-bit words that spreads every input bit."""
+    out = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    out = (out ^ (out >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return out ^ (out >> np.uint64(31))
+
+
+def _ranks(colour: NDArray[np.uint64]) -> IntArray:
+    """Rank of every element by colour, ties by index."""
+    order = np.lexsort((np.arange(colour.size), colour))
+    rank = np.empty(colour.size, dtype=np.intp)
+    rank[order] = np.arange(colour.size)
+    return rank
+
+
+def canonical_labels(
+    rater: IntArray, stimulus: IntArray, score: FloatArray, n_raters: int, n_stimuli: int
+) -> tuple[IntArray, IntArray]:
+    """New labels for raters and stimuli that do not depend on the input labels.
+
+    Colour refinement (Weisfeiler-Lehman) of the rating graph: a rater's colour is a hash of
+    the multiset of (score, colour of the stimulus) over its ratings, a stimulus' likewise,
+    repeated until the number of colours stops growing. Raters (stimuli) are then numbered by
+    colour. Renaming the input permutes nothing here, so every later sum adds the same terms
+    in the same order: relabelled input gives bit-identical results. Only elements the
+    refinement cannot tell apart keep their input order (in practice: raters or stimuli
+    whose data are interchangeable).
+    """
+    with np.errstate(over="ignore"):
+        bits = _mix(np.ascontiguousarray(score, dtype=np.float64).view(np.uint64) + np.uint64(1))
+        c_r = np.zeros(n_raters, dtype=np.uint64)
+        c_s = np.zeros(n_stimuli, dtype=np.uint64)
+        distinct = 0
+        for _ in range(32):
+            sum_s = np.zeros(n_stimuli, dtype=np.uint64)
+            np.add.at(sum_s, stimulus, _mix(bits ^ _mix(c_r[rater] + np.uint64(0x9E3779B97F4A7C15))))
+            sum_r = np.zeros(n_raters, dtype=np.uint64)
+            np.add.at(sum_r, rater, _mix(bits + _mix(c_s[stimulus] ^ np.uint64(0xD1B54A32D192ED03))))
+            c_s = _mix(c_s ^ _mix(sum_s))
+            c_r = _mix(c_r + _mix(sum_r ^ np.uint64(0x8CB92BA72F3D8DD7)))
+            now = np.unique(c_r).size + np.unique(c_s).size
+            if now <= distinct:
+                break
+            distinct = now
+    return _ranks(c_r), _ranks(c_s)
+
+
 class _Anderson:
     """Anderson acceleration (type II) of a fixed-point map, restarted when it stops helping."""
 
@@ -134,6 +185,10 @@ class _Design:
     def __init__(
         self, rater: IntArray, stimulus: IntArray, score: FloatArray, n_raters: int, n_stimuli: int
     ) -> None:
+        # Canonical labels, then canonical row order: every sum sees its terms in one order
+        # whatever the labels and the row order of the input (see canonical_labels).
+        self.rank_r, self.rank_s = canonical_labels(rater, stimulus, score, n_raters, n_stimuli)
+        rater, stimulus = self.rank_r[rater], self.rank_s[stimulus]
         order = canonical_order(rater, stimulus, score)
         self.n_raters, self.n_stimuli = n_raters, n_stimuli
         n_i = groupby.counts(rater, n_raters)
@@ -262,8 +317,8 @@ def fit(
         if step < tol * min(1.0, stiffness):
             converged = True
             break
-        if step < tol and stiffness < STIFF:
-            break  # settled as far as sweeps can tell on a stiff design: exact fits decide
+        if (step < tol and stiffness < STIFF) or (it >= SWEEP_BUDGET and d.na <= MAX_EXACT_RATERS):
+            break  # settled as far as sweeps can tell on a stiff design, or stuck: exact fits decide
         theta = accel.next(g, f) if it > WARMUP else g
     b, s = theta[: d.na], np.maximum(theta[d.na :], 0.0)
     if not converged and it < max_iter and d.na <= MAX_EXACT_RATERS:
@@ -301,9 +356,9 @@ def _finish(
     v_full = np.full(d.n_raters, np.nan)
     v_full[d.active] = np.sqrt(s)
     return Fit(
-        x=x_full,
-        b=b_full,
-        v=v_full,
+        x=x_full[d.rank_s],
+        b=b_full[d.rank_r],
+        v=v_full[d.rank_r],
         iterations=it,
         exact_steps=exact_steps,
         step=float(step),
