@@ -115,6 +115,22 @@ def _ranks(colour: NDArray[np.uint64]) -> IntArray:
     return rank
 
 
+class _GroupSum:
+    """Sums of 64-bit words per group, modulo 2**64 (bincount would round them to floats)."""
+
+    def __init__(self, index: IntArray, n_groups: int) -> None:
+        self.order = np.argsort(index, kind="stable")
+        counts = groupby.counts(index, n_groups)
+        self.nonempty = np.flatnonzero(counts > 0)
+        self.starts = np.concatenate([[0], np.cumsum(counts[self.nonempty])[:-1]]).astype(np.intp)
+        self.n_groups = n_groups
+
+    def __call__(self, values: NDArray[np.uint64]) -> NDArray[np.uint64]:
+        out = np.zeros(self.n_groups, dtype=np.uint64)
+        out[self.nonempty] = np.add.reduceat(values[self.order], self.starts)
+        return out
+
+
 def canonical_labels(
     rater: IntArray, stimulus: IntArray, score: FloatArray, n_raters: int, n_stimuli: int
 ) -> tuple[IntArray, IntArray]:
@@ -128,16 +144,16 @@ def canonical_labels(
     refinement cannot tell apart keep their input order (in practice: raters or stimuli
     whose data are interchangeable).
     """
+    by_s, by_r = _GroupSum(stimulus, n_stimuli), _GroupSum(rater, n_raters)
     with np.errstate(over="ignore"):
         bits = _mix(np.ascontiguousarray(score, dtype=np.float64).view(np.uint64) + np.uint64(1))
         c_r = np.zeros(n_raters, dtype=np.uint64)
         c_s = np.zeros(n_stimuli, dtype=np.uint64)
         distinct = 0
         for _ in range(32):
-            sum_s = np.zeros(n_stimuli, dtype=np.uint64)
-            np.add.at(sum_s, stimulus, _mix(bits ^ _mix(c_r[rater] + np.uint64(0x9E3779B97F4A7C15))))
-            sum_r = np.zeros(n_raters, dtype=np.uint64)
-            np.add.at(sum_r, rater, _mix(bits + _mix(c_s[stimulus] ^ np.uint64(0xD1B54A32D192ED03))))
+            # colours are already mixed: one more mix per rating binds the score to them
+            sum_s = by_s(_mix(bits ^ (c_r[rater] + np.uint64(0x9E3779B97F4A7C15))))
+            sum_r = by_r(_mix(bits + (c_s[stimulus] ^ np.uint64(0xD1B54A32D192ED03))))
             c_s = _mix(c_s ^ _mix(sum_s))
             c_r = _mix(c_r + _mix(sum_r ^ np.uint64(0x8CB92BA72F3D8DD7)))
             now = np.unique(c_r).size + np.unique(c_s).size
