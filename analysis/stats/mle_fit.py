@@ -76,27 +76,29 @@ def canonical_order(rater: IntArray, stimulus: IntArray, score: FloatArray) -> I
 def components(rater: IntArray, stimulus: IntArray, n_raters: int, n_stimuli: int) -> IntArray:
     """Connected group of every rater (0, 1, ... in order of first rater; -1 without ratings).
 
-    Two raters are connected when they rated a common stimulus, directly or through others.
-    Found by propagating the smallest rater index through the ratings until nothing changes.
+    Two raters are connected when they rated a common stimulus, directly or through others
+    (scipy's connected components of the rater-stimulus graph, O(ratings)).
 
     Examples
     --------
     >>> components(np.array([0, 1, 2, 2]), np.array([0, 0, 1, 2]), 4, 3).tolist()
     [0, 0, 1, -1]
     """
-    big = np.iinfo(np.intp).max
-    label = np.where(groupby.counts(rater, n_raters) > 0, np.arange(n_raters), big).astype(np.intp)
-    while True:
-        on_stimulus = np.full(n_stimuli, big, dtype=np.intp)
-        np.minimum.at(on_stimulus, stimulus, label[rater])
-        new = label.copy()
-        np.minimum.at(new, rater, on_stimulus[stimulus])
-        if np.array_equal(new, label):
-            break
-        label = new
-    has = label != big
+    from scipy import sparse  # imported with the MLE only
+    from scipy.sparse.csgraph import connected_components
+
+    n = n_raters + n_stimuli
+    graph = sparse.coo_matrix((np.ones(rater.size), (rater, n_raters + stimulus)), shape=(n, n)).tocsr()
+    _, label = connected_components(graph, directed=False)
+    label = label[:n_raters].astype(np.intp)
+    has = groupby.counts(rater, n_raters) > 0
     out = np.full(n_raters, -1, dtype=np.intp)
-    _, out[has] = np.unique(label[has], return_inverse=True)
+    _, first = np.unique(label[has], return_index=True)
+    # number the groups in order of their first rater, whatever scipy's numbering
+    rank = np.empty(first.size, dtype=np.intp)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    _, inverse = np.unique(label[has], return_inverse=True)
+    out[has] = rank[inverse]
     return out
 
 
