@@ -16,8 +16,10 @@ and on sparse designs very slowly for two reasons:
   the same likelihood): the x and b equations solved together for the current weights, the
   weights then updated and Anderson-accelerated.
 
-The ratings are put into one canonical order (stimulus, rater, score) before any sum, so the
-answer does not depend on the order of the input rows (bit for bit). The biases are centred
+Raters and stimuli get canonical labels (:func:`canonical_labels`) and the ratings one
+canonical order (stimulus, rater, score) before any sum, so the answer depends neither on the
+order of the input rows nor on the labels (bit for bit). This matters on stiff designs, where
+the data pin the fixed point only to about 1e-8 (weights 1e8 against 1). The biases are centred
 in each connected group of raters and stimuli (sureal's constraint, per group): the offset
 between disconnected groups is not identified by the data.
 """
