@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import groupby, params
+from . import groupby, mle_fit, params
 from .ratings import Ratings
 from .report import rater_report, stimulus_count_notes
 from .results import REASON_TOO_FEW, AnalysisResult, StimulusStats, empty_reasons
@@ -17,13 +17,18 @@ from .types import FloatArray, IntArray
 __all__ = ["DEFAULTS", "NAME", "VERSION", "run", "solve", "validate"]
 
 NAME = "mle"
-VERSION = "1.1"  # 1.1: same fixed point, solved by conjugate gradients per weight update
+# 1.1: same fixed point, solved by conjugate gradients per weight update (solver=exact).
+# 1.2: default solver "accelerated" (mle_fit): Anderson-accelerated sweeps, exact fits on stiff
+#      designs, canonical labels and order, biases centred per connected group. Every solver
+#      sums the ratings in one canonical row order.
+VERSION = "1.2"
 
-DEFAULTS: Mapping[str, Any] = {"tol": 1e-8, "max_iter": 1000, "ci": 0.95, "solver": "sweeps"}
+DEFAULTS: Mapping[str, Any] = {"tol": 1e-8, "max_iter": 1000, "ci": 0.95, "solver": "accelerated"}
+SOLVERS = ("accelerated", "sweeps", "exact")
 
 #: Added to every v_i^2 before inverting it (sureal's EPSILON), so that a perfectly consistent
 #: rater gets a large finite weight instead of an infinite one.
-VARIANCE_FLOOR = 1e-8
+VARIANCE_FLOOR = mle_fit.EPSILON
 #: Alternating sweeps tried before switching to exact weighted fits (see :func:`solve`).
 ALTERNATING_SWEEPS = 50
 
@@ -36,7 +41,7 @@ def validate(p: Mapping[str, Any]) -> dict[str, Any]:
     )
     out["max_iter"] = params.check_int("max_iter", out["max_iter"], low=1)
     out["ci"] = params.check_number("ci", out["ci"], low=0, high=1, low_open=True, high_open=True)
-    out["solver"] = params.check_choice("solver", out["solver"], ("sweeps", "exact"))
+    out["solver"] = params.check_choice("solver", out["solver"], SOLVERS)
     return out
 
 
@@ -124,8 +129,9 @@ def solve(
     - :math:`b_i = \mathrm{mean}_j (u_{ij} - x_j)`;
     - :math:`v_i^2 = \mathrm{mean}_j (u_{ij} - x_j - b_i)^2` (population, as sureal).
 
-    Default (``exact=False``, method parameter ``solver="sweeps"``): sureal's alternating
-    sweeps until the stopping rule or ``max_iter``. With ``exact=True`` (``solver="exact"``)
+    This function holds the two older solvers; the default, ``solver="accelerated"``, is
+    :func:`analysis.stats.mle_fit.fit` (same fixed point). With ``exact=False``
+    (``solver="sweeps"``): sureal's alternating sweeps until the stopping rule or ``max_iter``. With ``exact=True`` (``solver="exact"``)
     it first runs sureal's alternating sweeps (one equation after the other), at most
     :data:`ALTERNATING_SWEEPS` of them: dense designs converge there, with sureal's numbers.
     If x still moves, each further iteration takes the weights from the current residuals and
@@ -145,6 +151,9 @@ def solve(
     x, b, v, iterations, last max |dx|
         ``x`` is NaN for stimuli without ratings, ``b`` and ``v`` for raters without ratings.
     """
+    # One order for every sum, whatever the order of the input rows (mle_fit.canonical_order).
+    order = mle_fit.canonical_order(rater, stimulus, score)
+    rater, stimulus, score = rater[order], stimulus[order], score[order]
     n_j = groupby.counts(stimulus, n_stimuli)
     n_i = groupby.counts(rater, n_raters)
     rated = n_j > 0
@@ -201,10 +210,46 @@ def solve(
     return x, b, v, it, step
 
 
+def _fit_accelerated(
+    rater: IntArray,
+    stimulus: IntArray,
+    score: FloatArray,
+    n_raters: int,
+    n_stimuli: int,
+    p: Mapping[str, Any],
+    diagnostics: dict[str, Any],
+    notes: list[str],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The default solver (:mod:`.mle_fit`); fills ``diagnostics`` and ``notes``."""
+    f = mle_fit.fit(rater, stimulus, score, n_raters, n_stimuli, tol=p["tol"], max_iter=p["max_iter"])
+    diagnostics.update(
+        converged=f.converged,
+        iterations=f.iterations,
+        last_max_dx=f.step,
+        exact_steps=f.exact_steps,
+        stiffness=f.stiffness,
+        raters_at_floor=f.raters_at_floor,
+    )
+    if f.converged:
+        notes.append(f"MLE converged in {f.iterations} iterations")
+    else:
+        notes.append(
+            f"MLE did not converge in {f.iterations} iterations (last max change = {f.step:.3g}, "
+            f"tolerance {p['tol']:.3g}): treat its scores as approximate"
+        )
+    if f.raters_at_floor:
+        notes.append(
+            f"MLE: {f.raters_at_floor} rater(s) fitted exactly (inconsistency below 1e-4, the variance floor); "
+            "the scores of their stimuli follow them. Too few ratings per stimulus for this model "
+            "to tell a precise rater from a lucky one"
+        )
+    return f.x, f.b, f.v
+
+
 def run(r: Ratings, **p: Any) -> AnalysisResult:
     r"""Estimate true scores, rater biases and rater inconsistencies by maximum likelihood.
 
-    Model and solver: :func:`solve`. Raters with a single rating are excluded
+    Model: :func:`solve`; solvers: :func:`solve` and :func:`analysis.stats.mle_fit.fit`. Raters with a single rating are excluded
     (``"too_few_ratings"``): their residual is 0 by construction, which would give them an
     unbounded weight. Nobody else is rejected; the rater report gives ``bias`` :math:`b_i` and
     ``inconsistency`` :math:`v_i`, plus the BT.500 counts on the raw scores for information.
@@ -239,7 +284,9 @@ def run(r: Ratings, **p: Any) -> AnalysisResult:
     rater, stim_idx, score = r.rater[keep], r.stimulus[keep], r.score[keep]
     notes: list[str] = []
     diagnostics: dict[str, Any] = {"converged": False, "iterations": 0, "last_max_dx": None, "tol": p["tol"]}
-    if keep.any():
+    if keep.any() and p["solver"] == "accelerated":
+        x, b, v = _fit_accelerated(rater, stim_idx, score, n_r, n_s, p, diagnostics, notes)
+    elif keep.any():
         x, b, v, it, step = solve(
             rater,
             stim_idx,
