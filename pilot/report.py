@@ -252,6 +252,7 @@ def _modes_plot(run: PilotRun, result: dict[str, Any]) -> str:
             result["difficulty_of"], item["counts"], s=14, alpha=0.7, color=colors[mode], label=mode
         )
     left.axhline(max(result["target_half_width"]), color="#555", ls="--", lw=1, label="target")
+    left.set_yscale("log")  # from several scale points down to the target: the end is what matters
     left.set_xlabel("valid ratings collected")
     left.set_ylabel("95th percentile of 95% CI half-widths")
     saving = result["saving"]
