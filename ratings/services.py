@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from kombu.exceptions import KombuError
 
+from config.jobs import job_send
 from experiments.models import Perspective, Stimulus, Study
 from ratings import allocation, devices, qc
 from ratings.exceptions import (
@@ -63,7 +64,7 @@ def participant_enter(
 
     A returning panel id always gets its own latest session back, never a second one. Consent
     creates the session with its trials (allocation); declining records a declined session.
-    `pilot` (the caller verified a signed pilot link, ratings.pilot) flags the participant as
+    `pilot` (the caller verified a signed pilot link, ratings.pilot_links) flags the participant as
     simulated and lets them into a draft or paused study.
     """
     if entry.problem:
@@ -894,10 +895,8 @@ def participants_exclude(*, study: Study, reasons: dict[int, str]) -> int:
 def stimulus_loads_recount_enqueue(*, study_id: int) -> bool:
     """Publish the recount of the study's counters; False (logged) when the broker refuses it:
     the periodic recount (CELERY_BEAT_SCHEDULE) catches up."""
-    from ratings.tasks import recount_stimulus_loads_task
-
     try:
-        recount_stimulus_loads_task.delay(study_id)
+        job_send("ratings.tasks.recount_stimulus_loads_task", study_id)
     except (KombuError, OSError) as exc:
         logger.warning("study %s: could not publish the recount: %s", study_id, exc)
         return False

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from ratings.models import Participant, PilotRun
+from pilot.models import PilotRun
+from ratings.models import Participant
 
 
 @pytest.mark.browser
@@ -28,7 +29,8 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
     expect(page.locator("#plan-needed")).to_contain_text("50")  # ceil(25 x 20 / 10)
     page.fill("input[name=raters]", "24")
     page.fill("input[name=seed]", "7")
-    page.screenshot(path=tmp_path / "pilot-form.png", full_page=True)
+    # (the form alone: a full-page screenshot here leaves Chromium's next click without effect)
+    page.locator("#pilot-form").screenshot(path=tmp_path / "pilot-form.png")
     page.click("#pilot-start")
 
     # then the page follows the pilot to its end and shows the plot, the recovery and the screening
@@ -39,9 +41,19 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
     expect(page.locator("#recovery-table tbody tr")).to_have_count(3)
     expect(page.locator("#screening-summary")).to_contain_text("planted bad raters")
     expect(page.locator("#target-card")).to_contain_text("50")
+    # and, as the form asks by default, the study simulated in both allocation modes with the saving
+    expect(page.locator("#modes-table tbody tr")).to_have_count(2)
+    expect(page.locator("#modes-saving")).to_contain_text("fewer valid ratings")
+    assert page.evaluate("document.getElementById('modes-plot').naturalWidth") > 300
     page.screenshot(path=tmp_path / "pilot-report.png", full_page=True)
     run = PilotRun.objects.get(study=demo_study)
     assert all(p["pearson"] > 0.8 for p in run.report["perspectives"]), run.report["perspectives"]
+    modes = run.report["modes"]
+    assert (run.compare_modes, run.difficulty) == (True, 0.5)
+    assert modes["images"] == 25
+    assert modes["modes"]["precision"]["valid"] < modes["modes"]["balanced"]["valid"]
+    expect(page.locator("#modes-saving")).to_contain_text(f"{modes['saving_percent']} %")
+    expect(page.locator("#modes-precision")).to_contain_text(str(modes["modes"]["precision"]["valid"]))
 
     # and "Remove pilot data" deletes the pilot in one click
     page.click("nav.tabs >> text=Pilot")

@@ -19,7 +19,8 @@ from analysis.benchmark import services as benchmark_services
 from analysis.benchmark.models import MetricBenchmark
 from analysis.models import AnalysisRun
 from experiments.models import Stimulus, StimulusImport, Study
-from ratings.models import Participant, PilotRun, RatingSession
+from pilot.models import PilotRun
+from ratings.models import Participant, RatingSession
 from ratings.panels import PanelEntry
 from ratings.services import participant_enter
 from tests.factories import StimulusFactory, StudyFactory, UserFactory, png_bytes, rated_study_create
@@ -91,8 +92,14 @@ def build_world(**study_fields: Any) -> World:
     draft_stimulus = StimulusFactory(study=draft)
     stimulus_import = StimulusImport.objects.create(study=study, source="imports/x.zip")
     plot = default_storage.save(f"pilot/{study.slug}/plot.png", ContentFile(png_bytes()))
+    modes_plot = default_storage.save(f"pilot/{study.slug}/modes.png", ContentFile(png_bytes()))
     pilot = PilotRun.objects.create(
-        study=study, raters=4, base_url="http://127.0.0.1:1", status=PilotRun.Status.DONE, plot=plot
+        study=study,
+        raters=4,
+        base_url="http://127.0.0.1:1",
+        status=PilotRun.Status.DONE,
+        plot=plot,
+        report={"modes": {"plot": modes_plot}},
     )
     return World(
         study=study,

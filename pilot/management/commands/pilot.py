@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.errors import DomainError
 from experiments.models import Study
-from ratings.models import PilotRun
-from ratings.pilot import pilot_base_url, pilot_data_remove, pilot_run_execute, pilot_run_start
+from pilot.models import PilotRun
+from pilot.services import pilot_base_url, pilot_data_remove, pilot_run_execute, pilot_run_start
 
 
 class Command(BaseCommand):
@@ -30,6 +30,14 @@ class Command(BaseCommand):
         parser.add_argument("--abandoners", type=float, default=0.05)
         parser.add_argument(
             "--noise", type=float, default=0.5, help="inconsistency of honest raters, scale points"
+        )
+        parser.add_argument(
+            "--difficulty", type=float, default=0.0, help="spread of image difficulty (log-SD, 0..2)"
+        )
+        parser.add_argument(
+            "--compare-modes",
+            action="store_true",
+            help="also simulate the whole study in balanced and precision allocation",
         )
         parser.add_argument("--remove", action="store_true", help="remove the study's pilot data and exit")
         parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
@@ -52,6 +60,8 @@ class Command(BaseCommand):
                 straightliners=options["straightliners"],
                 abandoners=options["abandoners"],
                 noise=options["noise"],
+                difficulty=options["difficulty"],
+                compare_modes=options["compare_modes"],
                 enqueue=False,
             )
         except DomainError as exc:
@@ -92,3 +102,17 @@ class Command(BaseCommand):
             f"{t['usable_share']:.2f} -> recruit {t['recruit']}"
         )
         self.stdout.write(f"plot: {run.plot}")
+        if report.get("modes"):
+            self._print_modes(report["modes"])
+
+    def _print_modes(self, m: dict[str, Any]) -> None:
+        self.stdout.write(
+            f"allocation modes ({m['images']} images, targets {m['target_half_width']}, "
+            f"min {m['minimum']}, max {m['maximum']}):"
+        )
+        for mode, r in m["modes"].items():
+            self.stdout.write(
+                f"  {mode:>9}: {r['valid']} valid ratings, {r['sessions']} sessions, p95 half-width "
+                f"{r['p95']:.3f}, Pearson {r['pearson']:.3f}, RMSE {r['rmse']:.3f} ({r['stopped']})"
+            )
+        self.stdout.write(f"saving: {m['saving_percent']} % of the valid ratings")
