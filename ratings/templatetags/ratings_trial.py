@@ -35,10 +35,15 @@ def task_of_kind(tasks: list[dict[str, Any]] | None, kind: str) -> dict[str, Any
 
 @register.simple_tag
 def trial_config(
-    study: Study, stimulus: Any, prompt: str, perspectives: list[dict[str, Any]], preview: bool
+    study: Study,
+    stimulus: Any,
+    prompt: str,
+    perspectives: list[dict[str, Any]],
+    preview: bool,
+    annotation_tasks: list[dict[str, Any]] | None = None,
 ) -> SafeString:
     """The JSON the trial script reads (id "trial-config"): scale, perspectives, texts."""
-    config = {
+    config: dict[str, Any] = {
         "preview": bool(preview),
         "any_device": study.device_policy == Study.DevicePolicy.ANY,
         "min_viewing_ms": study.min_viewing_ms,
@@ -71,12 +76,18 @@ def trial_config(
                 "Please take part on a computer with a larger screen."
             ),
             "loading": _("Loading the image…"),
-            "answer_tasks": _("Answer the marking tasks too (or say there is nothing to mark)."),
-            "marks": _("%(n)s marks."),
-            "one_mark": _("1 mark."),
-            "no_marks": _("No marks yet."),
-            "max_marks": _("%(n)s marks: the most you can place. Remove one to place another."),
-            "remove_mark": _("Remove mark %(n)s"),
         },
     }
+    if annotation_tasks:
+        # Only with tasks: the longest hint sets the measured panel's height (the layout rule).
+        config["texts"].update(
+            {
+                "answer_tasks": _("Answer the marking tasks too (or say there is nothing to mark)."),
+                "marks": _("%(n)s marks."),
+                "one_mark": _("1 mark."),
+                "no_marks": _("No marks yet."),
+                "max_marks": _("%(n)s marks: the most you can place. Remove one to place another."),
+                "remove_mark": _("Remove mark %(n)s"),
+            }
+        )
     return json_script(config, "trial-config")

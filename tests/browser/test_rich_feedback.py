@@ -15,7 +15,8 @@ from ratings.models import Annotation, Rating, RatingSession
 from tests.browser.helpers import pump_until
 from tests.browser.test_participant_journey import through_the_stages
 from tests.browser.test_participant_screens import image_at_native_resolution, open_context
-from tests.factories import StimulusFactory, png_bytes
+from tests.browser.test_researcher_journey import log_in
+from tests.factories import StimulusFactory, UserFactory, png_bytes
 from tests.ratings.conftest import make_study
 
 pytestmark = pytest.mark.browser
@@ -229,4 +230,38 @@ def test_a_phone_marks_by_touch_in_the_stacked_layout(live_server: Any, browser:
     assert points[0] == pytest.approx([20 / box["width"], 30 / box["height"]], abs=1 / 100)
     assert points[1] == pytest.approx([100 / box["width"], 80 / box["height"]], abs=1 / 100)
     assert stored(session)[(0, "missing")] == (False, [], [2])
+    context.close()
+
+
+def test_the_researchers_preview_shows_both_tasks_and_waits_for_them(
+    live_server: Any, browser: Browser
+) -> None:
+    # given a researcher's study with both tasks
+    owner = UserFactory(username="rich-owner")
+    study = rich_study(owner=owner)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    log_in(page, live_server.url, "rich-owner")
+
+    # when the preview is opened and answered: scales, a word, a mark
+    page.goto(f"{live_server.url}/studies/{study.slug}/preview/")
+    first = study.stimuli.order_by("position").first()
+    assert first is not None
+    expect(page.locator(".task-words .token")).to_have_count(len(tokenize_prompt(first.prompt)))
+    scales(page, "333")
+    expect(page.locator("#trial-hint")).to_have_text(
+        "Answer the marking tasks too (or say there is nothing to mark)."
+    )
+    expect(page.locator("#trial-next")).to_be_disabled()
+    token(page, 2).click()
+    box = image_box(page)
+    page.mouse.click(box["x"] + 10, box["y"] + 10)
+    page.locator("#trial-next").click()
+
+    # then the preview says the answers are complete (and sends nothing)
+    expect(page.locator("#trial-hint")).to_have_text(
+        "All answers complete. This is a preview: nothing was sent."
+    )
+    shot(page, "preview")
+    assert not Annotation.objects.exists()
     context.close()
