@@ -168,8 +168,8 @@ class AnnotationTask(models.Model):
     A study has at most one task of each kind."""
 
     class Kind(models.TextChoices):
-        REGIONS = "regions", _("Regions: points on implausible or broken areas")
-        WORDS = "words", _("Prompt words: words missing or wrong in the image")
+        REGIONS = "regions", _("Regions (points on the image)")
+        WORDS = "words", _("Prompt words (missing or wrong)")
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="annotation_tasks")
     order = models.PositiveIntegerField()

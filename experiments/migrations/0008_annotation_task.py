@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('order', models.PositiveIntegerField()),
                 ('key', models.SlugField(max_length=40)),
-                ('kind', models.CharField(choices=[('regions', 'Regions: points on implausible or broken areas'), ('words', 'Prompt words: words missing or wrong in the image')], max_length=10)),
+                ('kind', models.CharField(choices=[('regions', 'Regions (points on the image)'), ('words', 'Prompt words (missing or wrong)')], max_length=10)),
                 ('label', models.CharField(max_length=80)),
                 ('instructions', models.CharField(blank=True, max_length=300)),
                 ('study', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='annotation_tasks', to='experiments.study')),

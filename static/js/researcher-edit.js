@@ -10,14 +10,14 @@
     if (!button || !template || !total || !list) return;
     var max = document.getElementById("id_" + prefix + "-MAX_NUM_FORMS");
     function full() { return max && parseInt(total.value, 10) >= parseInt(max.value, 10); }
-    button.hidden = full();
+    button.classList.toggle("hidden", !!full());
     button.addEventListener("click", function () {
       if (full()) return;
       var index = parseInt(total.value, 10);
       var html = template.innerHTML.replace(/__prefix__/g, String(index));
       list.insertAdjacentHTML("beforeend", html);
       total.value = String(index + 1);
-      button.hidden = full();
+      button.classList.toggle("hidden", !!full());
       var key = document.getElementById("id_" + prefix + "-" + index + "-key");
       if (key) key.focus();
     });
