@@ -15,7 +15,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from experiments.models import Perspective, Stimulus, Study
+from analysis.stats.rich import tokenize_prompt
+from experiments.models import AnnotationTask, Perspective, Stimulus, Study
 from ratings import allocation, precision, qc
 from ratings.allocation import on_postgres
 from ratings.models import Participant, Rating, RatingSession, Trial
@@ -58,6 +59,14 @@ def perspectives_for_trial(*, study: Study) -> list[dict[str, Any]]:
     ]
 
 
+def annotation_tasks_for_trial(*, study: Study) -> list[dict[str, Any]]:
+    """The study's annotation tasks as the trial page shows them, in order."""
+    return [
+        {"key": t.key, "kind": t.kind, "label": t.label, "instructions": t.instructions}
+        for t in AnnotationTask.objects.filter(study=study).order_by("order")
+    ]
+
+
 def scale_levels(study: Study) -> list[dict[str, Any]]:
     """[{value, label}] of an integer scale: a label per level when the study gives one each."""
     values = list(range(study.scale_min, study.scale_max + 1))
@@ -86,6 +95,8 @@ def trial_payload(trial: Trial) -> dict[str, Any]:
         "width": stimulus.width,
         "height": stimulus.height,
         "prompt": trial.prompt_shown,
+        # The words task's toggles: the analysis reads marks as indices into these tokens.
+        "tokens": tokenize_prompt(trial.prompt_shown),
     }
     if trial.kind == Trial.Kind.TRAINING and stimulus.reference_scores:
         data["reference"] = stimulus.reference_scores
