@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('experiments', '0008_annotation_task'),
-        ('ratings', '0010_stimulus_sums'),
+        ('ratings', '0011_pilotrun_moved_to_pilot'),
     ]
 
     operations = [
