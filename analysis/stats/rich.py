@@ -80,7 +80,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .reliability import spearman_brown
+from .rich_maps import (
+    heatmap_grid,
+    mean_map,
+    peak_of,
+    point_cells,
+    random_halves,
+    random_marker_stats,
+    rater_maps,
+    split_half_maps,
+)
 from .types import BoolArray, FloatArray, IntArray
 
 __all__ = [
@@ -252,160 +261,6 @@ class RichParams:
         }
 
 
-# --------------------------------------------------------------------------- heatmaps
-
-
-def heatmap_grid(width: int, height: int, grid: int) -> tuple[int, int]:
-    """``(rows, cols)`` of the heatmap of a ``width`` x ``height`` image.
-
-    >>> heatmap_grid(1024, 768, 64), heatmap_grid(512, 512, 64), heatmap_grid(10, 1000, 8)
-    ((48, 64), (64, 64), (8, 1))
-    """
-    if width <= 0 or height <= 0 or grid <= 0:
-        raise ValueError("width, height and grid must be positive")
-    long_side = max(width, height)
-    short = max(1, round(grid * min(width, height) / long_side))
-    return (grid, short) if height >= width else (short, grid)
-
-
-def _axis_kernel(coords: FloatArray, cells: int, scale: float) -> FloatArray:
-    """Gaussian factor along one axis: (points, cells); ``scale`` = sigma in normalised units."""
-    centres = (np.arange(cells) + 0.5) / cells
-    d = coords[:, None] - centres[None, :]
-    return np.asarray(np.exp(-0.5 * (d / scale) ** 2), dtype=np.float64)
-
-
-def rater_maps(
-    points: Sequence[FloatArray], size: tuple[int, int], params: RichParams = RichParams()
-) -> FloatArray:
-    """Per-rater maps of one image: (raters, rows * cols), each summing to 1 (0 for "nothing").
-
-    ``points[k]`` are rater k's normalised points; ``size`` is ``(width, height)`` in pixels.
-
-    >>> m = rater_maps([np.array([[0.5, 0.5], [0.1, 0.1]]), np.zeros((0, 2))], (100, 100),
-    ...                RichParams(grid=8))
-    >>> m.shape, [round(float(s), 6) for s in m.sum(axis=1)]
-    ((2, 64), [1.0, 0.0])
-    """
-    width, height = size
-    rows, cols = heatmap_grid(width, height, params.grid)
-    long_side = float(max(width, height))
-    # sigma in each axis' own normalised unit: the kernel is round in pixels.
-    sx, sy = params.sigma * long_side / width, params.sigma * long_side / height
-    counts = np.array([p.shape[0] for p in points], dtype=np.intp)
-    out = np.zeros((len(points), rows * cols))
-    if counts.sum() == 0:
-        return out
-    allp = np.concatenate([p for p in points if p.shape[0]], axis=0)
-    owner = np.repeat(np.arange(len(points)), counts)
-    gx = _axis_kernel(allp[:, 0], cols, sx)
-    gy = _axis_kernel(allp[:, 1], rows, sy)
-    # Each point's kernel total is (sum gy)(sum gx); a rater's map is divided by the sum of
-    # its points' totals so that it sums to 1.
-    totals = gy.sum(axis=1) * gx.sum(axis=1)
-    rater_total = np.bincount(owner, weights=totals, minlength=len(points))
-    w = 1.0 / rater_total[owner]
-    for k in np.flatnonzero(counts):
-        sel = owner == k
-        out[k] = (gy[sel].T @ (gx[sel] * w[sel, None])).reshape(-1)
-    return out
-
-
-def _normalised(mean_map: FloatArray) -> FloatArray:
-    top = float(mean_map.max()) if mean_map.size else 0.0
-    return mean_map / top if top > 0 else mean_map.copy()
-
-
-def peak_of(heatmap: FloatArray) -> tuple[float, float]:
-    """Normalised ``(x, y)`` centre of the highest cell of a (rows, cols) map; NaN if all zero.
-
-    >>> h = np.zeros((4, 8)); h[1, 6] = 1.0
-    >>> peak_of(h)
-    (0.8125, 0.375)
-    """
-    if heatmap.size == 0 or not float(heatmap.max()) > 0:
-        return (math.nan, math.nan)
-    rows, cols = heatmap.shape
-    r, c = divmod(int(np.argmax(heatmap)), cols)
-    return ((c + 0.5) / cols, (r + 0.5) / rows)
-
-
-def _pearson_rows(a: FloatArray, b: FloatArray) -> FloatArray:
-    da = a - a.mean(axis=1, keepdims=True)
-    db = b - b.mean(axis=1, keepdims=True)
-    den = np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (da * db).sum(axis=1) / den
-    return np.where(den > 0, r, np.nan)
-
-
-def split_half_maps(maps: FloatArray, halves: BoolArray) -> float:
-    """Mean Spearman-Brown split-half correlation of per-rater maps over given splits.
-
-    ``maps`` is (raters, cells); ``halves`` is (splits, raters), True = first half. Each half's
-    map is the mean of its raters' maps; splits where either half is constant are left out.
-
-    >>> maps = np.array([[1.0, 0, 0], [0.9, 0.1, 0], [1.0, 0, 0], [0.8, 0.2, 0]])
-    >>> round(split_half_maps(maps, np.array([[True, True, False, False]])), 6)
-    0.99925
-    """
-    a = halves.astype(np.float64)
-    b = 1.0 - a
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ma = (a @ maps) / a.sum(axis=1, keepdims=True)
-        mb = (b @ maps) / b.sum(axis=1, keepdims=True)
-    r = _pearson_rows(ma, mb)
-    r = r[np.isfinite(r) & (r > -1.0)]
-    return float(spearman_brown(r).mean()) if r.size else math.nan
-
-
-def _random_halves(n: int, n_splits: int, rng: np.random.Generator) -> BoolArray:
-    keys = rng.random((n_splits, n))
-    rank = np.argsort(np.argsort(keys, axis=1), axis=1)
-    return np.asarray(rank < n // 2, dtype=bool)
-
-
-# --------------------------------------------------------------------------- random markers
-
-
-def random_marker_stats(maps: FloatArray, points_cells: Sequence[IntArray]) -> tuple[FloatArray, FloatArray]:
-    """Per rater of one image: (sum of point scores, sum of their null variances).
-
-    ``maps`` (raters, cells) are the per-rater maps; ``points_cells[k]`` the cell index of each
-    of rater k's points. A point's score is the leave-one-out consensus (the other raters' maps
-    summed, scaled to sum 1) at its cell times the number of cells; its null variance under a
-    uniformly random point is ``cells * sum(m**2) - 1`` (module docstring). Raters whose
-    others marked nothing get 0 and 0 (no evidence either way).
-
-    >>> maps = np.array([[0.0, 1.0], [0.0, 1.0], [0.5, 0.5]])
-    >>> s, v = random_marker_stats(maps, [np.array([1]), np.array([1]), np.array([0, 1])])
-    >>> s.round(4).tolist(), v.round(4).tolist()
-    ([1.5, 1.5, 2.0], [0.25, 0.25, 2.0])
-    """
-    n_raters, n_cells = maps.shape
-    total = maps.sum(axis=0)
-    score = np.zeros(n_raters)
-    var = np.zeros(n_raters)
-    for k in range(n_raters):
-        cells = points_cells[k]
-        if cells.size == 0:
-            continue
-        rest = total - maps[k]
-        mass = float(rest.sum())
-        if mass <= 0:
-            continue
-        m = rest / mass
-        score[k] = float(m[cells].sum()) * n_cells
-        var[k] = cells.size * (n_cells * float((m * m).sum()) - 1.0)
-    return score, var
-
-
-def _point_cells(points: FloatArray, rows: int, cols: int) -> IntArray:
-    c = np.minimum((points[:, 0] * cols).astype(np.intp), cols - 1)
-    r = np.minimum((points[:, 1] * rows).astype(np.intp), rows - 1)
-    return np.asarray(r * cols + c, dtype=np.intp)
-
-
 # --------------------------------------------------------------------------- words
 
 
@@ -560,14 +415,14 @@ def _analyse_regions(
             heatmaps.append(np.zeros((rows, cols)))
             continue
         pts = [regions.points[k] for k in idx]
-        maps = rater_maps(pts, sizes[i], params)
-        hm = _normalised(maps.mean(axis=0)).reshape(rows, cols)
+        maps = rater_maps(pts, sizes[i], grid=params.grid, sigma=params.sigma)
+        hm = mean_map(maps, (rows, cols))
         heatmaps.append(hm)
         peaks[i] = peak_of(hm)
         markers[i] = sum(1 for p in pts if p.shape[0])
         if idx.size >= 2 and params.n_splits > 0:
-            agreement[i] = split_half_maps(maps, _random_halves(idx.size, params.n_splits, rng))
-        s, v = random_marker_stats(maps, [_point_cells(p, rows, cols) for p in pts])
+            agreement[i] = split_half_maps(maps, random_halves(idx.size, params.n_splits, rng))
+        s, v = random_marker_stats(maps, [point_cells(p, rows, cols) for p in pts])
         for j, k in enumerate(idx.tolist()):
             r = int(regions.rater[k])
             score[r] = score.get(r, 0.0) + float(s[j])
@@ -577,12 +432,97 @@ def _analyse_regions(
     return _RegionOut(heatmaps, peaks, raters, markers, agreement, score, var, npts)
 
 
+def _no_regions(sizes: Sequence[tuple[int, int]], grid: int) -> _RegionOut:
+    n = len(sizes)
+    zeros = np.zeros(n, dtype=np.intp)
+    empty = [np.zeros(heatmap_grid(w, h, grid)) for w, h in sizes]
+    return _RegionOut(empty, np.full((n, 2), np.nan), zeros, zeros.copy(), np.full(n, np.nan), {}, {}, {})
+
+
 def _top_word(rates: FloatArray) -> int:
     if rates.size == 0 or not np.isfinite(rates).any():
         return -1
     top = float(np.nanmax(rates))
     hits = np.flatnonzero(rates == top)
     return int(hits[0]) if top > 0 and hits.size == 1 else -1
+
+
+@dataclass
+class _WordOut:
+    marked: list[IntArray]
+    raters: IntArray
+    rates: list[FloatArray]
+    top: IntArray
+    alpha_by_image: FloatArray
+    alpha: float
+
+
+def _analyse_words(words: WordAnswers | None, n_tokens: list[int]) -> _WordOut:
+    n_img = len(n_tokens)
+    if words is not None:
+        if words.image.size and int(words.image.max()) >= n_img:
+            raise ValueError("words: image index beyond tokens")
+        marked, raters = word_counts(words, n_tokens)
+    else:
+        marked = [np.zeros(n, dtype=np.intp) for n in n_tokens]
+        raters = np.zeros(n_img, dtype=np.intp)
+    pairs = list(zip(marked, raters.tolist(), strict=True))
+    rates = [m / float(r) if r else np.full(m.size, np.nan) for m, r in pairs]
+    # Every rater who answered for an image gave a value for each of its tokens, so a unit's
+    # m_u is the image's rater count and its ones the token's marked count.
+    unit_m = [np.full(m.size, float(r)) for m, r in pairs]
+    unit_ones = [m.astype(np.float64) for m in marked]
+    alpha_img = np.array([_alpha_from_counts(u, o) for u, o in zip(unit_m, unit_ones, strict=True)])
+    alpha = (
+        _alpha_from_counts(np.concatenate(unit_m), np.concatenate(unit_ones))
+        if words is not None and n_img
+        else math.nan
+    )
+    top = np.array([_top_word(r) for r in rates], dtype=np.intp)
+    return _WordOut(marked, raters, rates, top, alpha_img, alpha)
+
+
+@dataclass
+class _RaterOut:
+    ids: IntArray
+    region_answers: IntArray
+    word_answers: IntArray
+    points: IntArray
+    closeness: FloatArray
+    z: FloatArray
+    random_marker: BoolArray
+
+
+def _answer_counts(ids: IntArray, rater: IntArray | None) -> IntArray:
+    if rater is None:
+        return np.zeros(ids.size, dtype=np.intp)
+    return np.bincount(np.searchsorted(ids, rater), minlength=ids.size).astype(np.intp)
+
+
+def _rater_verdicts(
+    regions: RegionAnswers | None, words: WordAnswers | None, reg: _RegionOut, params: RichParams
+) -> _RaterOut:
+    region_ids = set(regions.rater.tolist()) if regions is not None else set()
+    word_ids = set(words.rater.tolist()) if words is not None else set()
+    ids = np.array(sorted(region_ids | word_ids), dtype=np.intp)
+    points = np.array([reg.points.get(r, 0) for r in ids.tolist()], dtype=np.intp)
+    closeness = np.full(ids.size, np.nan)
+    z = np.full(ids.size, np.nan)
+    for j, r in enumerate(ids.tolist()):
+        v = reg.var.get(r, 0.0)
+        if points[j] >= params.min_points and v > 0:
+            closeness[j] = reg.score[r] / points[j]
+            # Under uniform random points the score sum has mean = number of points.
+            z[j] = (reg.score[r] - points[j]) / math.sqrt(v)
+    return _RaterOut(
+        ids=ids,
+        region_answers=_answer_counts(ids, regions.rater if regions is not None else None),
+        word_answers=_answer_counts(ids, words.rater if words is not None else None),
+        points=points,
+        closeness=closeness,
+        z=z,
+        random_marker=np.asarray(np.isfinite(z) & (z < params.random_z), dtype=bool),
+    )
 
 
 def analyse(
@@ -609,76 +549,18 @@ def analyse(
     if len(sizes) != len(tokens):
         raise ValueError("sizes and tokens must describe the same images")
     excluded = {int(r) for r in excluded_raters}
-    n_img = len(sizes)
-    rng = np.random.default_rng(params.seed)
     if regions is not None and excluded:
         regions = _drop_regions(regions, excluded)
     if words is not None and excluded:
         words = _drop_words(words, excluded)
-
-    if regions is not None:
-        reg = _analyse_regions(regions, sizes, params, rng)
-    else:
-        empty = [np.zeros(heatmap_grid(w, h, params.grid)) for w, h in sizes]
-        reg = _RegionOut(
-            empty,
-            np.full((n_img, 2), np.nan),
-            np.zeros(n_img, dtype=np.intp),
-            np.zeros(n_img, dtype=np.intp),
-            np.full(n_img, np.nan),
-            {},
-            {},
-            {},
-        )
-
-    n_tokens = [len(t) for t in tokens]
-    if words is not None:
-        if words.image.size and int(words.image.max()) >= n_img:
-            raise ValueError("words: image index beyond tokens")
-        word_marked, word_raters = word_counts(words, n_tokens)
-    else:
-        word_marked = [np.zeros(n, dtype=np.intp) for n in n_tokens]
-        word_raters = np.zeros(n_img, dtype=np.intp)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        word_rates = [
-            m / float(r) if r else np.full(m.size, np.nan) for m, r in zip(word_marked, word_raters)
-        ]
-    top_word = np.array([_top_word(r) for r in word_rates], dtype=np.intp)
-    # Every rater who answered for an image gave a value for each of its tokens, so a unit's
-    # m_u is the image's rater count and its ones the token's marked count.
-    alpha_img = np.array(
-        [
-            _alpha_from_counts(np.full(m.size, float(r)), m.astype(np.float64))
-            for m, r in zip(word_marked, word_raters, strict=True)
-        ]
+    rng = np.random.default_rng(params.seed)
+    reg = (
+        _analyse_regions(regions, sizes, params, rng)
+        if regions is not None
+        else _no_regions(sizes, params.grid)
     )
-    all_m = np.concatenate(
-        [np.full(m.size, float(r)) for m, r in zip(word_marked, word_raters)] or [np.zeros(0)]
-    )
-    all_ones = np.concatenate([m.astype(np.float64) for m in word_marked] or [np.zeros(0)])
-    word_alpha = _alpha_from_counts(all_m, all_ones) if words is not None else math.nan
-
-    region_ids = set(regions.rater.tolist()) if regions is not None else set()
-    word_ids = set(words.rater.tolist()) if words is not None else set()
-    ids = np.array(sorted(region_ids | word_ids), dtype=np.intp)
-    reg_answers = np.bincount(
-        np.searchsorted(ids, regions.rater) if regions is not None else np.zeros(0, dtype=np.intp),
-        minlength=ids.size,
-    ).astype(np.intp)
-    word_answers = np.bincount(
-        np.searchsorted(ids, words.rater) if words is not None else np.zeros(0, dtype=np.intp),
-        minlength=ids.size,
-    ).astype(np.intp)
-    points = np.array([reg.points.get(int(r), 0) for r in ids], dtype=np.intp)
-    closeness = np.full(ids.size, np.nan)
-    z = np.full(ids.size, np.nan)
-    for j, r in enumerate(ids.tolist()):
-        v = reg.var.get(r, 0.0)
-        if points[j] >= params.min_points and v > 0:
-            closeness[j] = reg.score[r] / points[j]
-            z[j] = (reg.score[r] - points[j]) / math.sqrt(v)
-    random_marker = np.asarray(np.isfinite(z) & (z < params.random_z), dtype=bool)
-
+    wrd = _analyse_words(words, [len(t) for t in tokens])
+    raters = _rater_verdicts(regions, words, reg, params)
     finite = reg.agreement[np.isfinite(reg.agreement)]
     return RichResult(
         name=NAME,
@@ -692,18 +574,18 @@ def analyse(
         region_markers=reg.markers,
         heatmap_agreement=reg.agreement,
         heatmap_agreement_mean=float(finite.mean()) if finite.size else math.nan,
-        word_marked=word_marked,
-        word_raters=word_raters,
-        word_rates=word_rates,
-        top_word=top_word,
-        word_alpha_by_image=alpha_img,
-        word_alpha=word_alpha,
-        rater_ids=ids,
-        rater_region_answers=reg_answers,
-        rater_word_answers=word_answers,
-        rater_points=points,
-        rater_closeness=closeness,
-        rater_z=z,
-        random_marker=random_marker,
+        word_marked=wrd.marked,
+        word_raters=wrd.raters,
+        word_rates=wrd.rates,
+        top_word=wrd.top,
+        word_alpha_by_image=wrd.alpha_by_image,
+        word_alpha=wrd.alpha,
+        rater_ids=raters.ids,
+        rater_region_answers=raters.region_answers,
+        rater_word_answers=raters.word_answers,
+        rater_points=raters.points,
+        rater_closeness=raters.closeness,
+        rater_z=raters.z,
+        random_marker=raters.random_marker,
         excluded_raters=sorted(excluded),
     )
