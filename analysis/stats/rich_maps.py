@@ -112,15 +112,6 @@ def peak_of(heatmap: FloatArray) -> tuple[float, float]:
     return ((c + 0.5) / cols, (r + 0.5) / rows)
 
 
-def _pearson_rows(a: FloatArray, b: FloatArray) -> FloatArray:
-    da = a - a.mean(axis=1, keepdims=True)
-    db = b - b.mean(axis=1, keepdims=True)
-    den = np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (da * db).sum(axis=1) / den
-    return np.where(den > 0, r, np.nan)
-
-
 def split_half_maps(maps: FloatArray, halves: BoolArray) -> float:
     """Mean Spearman-Brown split-half correlation of per-rater maps over given splits.
 
@@ -131,12 +122,23 @@ def split_half_maps(maps: FloatArray, halves: BoolArray) -> float:
     >>> round(split_half_maps(maps, np.array([[True, True, False, False]])), 6)
     0.99925
     """
+    # Pearson's r is blind to scale, so half sums stand in for half means, and with the rater
+    # maps centred over cells, every split's covariances come from one raters x raters Gram
+    # matrix: a few hundred operations per split instead of a pass over the cells.
+    centred = maps - maps.mean(axis=1, keepdims=True)
+    gram = centred @ centred.T
     a = halves.astype(np.float64)
     b = 1.0 - a
+    ga = a @ gram
+    cov = (ga * b).sum(axis=1)
+    var_a = (ga * a).sum(axis=1)
+    var_b = ((b @ gram) * b).sum(axis=1)
+    den = np.sqrt(np.clip(var_a, 0.0, None) * np.clip(var_b, 0.0, None))
+    # A half whose raters all marked nothing has an exactly constant map; rounding leaves
+    # crumbs far below this floor.
+    floor = 1e-12 * max(float(np.trace(gram)), 1e-300) ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        ma = (a @ maps) / a.sum(axis=1, keepdims=True)
-        mb = (b @ maps) / b.sum(axis=1, keepdims=True)
-    r = _pearson_rows(ma, mb)
+        r = np.where(den * den > floor, cov / den, np.nan)
     r = r[np.isfinite(r) & (r > -1.0)]
     return float(spearman_brown(r).mean()) if r.size else math.nan
 
