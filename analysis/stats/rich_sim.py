@@ -31,13 +31,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .rich import RegionAnswers, RichResult, WordAnswers, tokenize_prompt
-from .types import FloatArray, IntArray
+from .types import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "PlantedImage",
     "RaterModel",
     "SimulatedAnswers",
     "plant_images",
+    "rater_answer",
     "region_recovery",
     "simulate_answers",
     "word_recovery",
@@ -118,10 +119,12 @@ class SimulatedAnswers:
     n_raters: int
 
 
-def _honest_points(img: PlantedImage, model: RaterModel, rng: np.random.Generator) -> FloatArray:
+def _honest_points(
+    box: tuple[float, float, float, float] | None, model: RaterModel, rng: np.random.Generator
+) -> FloatArray:
     pts: list[FloatArray] = []
-    if img.box is not None and rng.random() < model.detect:
-        x0, y0, x1, y1 = img.box
+    if box is not None and rng.random() < model.detect:
+        x0, y0, x1, y1 = box
         k = int(rng.integers(1, 4))
         inside = np.column_stack([rng.uniform(x0, x1, k), rng.uniform(y0, y1, k)])
         pts.append(inside + rng.normal(0.0, model.point_noise, (k, 2)))
@@ -132,12 +135,30 @@ def _honest_points(img: PlantedImage, model: RaterModel, rng: np.random.Generato
     return np.clip(np.concatenate(pts), 0.0, 1.0)
 
 
-def _honest_words(img: PlantedImage, model: RaterModel, rng: np.random.Generator) -> np.ndarray:
-    n = len(img.tokens)
-    marked = rng.random(n) < model.word_false
-    if img.missing >= 0:
-        marked[img.missing] = rng.random() < model.word_hit
-    return marked
+def rater_answer(
+    box: tuple[float, float, float, float] | None,
+    missing: int,
+    n_tokens: int,
+    *,
+    rng: np.random.Generator,
+    random_rater: bool = False,
+    model: RaterModel = RaterModel(),
+) -> tuple[FloatArray, BoolArray]:
+    """One rater's answer on one image: ``(points (k, 2), word marks (n_tokens,))``.
+
+    ``box`` is the planted artefact (or None), ``missing`` the planted missing token (or -1);
+    behaviour as in the module docstring.
+
+    >>> pts, marks = rater_answer((0.1, 0.1, 0.3, 0.3), 2, 4, rng=np.random.default_rng(0))
+    >>> pts.shape[1], marks.shape
+    (2, (4,))
+    """
+    if random_rater:
+        return rng.random((int(rng.integers(1, 5)), 2)), np.asarray(rng.random(n_tokens) < model.random_word)
+    marks = rng.random(n_tokens) < model.word_false
+    if missing >= 0:
+        marks[missing] = rng.random() < model.word_hit
+    return _honest_points(box, model, rng), np.asarray(marks, dtype=bool)
 
 
 def simulate_answers(
@@ -163,19 +184,18 @@ def simulate_answers(
     rater_col: list[int] = []
     image_col: list[int] = []
     points: list[FloatArray] = []
-    marks: list[np.ndarray] = []
+    marks: list[BoolArray] = []
     for i, img in enumerate(images):
         chosen = np.lexsort((rng.random(n_raters), load))[:raters_per_image]
         load[chosen] += 1
         for r in chosen.tolist():
             rater_col.append(r)
             image_col.append(i)
-            if is_random[r]:
-                points.append(rng.random((int(rng.integers(1, 5)), 2)))
-                marks.append(rng.random(len(img.tokens)) < model.random_word)
-            else:
-                points.append(_honest_points(img, model, rng))
-                marks.append(_honest_words(img, model, rng))
+            pts, marked = rater_answer(
+                img.box, img.missing, len(img.tokens), rng=rng, random_rater=bool(is_random[r]), model=model
+            )
+            points.append(pts)
+            marks.append(marked)
     rater = np.array(rater_col, dtype=np.intp)
     image = np.array(image_col, dtype=np.intp)
     return SimulatedAnswers(
