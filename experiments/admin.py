@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from experiments.models import Perspective, Stimulus, StimulusImport, Study
+from experiments.models import AnnotationTask, Perspective, Stimulus, StimulusImport, Study
 from experiments.selectors import study_list_for_user, user_can_access_study
 
 
@@ -49,6 +49,11 @@ class PerspectiveInline(admin.TabularInline):
     extra = 0
 
 
+class AnnotationTaskInline(admin.TabularInline):
+    model = AnnotationTask
+    extra = 0
+
+
 @admin.register(Study)
 class StudyAdmin(StudyScopedAdmin):
     study_path = "pk"
@@ -56,7 +61,7 @@ class StudyAdmin(StudyScopedAdmin):
     list_filter = ["status"]
     search_fields = ["title", "slug"]
     filter_horizontal = ["collaborators", "viewers"]
-    inlines = [PerspectiveInline]
+    inlines = [PerspectiveInline, AnnotationTaskInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = admin.ModelAdmin.get_queryset(self, request)
@@ -70,6 +75,13 @@ class StudyAdmin(StudyScopedAdmin):
 @admin.register(Perspective)
 class PerspectiveAdmin(StudyScopedAdmin):
     list_display = ["study", "order", "key", "label"]
+    search_fields = ["key", "label", "study__slug"]
+
+
+@admin.register(AnnotationTask)
+class AnnotationTaskAdmin(StudyScopedAdmin):
+    list_display = ["study", "order", "key", "kind", "label"]
+    list_filter = ["kind"]
     search_fields = ["key", "label", "study__slug"]
 
 

@@ -162,6 +162,34 @@ class Perspective(models.Model):
         return f"{self.study.slug}:{self.key}"
 
 
+class AnnotationTask(models.Model):
+    """Rich feedback asked on every trial beside the scores (issue 17): where the image fails
+    ("regions": points on the image) or which prompt words it misses ("words": marked tokens).
+    A study has at most one task of each kind."""
+
+    class Kind(models.TextChoices):
+        REGIONS = "regions", _("Regions: points on implausible or broken areas")
+        WORDS = "words", _("Prompt words: words missing or wrong in the image")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="annotation_tasks")
+    order = models.PositiveIntegerField()
+    key = models.SlugField(max_length=40)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    label = models.CharField(max_length=80)
+    instructions = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["study", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "key"], name="annotation_task_key_unique_per_study"),
+            models.UniqueConstraint(fields=["study", "order"], name="annotation_task_order_unique_per_study"),
+            models.UniqueConstraint(fields=["study", "kind"], name="annotation_task_kind_unique_per_study"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug}:{self.key} ({self.kind})"
+
+
 def stimulus_upload_to(instance: "Stimulus", filename: str) -> str:
     # Content-addressed: the URL tells a rater nothing about model, prompt or position.
     ext = (instance.format or "png").lower().replace("jpeg", "jpg")

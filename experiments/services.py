@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -41,6 +42,7 @@ from experiments.imports.validate import (
     check_images,
 )
 from experiments.models import (
+    AnnotationTask,
     Perspective,
     Stimulus,
     StimulusImport,
@@ -90,12 +92,20 @@ def study_create(*, owner: User, title: str, slug: str = "", **fields: Any) -> S
 
 @transaction.atomic
 def study_create_configured(
-    *, owner: User, title: str, fields: dict[str, Any], perspectives: list[dict[str, Any]] | None
+    *,
+    owner: User,
+    title: str,
+    fields: dict[str, Any],
+    perspectives: list[dict[str, Any]] | None,
+    annotation_tasks: list[dict[str, Any]] | None = None,
 ) -> Study:
-    """Create a draft study and apply settings and perspectives to it: all of it, or nothing."""
+    """Create a draft study and apply settings, perspectives and annotation tasks to it: all of
+    it, or nothing."""
     study = study_create(owner=owner, title=title)
-    if fields or perspectives is not None:
-        study = study_update(study=study, fields=fields, perspectives=perspectives)
+    if fields or perspectives is not None or annotation_tasks is not None:
+        study = study_update(
+            study=study, fields=fields, perspectives=perspectives, annotation_tasks=annotation_tasks
+        )
     return study
 
 
@@ -279,14 +289,69 @@ def _perspectives_replace(study: Study, perspectives: list[dict[str, Any]]) -> N
         perspective.save()
 
 
+ANNOTATION_TASK_FIELDS = ("key", "kind", "label", "instructions")
+
+
+def _task_dicts(study: Study) -> list[dict[str, Any]]:
+    return [
+        {name: getattr(t, name) for name in ANNOTATION_TASK_FIELDS}
+        for t in study.annotation_tasks.order_by("order")
+    ]
+
+
+def _check_tasks(tasks: list[dict[str, Any]]) -> None:
+    """At most one task of each kind (so at most two), unique keys, known kinds."""
+    kinds = [t.get("kind") for t in tasks]
+    unknown = [str(k) for k in kinds if k not in AnnotationTask.Kind.values]
+    if unknown:
+        raise StudyError(
+            _("Unknown annotation task kind(s): %(kinds)s; use regions or words.")
+            % {"kinds": ", ".join(unknown)}
+        )
+    if len(set(kinds)) != len(kinds):
+        raise StudyError(_("A study has at most one annotation task of each kind (regions, words)."))
+    keys = [t.get("key") for t in tasks]
+    if len(set(keys)) != len(keys):
+        raise StudyError(_("Annotation task keys must be unique."))
+
+
+def _tasks_replace(study: Study, tasks: list[dict[str, Any]]) -> None:
+    keys = [t["key"] for t in tasks]
+    study.annotation_tasks.exclude(key__in=keys).delete()
+    existing = {t.key: t for t in study.annotation_tasks.all()}
+    # Orders and kinds out of the way first: the (study, order) and (study, kind) constraints
+    # are not deferred.
+    study.annotation_tasks.update(order=models.F("order") + 10_000)
+    for order, data in enumerate(tasks, start=1):
+        task = existing.get(data["key"]) or AnnotationTask(study=study, key=data["key"])
+        task.order = order
+        task.kind = data["kind"]
+        task.label = data["label"]
+        task.instructions = data.get("instructions") or ""
+        try:
+            task.full_clean(exclude=["study"], validate_constraints=False)
+        except ValidationError as exc:
+            raise StudyError(
+                _("Annotation task %(key)s: %(problems)s")
+                % {"key": data["key"], "problems": " ".join(exc.messages)}
+            ) from None
+        task.save()
+
+
 @transaction.atomic
 def study_update(
-    *, study: Study, fields: dict[str, Any], perspectives: list[dict[str, Any]] | None = None
+    *,
+    study: Study,
+    fields: dict[str, Any],
+    perspectives: list[dict[str, Any]] | None = None,
+    annotation_tasks: list[dict[str, Any]] | None = None,
 ) -> Study:
-    """Change settings and perspectives; refuse trial-design changes once ratings exist.
+    """Change settings, perspectives and annotation tasks ([{key, kind, label, instructions}] in
+    order, replacing the list); refuse trial-design changes once ratings exist.
 
-    Wording (title, texts, scale labels, perspective labels, questions and level descriptions)
-    may change at any time; a changed consent text gets a new consent version.
+    Wording (title, texts, scale labels, perspective and task labels, questions, task instructions
+    and level descriptions) may change at any time; a changed consent text gets a new consent
+    version.
     """
     study = Study.objects.select_for_update().get(pk=study.pk)
     unknown = set(fields) - set(TRIAL_DESIGN_FIELDS) - set(EDITABLE_FIELDS) - {"slug"}
@@ -304,6 +369,10 @@ def study_update(
         design_changes.append("perspectives")
     if "scale_labels" in changed and len(fields["scale_labels"]) != len(study.scale_labels):
         design_changes.append("scale_labels")
+    current_tasks = _task_dicts(study)
+    tasks = current_tasks if annotation_tasks is None else annotation_tasks
+    if [(t.get("key"), t.get("kind")) for t in tasks] != [(t["key"], t["kind"]) for t in current_tasks]:
+        design_changes.append("annotation tasks")
     if design_changes and selectors.study_has_ratings(study=study):
         raise TrialDesignLocked(
             _(
@@ -318,9 +387,11 @@ def study_update(
         setattr(study, name, value)
     _check_scale(study, perspectives)
     _check_precision(study, perspectives)
+    _check_tasks(tasks)
     study.full_clean()
     study.save()
     _perspectives_replace(study, perspectives)
+    _tasks_replace(study, tasks)
     return study
 
 
@@ -372,6 +443,15 @@ def study_duplicate(*, study: Study, owner: Any, title: str = "", copy_stimuli: 
             label=perspective.label,
             question=perspective.question,
             level_descriptions=list(perspective.level_descriptions),
+        )
+    for task in study.annotation_tasks.order_by("order"):
+        AnnotationTask.objects.create(
+            study=copy,
+            order=task.order,
+            key=task.key,
+            kind=task.kind,
+            label=task.label,
+            instructions=task.instructions,
         )
     if copy_stimuli:
         # The image files are content-addressed: the copies point at the same stored files.

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from experiments.admin import StudyScopedAdmin
 from experiments.models import Study
-from ratings.models import Participant, Rating, RatingSession, StimulusLoad, Trial
+from ratings.models import Annotation, Participant, Rating, RatingSession, StimulusLoad, Trial
 from ratings.privacy import participant_forget
 
 
@@ -54,6 +54,13 @@ class TrialAdmin(SessionScopedAdmin):
 class RatingAdmin(SessionScopedAdmin):
     list_display = ["session", "stimulus", "perspective", "score", "kind", "server_time"]
     readonly_fields = ["session", "trial", "stimulus", "perspective"]
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(SessionScopedAdmin):
+    list_display = ["session", "stimulus", "task", "nothing", "kind", "answered_at"]
+    list_filter = ["kind", "nothing"]
+    readonly_fields = ["session", "trial", "stimulus", "task"]
 
 
 @admin.register(StimulusLoad)

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from experiments.models import Perspective, Stimulus, Study
+from experiments.models import AnnotationTask, Perspective, Stimulus, Study
 
 
 def new_code() -> str:
@@ -182,6 +182,35 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}/{self.stimulus_id}/{self.perspective_id}={self.score}"
+
+
+class Annotation(models.Model):
+    """One trial's answer to one annotation task, stored with the trial's ratings (one transaction,
+    the ratings' idempotency key). regions: `points` [[x, y], ...] normalised to [0, 1] of the
+    image's width and height (origin top-left); words: `tokens`, indices into
+    `analysis.stats.rich.tokenize_prompt(trial.prompt_shown)`. `nothing` is the explicit
+    "nothing to mark" / "all words shown" answer (then the list is empty)."""
+
+    session = models.ForeignKey(RatingSession, on_delete=models.CASCADE, related_name="annotations")
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="annotations", db_index=False)
+    stimulus = models.ForeignKey(
+        Stimulus, on_delete=models.CASCADE, related_name="annotations", db_index=False
+    )
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="annotations")
+    kind = models.CharField(max_length=10, choices=Trial.Kind.choices)  # the trial's, as on Rating
+    nothing = models.BooleanField(default=False)
+    points = models.JSONField(default=list, blank=True)
+    tokens = models.JSONField(default=list, blank=True)
+    answered_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "task"], name="one_annotation_per_trial_and_task"),
+        ]
+        indexes = [models.Index(fields=["stimulus", "task"], name="annotation_stimulus_task")]
+
+    def __str__(self) -> str:
+        return f"{self.trial_id}/{self.task_id}"
 
 
 class StimulusLoad(models.Model):

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from analysis.stats.rich import tokenize_prompt
 from experiments.models import Perspective, Study
 from ratings.models import Participant, RatingSession, Trial
 
@@ -71,6 +72,8 @@ def trial_payload(trial: Trial) -> dict[str, Any]:
         "width": stimulus.width,
         "height": stimulus.height,
         "prompt": trial.prompt_shown,
+        # The words task's toggles: the analysis reads marks as indices into these tokens.
+        "tokens": tokenize_prompt(trial.prompt_shown),
     }
     if trial.kind == Trial.Kind.TRAINING and stimulus.reference_scores:
         data["reference"] = stimulus.reference_scores

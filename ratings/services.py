@@ -20,8 +20,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from kombu.exceptions import KombuError
 
-from experiments.models import Perspective, Stimulus, Study
+from experiments.models import AnnotationTask, Perspective, Stimulus, Study
 from ratings import allocation, devices, qc
+from ratings.annotations import CleanAnswer, TaskRef, annotations_clean, tasks_from_rows
 from ratings.exceptions import (
     IdempotencyKeyReused,
     InvalidAnswers,
@@ -33,7 +34,7 @@ from ratings.exceptions import (
     TrialNotFound,
     TrialOutOfOrder,
 )
-from ratings.models import Participant, Rating, RatingSession, Trial
+from ratings.models import Annotation, Participant, Rating, RatingSession, Trial
 from ratings.panels import PanelEntry
 from ratings.selectors import participant_latest_session, seen_stimulus_ids, trial_payload
 
@@ -535,9 +536,11 @@ def _session_for_rating_sql() -> str:
         return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
 
     perspectives = f'FROM {Perspective._meta.db_table} p WHERE p.study_id = s.study_id ORDER BY p."order"'
+    tasks = f'FROM {AnnotationTask._meta.db_table} a WHERE a.study_id = s.study_id ORDER BY a."order"'
     return (
         f"SELECT {columns(RatingSession, 's')}, {columns(Study, 'st')}, "
-        f"ARRAY(SELECT p.key {perspectives}), ARRAY(SELECT p.id {perspectives}) "
+        f"ARRAY(SELECT p.key {perspectives}), ARRAY(SELECT p.id {perspectives}), "
+        f"ARRAY(SELECT a.id || ':' || a.kind || ':' || a.key {tasks}) "
         f"FROM {RatingSession._meta.db_table} s JOIN {Study._meta.db_table} st ON st.id = s.study_id "
         "WHERE s.token = %s FOR UPDATE OF s"
     )
@@ -555,8 +558,8 @@ def _from_row(model: type[models.Model], values: Sequence[Any]) -> Any:
 
 
 def _session_for_rating(token: str) -> RatingSession:
-    """The session locked for this request, with its study and the study's perspectives
-    ({key: id} in order, as `perspective_keys`) in one query.
+    """The session locked for this request, with its study, the study's perspectives ({key: id} in
+    order, as `perspective_keys`) and annotation tasks (`annotation_tasks`) in one query.
 
     Hand-written SQL on the hot path: the equivalent ORM query (select_related, select_for_update
     and two ArraySubquery annotations) cost more to compile than to run (bench/load).
@@ -574,7 +577,8 @@ def _session_for_rating(token: str) -> RatingSession:
     RatingSession.study.field.set_cached_value(
         session, _from_row(Study, row[n_session : n_session + n_study])
     )
-    session.perspective_keys = dict(zip(row[-2], row[-1], strict=True))  # type: ignore[attr-defined]
+    session.perspective_keys = dict(zip(row[-3], row[-2], strict=True))  # type: ignore[attr-defined]
+    session.annotation_tasks = tasks_from_rows(row[-1])  # type: ignore[attr-defined]
     return session
 
 
@@ -584,6 +588,12 @@ def _session_for_rating_portable(token: str) -> RatingSession:
     session.perspective_keys = dict(  # type: ignore[attr-defined]
         Perspective.objects.filter(study_id=session.study_id).order_by("order").values_list("key", "id")
     )
+    session.annotation_tasks = [  # type: ignore[attr-defined]
+        TaskRef(id=pk, key=key, kind=kind)
+        for pk, key, kind in AnnotationTask.objects.filter(study_id=session.study_id)
+        .order_by("order")
+        .values_list("id", "key", "kind")
+    ]
     return session
 
 
@@ -623,12 +633,14 @@ def rating_submit(
     trial_index: int,
     scores: Any,
     idempotency_key: uuid.UUID,
+    annotations: Any = None,
     stimulus_id: int | None = None,
     viewing_ms: int | None = None,
     response_ms: int | None = None,
     client_time: datetime | None = None,
 ) -> SubmitResult:
-    """Store one trial's answers (all perspectives) and advance the session.
+    """Store one trial's answers (all perspectives, and every annotation task of the study:
+    `annotations` {task key: answer}, see ratings.annotations) and advance the session.
 
     The session row is locked for the request, so a retry or a second device waits and then sees
     the stored answer. Same key + same answers again -> the stored result (created=False); the key
@@ -647,8 +659,15 @@ def rating_submit(
             trial = trials.get(trial_index)
             if trial is None or (stimulus_id is not None and trial.stimulus_id != stimulus_id):
                 raise TrialNotFound(_("This session has no such trial."))
+            notes = annotations_clean(
+                tasks=session.annotation_tasks,  # type: ignore[attr-defined]
+                annotations=annotations,
+                prompt=trial.prompt_shown,
+            )
             if trial.answered_at is not None:
-                return _replay(session=session, trial=trial, keys=keys, scores=cleaned, key=idempotency_key)
+                return _replay(
+                    session=session, trial=trial, keys=keys, scores=cleaned, notes=notes, key=idempotency_key
+                )
             if trial_index != session.current_index:
                 raise TrialOutOfOrder(
                     _("Answers must be sent in order: trial %(n)s is next.") % {"n": session.current_index}
@@ -661,6 +680,7 @@ def rating_submit(
                 next_trial=trials.get(trial_index + 1),
                 keys=keys,
                 scores=cleaned,
+                notes=notes,
                 key=idempotency_key,
                 viewing_ms=viewing_ms,
                 response_ms=response_ms,
@@ -672,7 +692,13 @@ def rating_submit(
 
 
 def _replay(
-    *, session: RatingSession, trial: Trial, keys: dict[str, int], scores: dict[str, float], key: uuid.UUID
+    *,
+    session: RatingSession,
+    trial: Trial,
+    keys: dict[str, int],
+    scores: dict[str, float],
+    notes: list[CleanAnswer],
+    key: uuid.UUID,
 ) -> SubmitResult:
     stored = list(
         Rating.objects.filter(
@@ -682,11 +708,22 @@ def _replay(
     if not any(k == key for _p, _s, k in stored):
         raise TrialAlreadyAnswered(_("This trial was already answered."))
     by_id = {pid: score for pid, score, _k in stored}
-    if any(by_id.get(keys[k]) != v for k, v in scores.items()):
+    if any(by_id.get(keys[k]) != v for k, v in scores.items()) or not _same_notes(trial, notes):
         raise IdempotencyKeyReused(_("This idempotency key was already used for other answers."))
     return SubmitResult(
         created=False, index=trial.index, next_index=session.current_index, status=session.status
     )
+
+
+def _same_notes(trial: Trial, notes: list[CleanAnswer]) -> bool:
+    """Whether these annotations are the ones stored with the trial."""
+    stored = {
+        task_id: (nothing, points, tokens)
+        for task_id, nothing, points, tokens in Annotation.objects.filter(trial_id=trial.pk).values_list(
+            "task_id", "nothing", "points", "tokens"
+        )
+    }
+    return stored == {n.task.id: n.stored_form() for n in notes}
 
 
 def _store(
@@ -696,6 +733,7 @@ def _store(
     next_trial: Trial | None,
     keys: dict[str, int],
     scores: dict[str, float],
+    notes: list[CleanAnswer],
     key: uuid.UUID,
     viewing_ms: int | None,
     response_ms: int | None,
@@ -724,6 +762,20 @@ def _store(
         )
         for k, v in scores.items()
     ]
+    annotations = [
+        Annotation(
+            session_id=session.pk,
+            trial_id=trial.pk,
+            stimulus_id=trial.stimulus_id,
+            task_id=n.task.id,
+            kind=trial.kind,
+            nothing=n.nothing,
+            points=n.points,
+            tokens=n.tokens,
+            answered_at=now,
+        )
+        for n in notes
+    ]
     failures = _qc_failures(session=session, trial=trial, keys=keys, scores=scores, last=next_trial is None)
     study = session.study
     screen_out = bool(failures) and study.qc_action == Study.QcAction.SCREEN_OUT
@@ -743,7 +795,14 @@ def _store(
         fields["qc_failures"] = [*session.qc_failures, *failures]
     if status in (Status.COMPLETED, Status.SCREENED_OUT):
         fields["completed_at"] = now
-    _write(ratings=ratings, session_id=session.pk, trial_id=trial.pk, answered_at=now, fields=fields)
+    _write(
+        ratings=ratings,
+        annotations=annotations,
+        session_id=session.pk,
+        trial_id=trial.pk,
+        answered_at=now,
+        fields=fields,
+    )
     precise = study.allocation_mode == Study.AllocationMode.PRECISION and not session.is_pilot
     if precise and trial.kind == Trial.Kind.TEST and not screen_out:
         allocation.sums_add(
@@ -770,20 +829,29 @@ def _store(
 
 
 def _write(
-    *, ratings: list[Rating], session_id: int, trial_id: int, answered_at: datetime, fields: dict[str, Any]
+    *,
+    ratings: list[Rating],
+    annotations: list[Annotation],
+    session_id: int,
+    trial_id: int,
+    answered_at: datetime,
+    fields: dict[str, Any],
 ) -> None:
-    """Store the ratings, mark the trial answered and move the session on, in one statement (one
-    round trip on the hot path, not three). `fields` are RatingSession columns.
+    """Store the ratings (and annotations), mark the trial answered and move the session on, in one
+    statement (one round trip on the hot path, not three). `fields` are RatingSession columns.
 
-    The ratings go in one VALUES list (`_values_insert`), not through bulk_create.
+    The rows go in one VALUES list per table (`_values_insert`), not through bulk_create.
     """
     if not allocation.on_postgres():
         Rating.objects.bulk_create(ratings)
+        Annotation.objects.bulk_create(annotations)
         Trial.objects.filter(pk=trial_id).update(answered_at=answered_at)
         RatingSession.objects.filter(pk=session_id).update(**fields)
         return
     q = connection.ops.quote_name
     insert, rating_values = _values_insert(ratings)
+    notes, note_values = _values_insert(annotations) if annotations else ("", [])
+    noted = f"noted AS ({notes}), " if notes else ""
     session_fields = [cast("models.Field[Any, Any]", RatingSession._meta.get_field(name)) for name in fields]
     sets = ", ".join(f"{q(f.column)} = %s" for f in session_fields)
     session_values = [
@@ -791,10 +859,10 @@ def _write(
     ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH stored AS ({insert}), "  # noqa: S608 - model names
+            f"WITH stored AS ({insert}), {noted}"  # noqa: S608 - model names
             f"answered AS (UPDATE {Trial._meta.db_table} SET answered_at = %s WHERE id = %s) "
             f"UPDATE {RatingSession._meta.db_table} SET {sets} WHERE id = %s",
-            [*rating_values, answered_at, trial_id, *session_values, session_id],
+            [*rating_values, *note_values, answered_at, trial_id, *session_values, session_id],
         )
 
 

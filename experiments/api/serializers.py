@@ -6,7 +6,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from experiments.models import Stimulus, StimulusImport, Study
+from experiments.models import AnnotationTask, Stimulus, StimulusImport, Study
 
 STUDY_SETTINGS = [
     "description",
@@ -52,11 +52,21 @@ class PerspectiveSerializer(serializers.Serializer):
     target_half_width = serializers.FloatField(required=False, allow_null=True, min_value=0.001)
 
 
+class AnnotationTaskSerializer(serializers.Serializer):
+    """Rich feedback asked on every trial: regions (points on the image) or words (prompt words)."""
+
+    key = serializers.SlugField(max_length=40)
+    kind = serializers.ChoiceField(choices=AnnotationTask.Kind.choices)
+    label = serializers.CharField(max_length=80)  # type: ignore[assignment]
+    instructions = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
 class StudyOutputSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.get_username", read_only=True)
     collaborators = serializers.SerializerMethodField(help_text="Researchers who may change the study")
     viewers = serializers.SerializerMethodField(help_text="Researchers who may only see the study")
     perspectives = serializers.SerializerMethodField()
+    annotation_tasks = serializers.SerializerMethodField()
 
     class Meta:
         model = Study
@@ -71,6 +81,7 @@ class StudyOutputSerializer(serializers.ModelSerializer):
             "consent_version",
             *STUDY_SETTINGS,
             "perspectives",
+            "annotation_tasks",
             "created_at",
             "updated_at",
         ]
@@ -96,17 +107,24 @@ class StudyOutputSerializer(serializers.ModelSerializer):
         ]
         return PerspectiveSerializer(data, many=True).data  # type: ignore[return-value]
 
+    @extend_schema_field(AnnotationTaskSerializer(many=True))
+    def get_annotation_tasks(self, study: Study) -> list[dict[str, Any]]:
+        # .all(), not .order_by(): the list's prefetch serves it (Meta.ordering sorts by order)
+        return AnnotationTaskSerializer(study.annotation_tasks.all(), many=True).data  # type: ignore[return-value]
+
 
 class StudyUpdateInputSerializer(serializers.ModelSerializer):
-    """Every field optional: send what changes. `perspectives` replaces the whole ordered list."""
+    """Every field optional: send what changes. `perspectives` and `annotation_tasks` each replace
+    their whole ordered list."""
 
     perspectives = PerspectiveSerializer(many=True, required=False)
+    annotation_tasks = AnnotationTaskSerializer(many=True, required=False)
     scale_labels = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
     questionnaire = serializers.ListField(child=serializers.JSONField(), required=False)
 
     class Meta:
         model = Study
-        fields = ["title", *STUDY_SETTINGS, "perspectives"]
+        fields = ["title", *STUDY_SETTINGS, "perspectives", "annotation_tasks"]
         extra_kwargs = {name: {"required": False} for name in ["title", *STUDY_SETTINGS]}
 
 

@@ -27,10 +27,11 @@ from experiments.exceptions import ImportQueueUnavailable
 from experiments.models import Stimulus, Study
 
 
-def _split_update(data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+def _split_update(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Study fields, and the lists the service takes apart (perspectives, annotation_tasks)."""
     fields = dict(data)
-    perspectives = fields.pop("perspectives", None)
-    return fields, perspectives
+    lists = {name: fields.pop(name, None) for name in ("perspectives", "annotation_tasks")}
+    return fields, lists
 
 
 class StudyListCreateApi(generics.ListAPIView):
@@ -42,7 +43,7 @@ class StudyListCreateApi(generics.ListAPIView):
         return (
             selectors.study_list_for_user(user=self.request.user)
             .select_related("owner")
-            .prefetch_related("collaborators", "viewers", "perspectives")
+            .prefetch_related("collaborators", "viewers", "perspectives", "annotation_tasks")
             .order_by("-created_at")
         )
 
@@ -50,10 +51,10 @@ class StudyListCreateApi(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         serializer = StudyCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        fields, perspectives = _split_update(serializer.validated_data)
+        fields, lists = _split_update(serializer.validated_data)
         title = fields.pop("title")
         study = services.study_create_configured(
-            owner=authenticated_user(request), title=title, fields=fields, perspectives=perspectives
+            owner=authenticated_user(request), title=title, fields=fields, **lists
         )
         return Response(StudyOutputSerializer(study).data, status=status.HTTP_201_CREATED)
 
@@ -67,15 +68,15 @@ class StudyDetailApi(APIView):
     @extend_schema(
         request=StudyUpdateInputSerializer,
         responses=StudyOutputSerializer,
-        description="Change settings, scale and perspectives. Trial-design changes of a study with "
+        description="Change settings, scale, perspectives and annotation tasks. Trial-design changes of a study with "
         "ratings are refused with 409 (code trial_design_locked); wording changes are allowed.",
     )
     def patch(self, request: Request, slug: str) -> Response:
         study = selectors.study_get_for_user(user=request.user, slug=slug, change=True)
         serializer = StudyUpdateInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        fields, perspectives = _split_update(serializer.validated_data)
-        study = services.study_update(study=study, fields=fields, perspectives=perspectives)
+        fields, lists = _split_update(serializer.validated_data)
+        study = services.study_update(study=study, fields=fields, **lists)
         return Response(StudyOutputSerializer(study).data)
 
 

@@ -94,7 +94,8 @@ def _pilot_session(request: HttpRequest, token: str) -> bool:
     exempt=_pilot_session,
 )
 def rating_submit_api(request: HttpRequest, token: str) -> JsonResponse:
-    """POST {index, stimulus, scores: {perspective key: score}, key: uuid, viewing_ms, response_ms,
+    """POST {index, stimulus, scores: {perspective key: score}, annotations: {task key: answer}
+    (studies with annotation tasks; ratings.annotations), key: uuid, viewing_ms, response_ms,
     client_time} -> 201 stored (200 when the same key and answers were stored before)."""
     try:
         data = _body(request)
@@ -107,6 +108,7 @@ def rating_submit_api(request: HttpRequest, token: str) -> JsonResponse:
             trial_index=_int(data.get("index"), "index") or 0,
             stimulus_id=_int(data.get("stimulus"), "stimulus", optional=True),
             scores=data.get("scores"),
+            annotations=data.get("annotations"),
             idempotency_key=key,
             viewing_ms=_ms(data.get("viewing_ms")),
             response_ms=_ms(data.get("response_ms")),
