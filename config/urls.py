@@ -38,7 +38,7 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("studies/", include("experiments.urls")),
-    path("studies/", include("ratings.pilot_urls")),
+    path("studies/", include("pilot.urls")),
     path("studies/", include("ratings.researcher_urls")),
     path("s/", include("ratings.urls")),
     path("analysis/", include("analysis.urls")),

@@ -7,8 +7,8 @@ instructions, questions, scale labels, practice feedback) are the researcher's, 
 The catalogues hold the participant-facing texts only; regenerate them with
     python manage.py makemessages -l zh_Hans -l de --no-location --no-obsolete -i ".venv/*" -i "var/*"
       -i "tests/*" -i "bench/*" -i "docs/*" -i "analysis/*" -i "experiments/*" -i "templates/experiments/*"
-      -i "templates/analysis/*" -i "templates/registration/*" -i "templates/ratings/pilot_*"
-      -i "ratings/pilot*" -i "ratings/simulator.py" -i "ratings/admin.py" -i "ratings/models.py"
+      -i "templates/analysis/*" -i "templates/registration/*" -i "templates/pilot/*"
+      -i "ratings/pilot*" -i "pilot/*" -i "ratings/admin.py" -i "ratings/models.py"
       -i "ratings/forms.py" -i "ratings/management/*" -i "scripts/*" -i "static/*"
 then translate every new entry and run `python manage.py compilemessages` (tests/ratings/
 test_translations.py fails on an untranslated entry or a stale .mo).

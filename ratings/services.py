@@ -64,7 +64,7 @@ def participant_enter(
 
     A returning panel id always gets its own latest session back, never a second one. Consent
     creates the session with its trials (allocation); declining records a declined session.
-    `pilot` (the caller verified a signed pilot link, ratings.pilot) flags the participant as
+    `pilot` (the caller verified a signed pilot link, ratings.pilot_links) flags the participant as
     simulated and lets them into a draft or paused study.
     """
     if entry.problem:

@@ -22,20 +22,3 @@ def recount_stimulus_loads_task(study_id: int | None = None) -> int:
     """Rebuild the allocation counters of one study (after an analysis changed the exclusions:
     top-up) or of every open or paused study; return the number of studies recounted."""
     return stimulus_loads_recount_all(study_id=study_id)
-
-
-@shared_task(acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
-def pilot_run_execute_task(pilot_run_id: int) -> str:
-    """Run one pilot (simulate, analyse, compare). Not retried: a second simulation would add
-    participants; a redelivered message finds the pilot claimed and does nothing."""
-    from ratings.pilot import pilot_run_execute
-
-    return pilot_run_execute(run_id=pilot_run_id)
-
-
-@shared_task(acks_late=True, soft_time_limit=60, time_limit=90, ignore_result=True)
-def pilot_runs_sweep_task() -> list[int]:
-    """Publish again the pilots the queue never got; fail those whose worker died (beat schedule)."""
-    from ratings.pilot import pilot_runs_sweep
-
-    return pilot_runs_sweep()

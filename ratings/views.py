@@ -30,7 +30,7 @@ from ratings import devices, panels
 from ratings.exceptions import InvalidAnswers
 from ratings.languages import language_pick, perspectives_in, study_in, study_languages, supported_languages
 from ratings.models import RatingSession, Trial
-from ratings.pilot import PilotLinkInvalid, pilot_token_verify
+from ratings.pilot_links import PilotLinkInvalid, pilot_link_verify
 from ratings.selectors import (
     participant_latest_session,
     perspectives_for_trial,
@@ -98,7 +98,7 @@ def _pilot_link(request: HttpRequest, slug: str) -> bool:
     if not token:
         return False
     try:
-        pilot_token_verify(study=study_get_public(slug=slug), token=token)
+        pilot_link_verify(study=study_get_public(slug=slug), token=token)
     except (PilotLinkInvalid, Http404):
         return False
     return True
@@ -123,9 +123,9 @@ def _study_entry(request: HttpRequest, study: Study) -> HttpResponse:
     if entry.problem:
         return _message(request, study, study.title, entry.problem, status=400)
     pilot = request.GET.get("pilot", "")
-    if pilot:  # a simulated participant of a pilot run (ratings.pilot): the link is signed
+    if pilot:  # a simulated participant of a pilot run (pilot app): the link is signed
         try:
-            pilot_token_verify(study=study, token=pilot)
+            pilot_link_verify(study=study, token=pilot)
         except DomainError as exc:
             return _message(request, study, study.title, str(exc), status=403)
     if entry.external_id:
@@ -224,7 +224,7 @@ def _study_consent(request: HttpRequest, study: Study) -> HttpResponse:
     pilot = request.POST.get("pilot", "")
     try:
         if pilot:
-            pilot_token_verify(study=study, token=pilot)
+            pilot_link_verify(study=study, token=pilot)
         session = participant_enter(study=study, entry=entry, consent=consent, pilot=bool(pilot))
     except PilotLinkInvalid as exc:
         return _message(request, study, study.title, str(exc), status=403)

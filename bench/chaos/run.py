@@ -3,7 +3,7 @@
 
 Starts the production-shaped stack (bench/chaos/stack.py: PostgreSQL with fsync on, Redis as
 broker and cache, a Celery worker, gunicorn 2 workers x 4 threads) and runs, with simulated
-participants over real HTTP (ratings.simulator: retries with the same idempotency key on
+participants over real HTTP (pilot.simulator: retries with the same idempotency key on
 connection errors and 5xx, as the trial page does):
 
 1. gunicorn   SIGKILL a random gunicorn worker every 1.5 s during participant load (a worker
@@ -37,7 +37,7 @@ VAR = ROOT / "var" / "bench-chaos"
 sys.path.insert(0, str(ROOT))
 
 from bench.chaos.stack import Stack  # noqa: E402
-from ratings import simulator  # noqa: E402  (stdlib only)
+from pilot import simulator  # noqa: E402  (stdlib only)
 
 SCENARIOS = ("gunicorn", "postgres", "redis", "celery")
 KILL_EVERY = 1.5  # seconds between gunicorn worker kills

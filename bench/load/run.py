@@ -15,7 +15,7 @@ Measures, printing every figure (and writing var/bench-load/results.json):
    spread of the allocation counters sampled every few ms while the study fills; at the end, the
    ratings per stimulus once every session is rated.
 2. Rating submissions at 16 and 64 concurrent participants: sessions are first created through
-   the real HTTP flow (ratings.simulator); then each virtual participant submits its trials in
+   the real HTTP flow (pilot.simulator); then each virtual participant submits its trials in
    order on its own keep-alive connection. The same load generator then drives the reference
    endpoint with the same number of requests at the same concurrency. Throughput, p50/p99,
    errors; then PostgreSQL is checked: every acknowledged answer stored exactly once.
@@ -50,7 +50,7 @@ VAR = ROOT / "var" / "bench-load"
 PY = ROOT / ".venv" / "bin" / "python"
 sys.path.insert(0, str(ROOT))
 
-from ratings import simulator  # noqa: E402  (stdlib only: importable before Django is set up)
+from pilot import simulator  # noqa: E402  (stdlib only: importable before Django is set up)
 
 
 def free_port() -> int:

@@ -5,7 +5,7 @@ One command: `.venv/bin/python bench/loop/run.py [--stimuli 60 --per-session 15 
 
 Starts PostgreSQL, Redis, a Celery worker, Celery beat (every periodic job every 2 s) and gunicorn
 (bench/chaos/stack.py) and runs rounds until the study is complete: simulated participants
-(ratings.simulator: honest, random and straight-lining) come over HTTP until the study tells them
+(pilot.simulator: honest, random and straight-lining) come over HTTP until the study tells them
 it is full; an analysis over real data runs on the worker and excludes the bad ones; the study
 reopens by itself (the recount the analysis publishes) for the valid ratings now missing; the next
 round comes. Prints per round: participants who came, sessions, test ratings given, raters
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.chaos.run import django_setup, fresh_db  # noqa: E402
 from bench.chaos.stack import PY, Stack  # noqa: E402
-from ratings import simulator  # noqa: E402  (stdlib only)
+from pilot import simulator  # noqa: E402  (stdlib only)
 
 
 class LoopStack(Stack):

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "experiments",
     "ratings",
     "analysis",
+    "pilot",
 ]
 
 MIDDLEWARE = [
@@ -258,7 +259,7 @@ JOB_PENDING_SECONDS = env.int("JOB_PENDING_SECONDS", default=2 * 60)
 _PERIODIC_JOBS = {
     "analysis-runs-sweep": ("analysis.tasks.analysis_runs_sweep_task", 2),
     "stimulus-imports-sweep": ("experiments.tasks.stimulus_imports_sweep_task", 2),
-    "pilot-runs-sweep": ("ratings.tasks.pilot_runs_sweep_task", 2),
+    "pilot-runs-sweep": ("pilot.tasks.pilot_runs_sweep_task", 2),
     # Abandoned sessions give their trials back.
     "sessions-expire": ("ratings.tasks.expire_sessions_task", 1),
     # The counters from the trials: catches a recount whose publish failed after an analysis

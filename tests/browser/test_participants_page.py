@@ -1,5 +1,5 @@
 """The researcher's participants page in headless Chromium, with participants who went through the
-real HTTP flow (ratings.simulator): filter, override a decision, download the panel's list, forget."""
+real HTTP flow (pilot.simulator): filter, override a decision, download the panel's list, forget."""
 
 from pathlib import Path
 from typing import Any
@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from experiments.models import Study
+from pilot.simulator import STRAIGHTLINER, ParticipantClient, Population, simulate
 from ratings.models import Participant
-from ratings.simulator import STRAIGHTLINER, ParticipantClient, Population, simulate
 from tests.factories import UserFactory
 from tests.ratings.conftest import make_study
 

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from ratings.models import Participant, PilotRun
+from pilot.models import PilotRun
+from ratings.models import Participant
 
 
 @pytest.mark.browser

@@ -23,8 +23,9 @@ from analysis.models import AnalysisRun
 from analysis.services import analysis_runs_sweep
 from experiments.models import StimulusImport
 from experiments.services import stimulus_imports_sweep
-from ratings.models import Participant, PilotRun, Rating, RatingSession
-from ratings.pilot import pilot_runs_sweep
+from pilot.models import PilotRun
+from pilot.services import pilot_runs_sweep
+from ratings.models import Participant, Rating, RatingSession
 from tests.conftest import WorkerProcess
 from tests.experiments.builders import manifest_zip, upload
 from tests.factories import rated_study_create

@@ -34,7 +34,7 @@ def test_every_scheduled_job_is_a_task_the_worker_knows() -> None:
     assert names == {
         "ratings.tasks.expire_sessions_task",
         "ratings.tasks.recount_stimulus_loads_task",
-        "ratings.tasks.pilot_runs_sweep_task",
+        "pilot.tasks.pilot_runs_sweep_task",
         "analysis.tasks.analysis_runs_sweep_task",
         "experiments.tasks.stimulus_imports_sweep_task",
         "analysis.tasks.start_precision_screenings_task",

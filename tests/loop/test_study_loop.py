@@ -20,7 +20,7 @@ from analysis.services import analysis_run_start
 from analysis.stats import DEFAULT_METHOD
 from experiments.dashboard import study_dashboard
 from experiments.models import Study
-from ratings import simulator
+from pilot import simulator
 from ratings.models import RatingSession, StimulusLoad, Trial
 from ratings.selectors import participants_excluded
 from tests.ratings.conftest import make_study

@@ -19,7 +19,8 @@ from analysis.benchmark import services as benchmark_services
 from analysis.benchmark.models import MetricBenchmark
 from analysis.models import AnalysisRun
 from experiments.models import Stimulus, StimulusImport, Study
-from ratings.models import Participant, PilotRun, RatingSession
+from pilot.models import PilotRun
+from ratings.models import Participant, RatingSession
 from ratings.panels import PanelEntry
 from ratings.services import participant_enter
 from tests.factories import StimulusFactory, StudyFactory, UserFactory, png_bytes, rated_study_create

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ratings import pilot_views
+from pilot import views as pilot_views
 
 app_name = "pilot"
 

@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.errors import DomainError
 from experiments.models import Study
-from ratings.models import PilotRun
-from ratings.pilot import pilot_base_url, pilot_data_remove, pilot_run_execute, pilot_run_start
+from pilot.models import PilotRun
+from pilot.services import pilot_base_url, pilot_data_remove, pilot_run_execute, pilot_run_start
 
 
 class Command(BaseCommand):

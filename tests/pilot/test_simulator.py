@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ratings import simulator
+from pilot import simulator
+from pilot.simulator import ParticipantClient, Population, population_plan, simulate
 from ratings.models import Participant, Rating, RatingSession
-from ratings.simulator import ParticipantClient, Population, population_plan, simulate
 from tests.ratings.conftest import make_study
 
 HONEST_ONLY = Population(seed=1, spammers=0, straightliners=0, abandoners=0)

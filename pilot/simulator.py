@@ -1,7 +1,7 @@
 """Simulated participants that walk the real participant flow over HTTP, as a browser does.
 
 Standard library only (http.client, html.parser, threads), so that it is cheap to run next to the
-server it loads and importable by anything: the pilot mode (`ratings.pilot`), the load benchmark
+server it loads and importable by anything: the pilot mode (`pilot.services`), the load benchmark
 (`bench/load`) and the fault-injection scripts (`bench/chaos`). It never touches the database.
 
 API

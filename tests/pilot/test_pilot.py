@@ -14,8 +14,9 @@ from django.urls import reverse
 from analysis.models import AnalysisRun
 from config.errors import DomainError
 from experiments.models import Study
-from ratings import pilot
-from ratings.models import Participant, PilotRun, Rating, RatingSession, StimulusLoad, Trial
+from pilot import links, selectors, services
+from pilot.models import PilotRun
+from ratings.models import Participant, Rating, RatingSession, StimulusLoad, Trial
 from ratings.services import rating_submit
 from tests.factories import UserFactory
 from tests.ratings.conftest import answer_all, enter, make_study
@@ -52,7 +53,7 @@ def consent(client: Client, study: Study, **fields: str) -> Any:
 @pytest.mark.django_db
 def test_a_signed_pilot_link_opens_a_draft_study_and_flags_the_participant(client: Client) -> None:
     study = draft_study()
-    token = pilot.pilot_token_make(running_pilot(study))
+    token = links.pilot_token_make(running_pilot(study))
 
     page = client.get(entry(study, pid="sim-1", pilot=token))
     response = consent(client, study, pid="sim-1", pilot=token)
@@ -73,9 +74,9 @@ def test_a_signed_pilot_link_opens_a_draft_study_and_flags_the_participant(clien
         lambda study, run: "not-a-token",
         lambda study, run: signing.dumps({"study": study.pk, "run": run.pk}, salt="another-salt"),
         lambda study, run: signing.dumps(
-            {"study": study.pk, "run": run.pk}, salt=pilot.TOKEN_SALT, key="guessed-key"
+            {"study": study.pk, "run": run.pk}, salt=links.TOKEN_SALT, key="guessed-key"
         ),
-        lambda study, run: pilot.pilot_token_make(running_pilot(make_study())),  # another study's pilot
+        lambda study, run: links.pilot_token_make(running_pilot(make_study())),  # another study's pilot
     ],
     ids=["garbage", "other-salt", "other-key", "other-study"],
 )
@@ -96,7 +97,7 @@ def test_a_forged_pilot_link_is_refused_and_creates_nothing(client: Client, forg
 def test_a_pilot_link_stops_working_when_its_pilot_is_over(client: Client) -> None:
     study = draft_study()
     run = running_pilot(study)
-    token = pilot.pilot_token_make(run)
+    token = links.pilot_token_make(run)
     PilotRun.objects.filter(pk=run.pk).update(status=PilotRun.Status.DONE)
 
     response = consent(client, study, pid="late", pilot=token)
@@ -122,7 +123,7 @@ def test_a_real_participant_still_cannot_enter_a_draft_study(client: Client) -> 
 def test_a_pilot_link_never_resumes_a_real_participants_session(client: Client) -> None:
     study = make_study()
     enter(study, pid="shared-id")
-    token = pilot.pilot_token_make(running_pilot(study))
+    token = links.pilot_token_make(running_pilot(study))
 
     response = consent(client, study, pid="shared-id", pilot=token)
 
@@ -147,7 +148,7 @@ def test_pilot_run_start_refuses_bad_options_and_creates_nothing(
     study = draft_study()
 
     with pytest.raises(DomainError, match=message):
-        pilot.pilot_run_start(study=study, **{"base_url": "http://127.0.0.1:1", **options}, enqueue=False)
+        services.pilot_run_start(study=study, **{"base_url": "http://127.0.0.1:1", **options}, enqueue=False)
 
     assert not PilotRun.objects.exists()
 
@@ -155,24 +156,24 @@ def test_pilot_run_start_refuses_bad_options_and_creates_nothing(
 @pytest.mark.django_db
 def test_pilot_run_start_refuses_a_closed_study_and_a_second_pilot() -> None:
     study = draft_study()
-    pilot.pilot_run_start(study=study, raters=3, base_url="http://127.0.0.1:1", enqueue=False)
+    services.pilot_run_start(study=study, raters=3, base_url="http://127.0.0.1:1", enqueue=False)
 
     with pytest.raises(DomainError, match="running"):
-        pilot.pilot_run_start(study=study, raters=3, base_url="http://127.0.0.1:1", enqueue=False)
+        services.pilot_run_start(study=study, raters=3, base_url="http://127.0.0.1:1", enqueue=False)
     Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
     with pytest.raises(DomainError, match="closed"):
-        pilot.pilot_run_start(study=study, raters=3, base_url="http://127.0.0.1:1", enqueue=False)
+        services.pilot_run_start(study=study, raters=3, base_url="http://127.0.0.1:1", enqueue=False)
 
 
 @pytest.mark.django_db
 def test_participants_needed_is_the_ceiling_of_stimuli_times_target_over_session_size() -> None:
     study = draft_study(tests=25, stimuli_per_session=10, target_ratings=20)
 
-    plan = pilot.participants_needed(study)
+    plan = selectors.participants_needed(study)
 
     assert (plan["test_stimuli"], plan["per_session"], plan["participants"]) == (25, 10, 50)
     study.stimuli_per_session = 30  # larger than the study: one session holds every image
-    assert pilot.participants_needed(study)["participants"] == 20
+    assert selectors.participants_needed(study)["participants"] == 20
 
 
 # --- The whole pilot, with the real worker ----------------------------------------------------
@@ -213,7 +214,7 @@ def test_a_pilot_simulates_analyses_and_recovers_the_planted_truth_apart_from_re
     loads_before = dict(StimulusLoad.objects.filter(study=study).values_list("stimulus_id", "load"))
 
     # when the researcher runs a pilot of 16 low-noise raters (2 random, 1 straight-liner)
-    run = pilot.pilot_run_start(
+    run = services.pilot_run_start(
         study=study,
         raters=16,
         base_url=live_server.url,
@@ -253,7 +254,7 @@ def test_a_pilot_simulates_analyses_and_recovers_the_planted_truth_apart_from_re
     assert dict(StimulusLoad.objects.filter(study=study).values_list("stimulus_id", "load")) == loads_before
 
     # when the researcher removes the pilot data
-    counts = pilot.pilot_data_remove(study=study)
+    counts = services.pilot_data_remove(study=study)
 
     # then everything pilot is gone, and nothing real
     assert counts["participants"] == 16

@@ -10,18 +10,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.errors import DomainError
 from experiments.selectors import study_get_for_user
-from ratings.forms import PilotStartForm
-from ratings.models import PilotRun
-from ratings.pilot import (
-    PilotQueueUnavailable,
-    participants_needed,
-    pilot_base_url,
-    pilot_data_counts,
-    pilot_data_remove,
-    pilot_run_get,
-    pilot_run_list,
-    pilot_run_start,
-)
+from pilot.exceptions import PilotQueueUnavailable
+from pilot.forms import PilotStartForm
+from pilot.models import PilotRun
+from pilot.selectors import participants_needed, pilot_data_counts, pilot_run_get, pilot_run_list
+from pilot.services import pilot_base_url, pilot_data_remove, pilot_run_start
 
 
 @login_required
@@ -42,7 +35,7 @@ def pilot_list(request: HttpRequest, slug: str) -> HttpResponse:
             messages.error(request, str(exc))
             run = pilot_run_get(study=study, pk=exc.run_id)
             context = {"study": study, "run": run, "status": _status(run)}
-            return render(request, "ratings/pilot_detail.html", context, status=503)
+            return render(request, "pilot/pilot_detail.html", context, status=503)
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
@@ -54,9 +47,7 @@ def pilot_list(request: HttpRequest, slug: str) -> HttpResponse:
         "counts": pilot_data_counts(study=study),
         "plan": participants_needed(study),
     }
-    return render(
-        request, "ratings/pilot_list.html", context, status=400 if request.method == "POST" else 200
-    )
+    return render(request, "pilot/pilot_list.html", context, status=400 if request.method == "POST" else 200)
 
 
 @login_required
@@ -64,7 +55,7 @@ def pilot_list(request: HttpRequest, slug: str) -> HttpResponse:
 def pilot_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     study = study_get_for_user(user=request.user, slug=slug)
     run = pilot_run_get(study=study, pk=pk)
-    return render(request, "ratings/pilot_detail.html", {"study": study, "run": run, "status": _status(run)})
+    return render(request, "pilot/pilot_detail.html", {"study": study, "run": run, "status": _status(run)})
 
 
 def _status(run: PilotRun) -> dict:
