@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -74,7 +74,8 @@ class RichImage:
     size: tuple[int, int]  # (width, height) px
     prompt: str
     tokens: list[str]
-    source: Path | None = None  # the image file, for the overlay; None draws on grey
+    # The image file for the overlay: a path, or a callable opening it (storage); None draws on grey.
+    source: Path | Callable[[], BinaryIO] | None = None
 
 
 # --------------------------------------------------------------------------- arrays
@@ -118,9 +119,11 @@ def _base_image(img: RichImage) -> Any:
 
     if img.source is not None:
         try:
-            with Image.open(img.source) as im:
+            fh = img.source() if callable(img.source) else open(img.source, "rb")  # noqa: SIM115
+            with fh, Image.open(fh) as im:
                 base = im.convert("RGB")
-        except OSError:
+        except (OSError, ValueError):
+            # A missing or undecodable file still gets its overlay, on grey.
             base = None
         if base is not None:
             base.thumbnail((OVERLAY_MAX_SIDE, OVERLAY_MAX_SIDE))
