@@ -20,6 +20,7 @@ PLANTED = {
     "noise": (1, 2, 4),
     "jpeg": (2, 2, 4),
     "mismatch": (4, 4, 1),
+    "glitch": (3, 2, 3),
 }
 
 
