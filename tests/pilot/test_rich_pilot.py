@@ -44,7 +44,9 @@ def test_a_pilot_of_the_demo_recovers_the_planted_artefacts_and_missing_words(
     report = run.report["rich"]
     assert report["artefact_images"] == 5
     assert report["missing_word_images"] == 5
-    assert report["raters_per_image"]["min"] == 10
+    # 10 simulated raters per image; a spammer the scores' screening catches is left out here too
+    assert report["raters_per_image"]["min"] >= 9
+    assert report["raters_per_image"]["median"] >= 9
     assert report["peak_in_region_share"] >= 0.9
     assert report["missing_word_top_share"] >= 0.9
     assert report["random_markers"]["spammers"] == 3
