@@ -189,3 +189,23 @@ def test_a_study_without_tasks_writes_no_rich_files(db) -> None:
     run.refresh_from_db()
     assert "rich" not in run.summary
     assert not [f for f in run.files if "/rich/" in f]
+
+
+def test_a_run_reads_only_the_marks_stored_before_it_started(db) -> None:
+    # given three raters, a run started, then a fourth rater
+    study = study_update(
+        study=make_study(tests=4, prompts=4, stimuli_per_session=4), fields={}, annotation_tasks=TASKS
+    )
+    early = [participate(study, k) for k in range(3)]
+    run = services.analysis_run_start(study=study, method="mos", parameters={}, enqueue=False)
+    late = participate(study, 3)
+
+    # when the run executes
+    assert services.analysis_run_execute(run_id=run.id) == "done"
+
+    # then only the first three raters' marks are in it
+    run.refresh_from_db()
+    doc = json.loads(read(run, "rich/richhf.json"))
+    raters = {p["rater"] for item in doc["images"] for p in item["artifact_points"]}
+    assert raters == {code(s) for s in early}
+    assert code(late) not in {t["rater"] for item in doc["images"] for t in item["token_labels"]}

@@ -2,6 +2,7 @@
 participant flow, and its report shows how well the analysis recovers them (issue 17)."""
 
 import json
+import uuid
 from typing import Any
 
 import numpy as np
@@ -10,11 +11,34 @@ from django.core.files.storage import default_storage
 
 from analysis.models import AnalysisRun
 from analysis.selectors import analysis_run_file_name
+from analysis.services import analysis_run_execute, analysis_run_start
 from experiments.models import Stimulus
 from pilot import rich, services, simulator
 from pilot.models import PilotRun
-from ratings.models import Annotation
+from ratings.models import Annotation, Participant, RatingSession
+from ratings.selectors import trial_payload
+from ratings.services import rating_submit
 from tests.pilot.test_pilot import wait_finished
+from tests.ratings.conftest import enter
+
+
+def real_marker(study: Any) -> RatingSession:
+    """A real participant answering every trial, scores and marks, through the real path."""
+    annotate = rich.annotator(study, seed=1)
+    assert annotate is not None
+    session = enter(study, pid="real-marker")
+    RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
+    keys = list(study.perspectives.values_list("key", flat=True))
+    rater = simulator.Rater(99, simulator.HONEST, 0.0, 0.4, None, 0.5)
+    for trial in session.trials.select_related("stimulus").order_by("index"):
+        rating_submit(
+            token=session.token,
+            trial_index=trial.index,
+            scores=dict.fromkeys(keys, 3 + trial.index % 2),
+            annotations=annotate(rater, trial_payload(trial)),
+            idempotency_key=uuid.uuid4(),
+        )
+    return session
 
 
 @pytest.mark.worker
@@ -39,7 +63,7 @@ def test_a_pilot_of_the_demo_recovers_the_planted_artefacts_and_missing_words(
 
     # then every answered test trial stored both annotations, and the report shows the recovery
     assert run.status == PilotRun.Status.DONE, run.error
-    tests = Annotation.objects.filter(session__study=demo_study, kind="test")
+    tests = Annotation.objects.filter(session__study=demo_study, session__is_pilot=True, kind="test")
     assert tests.count() == 2 * 300
     report = run.report["rich"]
     assert report["artefact_images"] == 5
@@ -60,6 +84,21 @@ def test_a_pilot_of_the_demo_recovers_the_planted_artefacts_and_missing_words(
     assert sorted(map(json.dumps, (p["points"] for p in item["artifact_points"]))) == sorted(
         json.dumps(a.points) for a in stored
     )
+    pilot_codes = set(
+        Participant.objects.filter(study=demo_study, is_pilot=True).values_list("code", flat=True)
+    )
+    assert {p["rater"] for i in doc["images"] for p in i["artifact_points"]} <= pilot_codes
+
+    # when a real participant marks their images and the researcher analyses the real data
+    real = real_marker(demo_study)
+    real_run = analysis_run_start(study=demo_study, method="mos", enqueue=False)
+    assert analysis_run_execute(run_id=real_run.pk) == "done"
+    real_run.refresh_from_db()
+    name = analysis_run_file_name(run=real_run, relative="rich/richhf.json")
+    real_doc = json.load(default_storage.open(name))
+    # then the pilot's marks stay out of it
+    raters = {p["rater"] for i in real_doc["images"] for p in i["artifact_points"]}
+    assert raters == {real.participant.code}
 
 
 def test_the_simulated_marks_follow_the_planted_truth() -> None:
