@@ -26,7 +26,7 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
 
     # when they open the pilot section and run 24 simulated raters with a fixed seed
     page.click("#pilot-link")
-    expect(page.locator("#plan-needed")).to_contain_text("50")  # ceil(25 x 20 / 10)
+    expect(page.locator("#plan-needed")).to_contain_text("60")  # ceil(30 x 20 / 10)
     page.fill("input[name=raters]", "24")
     page.fill("input[name=seed]", "7")
     page.screenshot(path=tmp_path / "pilot-form.png", full_page=True)
@@ -39,7 +39,9 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
     assert page.evaluate("document.getElementById('pilot-plot').naturalWidth") > 300
     expect(page.locator("#recovery-table tbody tr")).to_have_count(3)
     expect(page.locator("#screening-summary")).to_contain_text("planted bad raters")
-    expect(page.locator("#target-card")).to_contain_text("50")
+    expect(page.locator("#target-card")).to_contain_text("60")
+    # the demo asks for rich feedback: the report says how much of the planted truth came back
+    expect(page.locator("#rich-recovery")).to_contain_text("Heatmap peak inside the planted artefact")
     page.screenshot(path=tmp_path / "pilot-report.png", full_page=True)
     run = PilotRun.objects.get(study=demo_study)
     assert all(p["pearson"] > 0.8 for p in run.report["perspectives"]), run.report["perspectives"]
