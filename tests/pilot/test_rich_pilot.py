@@ -2,8 +2,8 @@
 participant flow, and its report shows how well the analysis recovers them (issue 17)."""
 
 import json
-from collections import Counter
 import uuid
+from collections import Counter
 from typing import Any
 
 import numpy as np
