@@ -8,7 +8,7 @@ from django.conf import settings
 from django.forms.formsets import DELETION_FIELD_NAME
 from django.utils.translation import gettext_lazy as _
 
-from experiments.models import StimulusImport, Study
+from experiments.models import AnnotationTask, StimulusImport, Study
 from experiments.services import EDITABLE_FIELDS, TRIAL_DESIGN_FIELDS
 
 
@@ -321,6 +321,66 @@ PerspectiveFormSet = cast(
     type[BasePerspectiveFormSet],
     forms.formset_factory(
         PerspectiveForm, formset=BasePerspectiveFormSet, extra=1, can_delete=True, can_order=True
+    ),
+)
+
+
+class AnnotationTaskForm(forms.Form):
+    key = forms.SlugField(
+        max_length=40, label=_("Key"), help_text=_("Short id used in exports, e.g. artefacts")
+    )
+    kind = forms.ChoiceField(choices=[("", "—"), *AnnotationTask.Kind.choices], label=_("Kind"))
+    label = forms.CharField(
+        max_length=80, label=_("Label"), help_text=_("The task's title on the trial page")
+    )
+    instructions = forms.CharField(
+        max_length=300,
+        required=False,
+        label=_("Instructions shown"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class BaseAnnotationTaskFormSet(forms.BaseFormSet):
+    """Optional: none, one or both kinds, each at most once."""
+
+    def clean(self) -> None:
+        super().clean()
+        kept = self._kept_forms()
+        keys = [f.cleaned_data.get("key") for f in kept]
+        kinds = [f.cleaned_data.get("kind") for f in kept]
+        if len(keys) != len(set(keys)):
+            raise forms.ValidationError(_("Annotation task keys must be unique."))
+        if len(kinds) != len(set(kinds)):
+            raise forms.ValidationError(
+                _("A study has at most one annotation task of each kind (regions, words).")
+            )
+
+    def _kept_forms(self) -> list[forms.Form]:
+        initial = self.initial_form_count()
+        return [
+            f
+            for i, f in enumerate(self.forms)
+            if (i < initial or f.has_changed())
+            and getattr(f, "cleaned_data", None)
+            and not f.cleaned_data.get(DELETION_FIELD_NAME, False)
+        ]
+
+    def tasks(self) -> list[dict[str, Any]]:
+        rows = self._kept_forms()
+        rows.sort(key=lambda f: (f.cleaned_data.get("ORDER") or 10_000, self.forms.index(f)))
+        return [{k: f.cleaned_data[k] for k in ("key", "kind", "label", "instructions")} for f in rows]
+
+
+AnnotationTaskFormSet = cast(
+    type[BaseAnnotationTaskFormSet],
+    forms.formset_factory(
+        AnnotationTaskForm,
+        formset=BaseAnnotationTaskFormSet,
+        extra=1,
+        max_num=len(AnnotationTask.Kind.values),
+        can_delete=True,
+        can_order=True,
     ),
 )
 

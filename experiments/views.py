@@ -18,6 +18,7 @@ from experiments import selectors, services
 from experiments.dashboard import study_dashboard
 from experiments.exceptions import ImportQueueUnavailable
 from experiments.forms import (
+    AnnotationTaskFormSet,
     LaunchConfirmForm,
     PerspectiveFormSet,
     QuestionFormSet,
@@ -95,14 +96,23 @@ def study_edit(request: HttpRequest, slug: str) -> HttpResponse:
     form = StudyForm(data, instance=Study.objects.get(pk=study.pk), locked=locked)
     formset: Any = PerspectiveFormSet(data, initial=_perspective_initial(study), prefix="p")
     questions: Any = QuestionFormSet(data, initial=question_initial(study.questionnaire), prefix="q")
+    # A post without the task forms (an older page, a script) leaves the tasks as they are.
+    task_data = data if data is not None and "a-TOTAL_FORMS" in data else None
+    tasks: Any = AnnotationTaskFormSet(task_data, initial=_task_initial(study), prefix="a")
     if locked:
-        _lock_lists(formset, questions)
-    if request.method == "POST" and _edit_valid(form, formset, questions):
+        _lock_lists(formset, questions, tasks)
+    tasks_valid = task_data is None or tasks.is_valid()
+    if request.method == "POST" and _edit_valid(form, formset, questions) and tasks_valid:
         fields = form.service_fields()
         if not locked:
             fields["questionnaire"] = questions.questions()
         try:
-            services.study_update(study=study, fields=fields, perspectives=formset.perspectives())
+            services.study_update(
+                study=study,
+                fields=fields,
+                perspectives=formset.perspectives(),
+                annotation_tasks=tasks.tasks() if task_data is not None else None,
+            )
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
@@ -115,6 +125,7 @@ def study_edit(request: HttpRequest, slug: str) -> HttpResponse:
         "form": form,
         "formset": formset,
         "questions": questions,
+        "tasks": tasks,
         "has_ratings": locked,
     }
     return render(
@@ -136,10 +147,21 @@ def _perspective_initial(study: Study) -> list[dict[str, Any]]:
     ]
 
 
-def _lock_lists(perspectives: Any, questions: Any) -> None:
-    # Ratings exist: the perspective list and the questionnaire stay as they are; wording may change.
+def _task_initial(study: Study) -> list[dict[str, Any]]:
+    return [
+        {"key": t.key, "kind": t.kind, "label": t.label, "instructions": t.instructions, "ORDER": i}
+        for i, t in enumerate(study.annotation_tasks.order_by("order"), start=1)
+    ]
+
+
+def _lock_lists(perspectives: Any, questions: Any, tasks: Any) -> None:
+    # Ratings exist: the perspective and task lists and the questionnaire stay as they are;
+    # wording may change.
     for f in perspectives.forms:
         for name in ("key", "ORDER", "DELETE"):
+            f.fields[name].disabled = True
+    for f in tasks.forms:
+        for name in ("key", "kind", "ORDER", "DELETE"):
             f.fields[name].disabled = True
     for f in questions.forms:
         for field in f.fields.values():
@@ -250,6 +272,10 @@ def study_preview(request: HttpRequest, slug: str) -> HttpResponse:
         "perspectives": [
             {"key": p.key, "label": p.label, "question": p.question, "levels": list(p.level_descriptions)}
             for p in study.perspectives.order_by("order")
+        ],
+        "annotation_tasks": [
+            {"key": t.key, "kind": t.kind, "label": t.label, "instructions": t.instructions}
+            for t in study.annotation_tasks.order_by("order")
         ],
         **neighbours,
     }

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from analysis.stats.rich import tokenize_prompt
-from experiments.models import Perspective, Study
+from experiments.models import AnnotationTask, Perspective, Study
 from ratings.models import Participant, RatingSession, Trial
 
 
@@ -41,6 +41,14 @@ def perspectives_for_trial(*, study: Study) -> list[dict[str, Any]]:
     return [
         {"key": p.key, "label": p.label, "question": p.question, "levels": list(p.level_descriptions)}
         for p in Perspective.objects.filter(study=study).order_by("order")
+    ]
+
+
+def annotation_tasks_for_trial(*, study: Study) -> list[dict[str, Any]]:
+    """The study's annotation tasks as the trial page shows them, in order."""
+    return [
+        {"key": t.key, "kind": t.kind, "label": t.label, "instructions": t.instructions}
+        for t in AnnotationTask.objects.filter(study=study).order_by("order")
     ]
 
 

@@ -21,6 +21,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from analysis.stats.rich import tokenize_prompt
 from config.errors import DomainError
 from config.middleware import content_security_policy
 from config.ratelimit import ratelimit
@@ -32,6 +33,7 @@ from ratings.languages import language_pick, perspectives_in, study_in, study_la
 from ratings.models import RatingSession, Trial
 from ratings.pilot_links import PilotLinkInvalid, pilot_link_verify
 from ratings.selectors import (
+    annotation_tasks_for_trial,
     participant_latest_session,
     perspectives_for_trial,
     session_get,
@@ -139,6 +141,7 @@ def _study_entry(request: HttpRequest, study: Study) -> HttpResponse:
     if _device_refused(request, study):
         return _device_refusal(request, study, entry)
     params = {**entry.params, "pilot": pilot} if pilot else entry.params
+    longest = _longest_prompt_of_study(study)
     return _page(
         request,
         study,
@@ -150,7 +153,8 @@ def _study_entry(request: HttpRequest, study: Study) -> HttpResponse:
             "refusal": _refusal_context(study, entry),
             "entry_data": {
                 "largest": _largest_of_study(study),
-                "longest_prompt": _longest_prompt_of_study(study),
+                "longest_prompt": longest,
+                "longest_tokens": tokenize_prompt(longest),
                 "any_device": study.device_policy == Study.DevicePolicy.ANY,
                 "texts": {"use_computer": _layout_texts()["use_computer"]},
             },
@@ -160,6 +164,7 @@ def _study_entry(request: HttpRequest, study: Study) -> HttpResponse:
             "perspectives": perspectives_in(
                 perspectives_for_trial(study=study), study, translation.get_language() or ""
             ),
+            "annotation_tasks": annotation_tasks_for_trial(study=study),
             "preview": True,
         },
     )
@@ -301,9 +306,11 @@ def _layout_rule(session: RatingSession) -> dict[str, Any]:
     measure the same real question panel with this prompt and apply the same rule to it."""
     stimuli = Stimulus.objects.filter(trials__session=session)
     prompts = session.trials.values_list("prompt_shown", flat=True)
+    longest = max(prompts, key=len, default="")
     return {
         "largest": _largest_size(stimuli),
-        "longest_prompt": max(prompts, key=len, default=""),
+        "longest_prompt": longest,
+        "longest_tokens": tokenize_prompt(longest),
         "any_device": session.study.device_policy == Study.DevicePolicy.ANY,
     }
 
@@ -344,6 +351,7 @@ def _display_check(request: HttpRequest, session: RatingSession) -> HttpResponse
             "stimulus": first.stimulus if first else None,
             "prompt": first.prompt_shown if first else "",
             "perspectives": _shown_perspectives(session),
+            "annotation_tasks": annotation_tasks_for_trial(study=session.study),
             "preview": True,
         },
     )
@@ -407,6 +415,7 @@ def _trials(request: HttpRequest, session: RatingSession) -> HttpResponse:
             "stimulus": first.stimulus,
             "prompt": first.prompt_shown,
             "perspectives": _shown_perspectives(session),
+            "annotation_tasks": annotation_tasks_for_trial(study=study),
             "preview": False,
             "resume_url": request.build_absolute_uri(session_url(session)),
         },

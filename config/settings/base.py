@@ -231,7 +231,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Analysis runs and stimulus imports share one job-status choice set: name its enum once.
-    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "analysis.models.AnalysisRun.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "analysis.models.AnalysisRun.Status",
+        "AnnotationTaskKindEnum": "experiments.models.AnnotationTask.Kind",
+        # The name the import kind had before annotation tasks brought a second "kind".
+        "KindEnum": "experiments.models.StimulusImport.Kind",
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ from django.utils.html import json_script
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from analysis.stats.rich import tokenize_prompt
 from experiments.models import Study
+from ratings.annotations import MAX_POINTS
 from ratings.selectors import scale_levels as _scale_levels
 
 register = template.Library()
@@ -16,6 +18,19 @@ register = template.Library()
 @register.simple_tag
 def scale_levels(study: Study) -> list[dict[str, Any]]:
     return _scale_levels(study)
+
+
+@register.simple_tag
+def prompt_tokens(prompt: str) -> list[str]:
+    """The prompt's words as the words task shows them (indices are what a participant marks)."""
+    return tokenize_prompt(prompt or "")
+
+
+@register.simple_tag
+def task_of_kind(tasks: list[dict[str, Any]] | None, kind: str) -> dict[str, Any] | None:
+    """The study's annotation task of this kind (regions: the image takes clicks and keys; words:
+    the prompt is shown as toggles), or None."""
+    return next((t for t in tasks or [] if t["kind"] == kind), None)
 
 
 @register.simple_tag
@@ -34,11 +49,13 @@ def trial_config(
             "levels": _scale_levels(study) if study.scale_kind == Study.ScaleKind.INTEGER else [],
         },
         "perspectives": [{"key": p["key"], "label": str(p["label"])} for p in perspectives],
+        "max_points": MAX_POINTS,
         "stimulus": {
             "url": stimulus.image_url,
             "width": stimulus.width,
             "height": stimulus.height,
             "prompt": prompt,
+            "tokens": tokenize_prompt(prompt or ""),
         },
         "texts": {
             "answer_all": _("Answer every question to continue."),
@@ -54,6 +71,12 @@ def trial_config(
                 "Please take part on a computer with a larger screen."
             ),
             "loading": _("Loading the image…"),
+            "answer_tasks": _("Answer the marking tasks too (or say there is nothing to mark)."),
+            "marks": _("%(n)s marks."),
+            "one_mark": _("1 mark."),
+            "no_marks": _("No marks yet."),
+            "max_marks": _("%(n)s marks: the most you can place. Remove one to place another."),
+            "remove_mark": _("Remove mark %(n)s"),
         },
     }
     return json_script(config, "trial-config")

@@ -30,7 +30,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.querySelector(".measure #trial-form");
-    panel = T.measurePanel(form, data.longest_prompt, T.hintTexts(config.texts));
+    panel = T.measurePanel(form, data.longest_prompt, T.hintTexts(config.texts), data.longest_tokens);
     check();
     window.addEventListener("resize", check);
     T.onDprChange(check);

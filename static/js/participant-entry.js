@@ -16,7 +16,7 @@
     // after consent, judges the window itself by the same rule.
     var form = document.querySelector(".measure #trial-form");
     var config = T.readJSON("trial-config");
-    var panel = form ? T.measurePanel(form, data.longest_prompt, T.hintTexts(config.texts))
+    var panel = form ? T.measurePanel(form, data.longest_prompt, T.hintTexts(config.texts), data.longest_tokens)
       : { width: T.PANEL_WIDTH, height: 0 };
     var result = T.fit(data.largest, panel, data.any_device, { width: screen.width, height: screen.height });
     if (result.fits && !(touchMac && !data.any_device)) return;

@@ -285,8 +285,8 @@
     flush();
   }
 
-  function answered(scores, timing, trial) {
-    queue.push({
+  function answered(scores, timing, trial, annotations) {
+    var item = {
       index: trial.index,
       stimulus: trial.stimulus,
       scores: scores,
@@ -294,7 +294,10 @@
       viewing_ms: timing.viewing_ms,
       response_ms: timing.response_ms,
       client_time: new Date().toISOString()
-    });
+    };
+    // The marks travel with the scores: one queued item, one key, sent (and resent) together.
+    if (annotations) item.annotations = annotations;
+    queue.push(item);
     save();
     flush();
     progress(trial, true);
@@ -311,7 +314,7 @@
     view = new T.View(el.trial, config, {
       onSubmit: answered,
       onDeviceChange: deviceChanged,
-      rule: { largest: data.largest, prompt: data.longest_prompt, accepted: data.accepted }
+      rule: { largest: data.largest, prompt: data.longest_prompt, tokens: data.longest_tokens, accepted: data.accepted }
     });
     window.addEventListener("online", function () { backoff = FIRST_BACKOFF; flush(); });
     // Continue after the last answer this browser holds (sent or not).

@@ -1,4 +1,5 @@
-/* One trial: the image at native resolution, its prompt, one scale per perspective, "Next".
+/* One trial: the image at native resolution, its prompt, one scale per perspective, the study's
+ * annotation tasks (regions: points on the image; words: the prompt's tokens as toggles), "Next".
  *
  * Used by the participant's trial page (participant-session.js drives it) and by the researcher's
  * preview (no #session-data on the page: nothing is sent; "Next" only says the answers are complete).
@@ -82,22 +83,41 @@
     };
   }
 
-  /* Height of the real question panel at the panel width, with the longest prompt and hint. */
-  function measurePanel(form, prompt, hints) {
+  /* Height of the real question panel at the panel width, with the longest prompt and hint (and,
+   * with a words task, the longest prompt's word toggles: `tokens`). */
+  function measurePanel(form, prompt, hints, tokens) {
     var promptEl = form.querySelector("#trial-prompt"), hintEl = form.querySelector("#trial-hint");
+    var tokensEl = form.querySelector(".tokens");
     var saved = { width: form.style.width, prompt: promptEl.textContent, hint: hintEl.textContent };
+    var savedTokens = tokensEl ? Array.prototype.slice.call(tokensEl.childNodes) : null;
     form.style.width = PANEL_WIDTH + "px";
     if (prompt !== undefined && prompt !== null) promptEl.textContent = prompt;
+    if (tokensEl && tokens) renderTokens(tokensEl, tokens);
     hintEl.textContent = (hints || []).reduce(function (a, b) { return b.length > a.length ? b : a; }, "");
     var height = Math.ceil(form.getBoundingClientRect().height);
     form.style.width = saved.width;
     promptEl.textContent = saved.prompt;
     hintEl.textContent = saved.hint;
+    if (savedTokens) tokensEl.replaceChildren.apply(tokensEl, savedTokens);
     return { width: PANEL_WIDTH, height: height };
   }
 
+  /* The words task's toggles, one per token (indices as the server's tokenize_prompt gives them). */
+  function renderTokens(container, tokens) {
+    container.textContent = "";
+    tokens.forEach(function (token, i) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "token";
+      b.dataset.index = String(i);
+      b.setAttribute("aria-pressed", "false");
+      b.textContent = token;
+      container.appendChild(b);
+    });
+  }
+
   function hintTexts(texts) {
-    return [texts.answer_all, texts.keep_looking, texts.ready, texts.loading].filter(Boolean);
+    return [texts.answer_all, texts.answer_tasks, texts.keep_looking, texts.ready, texts.loading].filter(Boolean);
   }
 
   function onDprChange(callback) {
@@ -125,6 +145,17 @@
     this.blocker = root.querySelector("#trial-blocker");
     this.blockerText = root.querySelector("#trial-blocker-text");
     this.scales = Array.prototype.slice.call(root.querySelectorAll(".scale"));
+    this.canvas = root.querySelector("#trial-canvas");
+    this.marksEl = root.querySelector("#trial-marks");
+    this.crosshair = root.querySelector("#trial-crosshair");
+    this.tasks = Array.prototype.slice.call(root.querySelectorAll(".task")).map(function (el) {
+      return {
+        el: el, key: el.dataset.key, kind: el.dataset.kind, none: el.querySelector(".task-none"),
+        tokensEl: el.querySelector(".tokens"), countEl: el.querySelector(".task-count"),
+        points: [], tokens: [], nothing: false
+      };
+    });
+    this.cross = { x: 0.5, y: 0.5 };
     this.trial = null;
     this.shownAt = null;
     this.lastAnswerAt = null;
@@ -151,6 +182,154 @@
     onDprChange(function () { self.layout(); });
     this.img.addEventListener("load", function () { self.imageShown(); });
     this.img.addEventListener("error", function () { self.imageFailed(); });
+    this.tasks.forEach(function (task) { self.bindTask(task); });
+  };
+
+  // --- Annotation tasks --------------------------------------------------------------------
+  TrialView.prototype.regions = function () {
+    return this.tasks.filter(function (t) { return t.kind === "regions"; })[0] || null;
+  };
+
+  TrialView.prototype.bindTask = function (task) {
+    var self = this;
+    task.none.addEventListener("click", function () {
+      // "Nothing to mark" / "all words shown" is an answer of its own: it clears the marks.
+      task.nothing = !task.nothing;
+      if (task.nothing) { task.points = []; task.tokens = []; }
+      self.taskChanged(task);
+    });
+    if (task.kind === "words") {
+      task.tokensEl.addEventListener("click", function (event) {
+        var b = event.target.closest(".token");
+        if (!b) return;
+        var i = Number(b.dataset.index), at = task.tokens.indexOf(i);
+        if (at >= 0) task.tokens.splice(at, 1); else task.tokens.push(i);
+        task.nothing = false;
+        self.taskChanged(task);
+      });
+      return;
+    }
+    this.canvas.addEventListener("click", function (event) {
+      var mark = event.target.closest(".trial-mark");
+      if (mark) { self.removePoint(task, Number(mark.dataset.index)); return; }
+      var rect = self.img.getBoundingClientRect();
+      if (!rect.width || !rect.height) return;
+      self.addPoint(task, (event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height);
+    });
+    this.canvas.addEventListener("keydown", function (event) { self.canvasKey(task, event); });
+  };
+
+  function clamp01(v) { return Math.min(1, Math.max(0, v)); }
+
+  TrialView.prototype.addPoint = function (task, x, y) {
+    if (!this.trial || this.busy) return;
+    if (task.points.length >= this.config.max_points) { this.taskChanged(task, true); return; }
+    task.points.push([clamp01(x), clamp01(y)]);
+    task.nothing = false;
+    this.taskChanged(task);
+  };
+
+  TrialView.prototype.removePoint = function (task, i) {
+    if (!this.trial || this.busy || i < 0 || i >= task.points.length) return;
+    task.points.splice(i, 1);
+    this.taskChanged(task);
+  };
+
+  /* Keyboard marking on the focused image: arrows move the cross (Shift: finer), Enter or Space
+   * marks its spot, Delete or Backspace removes the last mark. */
+  TrialView.prototype.canvasKey = function (task, event) {
+    if (event.altKey || event.ctrlKey || event.metaKey || !this.trial) return;
+    var w = this.img.getBoundingClientRect().width || 1, h = this.img.getBoundingClientRect().height || 1;
+    var step = event.shiftKey ? 1 : 10; // CSS px
+    var moves = { ArrowLeft: [-step / w, 0], ArrowRight: [step / w, 0], ArrowUp: [0, -step / h], ArrowDown: [0, step / h] };
+    if (moves[event.key]) {
+      this.cross.x = clamp01(this.cross.x + moves[event.key][0]);
+      this.cross.y = clamp01(this.cross.y + moves[event.key][1]);
+      this.drawCross();
+    } else if (event.key === "Enter" || event.key === " ") {
+      this.addPoint(task, this.cross.x, this.cross.y);
+    } else if (event.key === "Delete" || event.key === "Backspace") {
+      this.removePoint(task, task.points.length - 1);
+    } else {
+      return;
+    }
+    event.preventDefault(); // no scrolling, no "Next" on Enter
+  };
+
+  TrialView.prototype.drawCross = function () {
+    if (!this.crosshair) return;
+    this.crosshair.style.left = this.cross.x * 100 + "%";
+    this.crosshair.style.top = this.cross.y * 100 + "%";
+  };
+
+  TrialView.prototype.drawTask = function (task, full) {
+    var texts = this.texts;
+    task.none.setAttribute("aria-pressed", task.nothing ? "true" : "false");
+    task.el.classList.toggle("answered", this.taskAnswer(task) !== null);
+    if (task.kind === "words") {
+      Array.prototype.forEach.call(task.tokensEl.querySelectorAll(".token"), function (b) {
+        b.setAttribute("aria-pressed", task.tokens.indexOf(Number(b.dataset.index)) >= 0 ? "true" : "false");
+      });
+      return;
+    }
+    var n = task.points.length;
+    task.countEl.textContent = full ? format(texts.max_marks, { n: n })
+      : n === 0 ? texts.no_marks : n === 1 ? texts.one_mark : format(texts.marks, { n: n });
+    this.marksEl.textContent = "";
+    var marksEl = this.marksEl;
+    task.points.forEach(function (p, i) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.tabIndex = -1; // the keyboard removes marks with Delete on the image
+      b.className = "trial-mark";
+      b.dataset.index = String(i);
+      b.style.left = p[0] * 100 + "%";
+      b.style.top = p[1] * 100 + "%";
+      b.textContent = String(i + 1);
+      b.setAttribute("aria-label", format(texts.remove_mark, { n: i + 1 }));
+      marksEl.appendChild(b);
+    });
+  };
+
+  TrialView.prototype.taskChanged = function (task, full) {
+    this.drawTask(task, full);
+    this.answerChanged();
+  };
+
+  /* A task's answer in the submission's shape, or null while it has none. */
+  TrialView.prototype.taskAnswer = function (task) {
+    if (task.kind === "regions") {
+      if (!task.nothing && !task.points.length) return null;
+      return { points: task.points.map(function (p) { return [p[0], p[1]]; }), nothing: task.nothing };
+    }
+    if (!task.nothing && !task.tokens.length) return null;
+    return { tokens: task.tokens.slice().sort(function (a, b) { return a - b; }), nothing: task.nothing };
+  };
+
+  /* {task key: answer} of every task (null when the study has none). */
+  TrialView.prototype.annotations = function () {
+    if (!this.tasks.length) return null;
+    var self = this, result = {};
+    this.tasks.forEach(function (task) { result[task.key] = self.taskAnswer(task); });
+    return result;
+  };
+
+  TrialView.prototype.tasksComplete = function () {
+    var self = this;
+    return this.tasks.every(function (task) { return self.taskAnswer(task) !== null; });
+  };
+
+  TrialView.prototype.resetTasks = function (trial) {
+    var self = this;
+    this.cross = { x: 0.5, y: 0.5 };
+    this.drawCross();
+    this.tasks.forEach(function (task) {
+      task.points = [];
+      task.tokens = [];
+      task.nothing = false;
+      if (task.kind === "words" && trial.tokens) renderTokens(task.tokensEl, trial.tokens);
+      self.drawTask(task);
+    });
   };
 
   TrialView.prototype.show = function (trial) {
@@ -165,6 +344,7 @@
     this.form.reset();
     this.scales.forEach(function (s) { s.classList.remove("touched"); });
     this.promptEl.textContent = trial.prompt;
+    this.resetTasks(trial);
     this.img.width = trial.width;
     this.img.height = trial.height;
     this.layout();
@@ -207,7 +387,7 @@
     this.img.style.height = this.trial.height / ratio + "px";
     var rule = this.options.rule || {};
     if (!this.panel) {
-      var measured = measurePanel(this.form, rule.prompt, hintTexts(this.texts));
+      var measured = measurePanel(this.form, rule.prompt, hintTexts(this.texts), rule.tokens);
       if (measured.height) this.panel = measured; // 0 while hidden: measure again later
     }
     var image = rule.largest || { width: this.trial.width, height: this.trial.height };
@@ -244,8 +424,12 @@
     return result;
   };
 
-  TrialView.prototype.complete = function () {
+  TrialView.prototype.scalesComplete = function () {
     return Object.keys(this.answers()).length === this.scales.length;
+  };
+
+  TrialView.prototype.complete = function () {
+    return this.scalesComplete() && this.tasksComplete();
   };
 
   TrialView.prototype.answerChanged = function () {
@@ -266,7 +450,8 @@
     if (!this.trial) return;
     if (!this.fits || this.busy) this.hint.textContent = "";
     else if (this.shownAt === null) this.hint.textContent = this.texts.loading;
-    else if (!this.complete()) this.hint.textContent = this.texts.answer_all;
+    else if (!this.scalesComplete()) this.hint.textContent = this.texts.answer_all;
+    else if (!this.tasksComplete()) this.hint.textContent = this.texts.answer_tasks;
     else if (!this.viewed) this.hint.textContent = this.texts.keep_looking;
     else this.hint.textContent = this.texts.ready;
   };
@@ -280,7 +465,10 @@
 
   TrialView.prototype.key = function (event) {
     if (!this.trial || this.busy || !this.fits || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.defaultPrevented) return; // the image's own keys (marking)
     if (event.target && event.target.tagName === "INPUT" && event.target.type === "text") return;
+    // A task's toggle takes Enter as a click, as any button does.
+    if (event.key === "Enter" && event.target && event.target.closest && event.target.closest(".task button")) return;
     if (this.root.closest(".hidden")) return;
     if (event.key === "Enter") {
       event.preventDefault();
@@ -312,7 +500,7 @@
     if (this.options.onSubmit) {
       this.busy = true;
       this.update();
-      this.options.onSubmit(this.answers(), timing, this.trial);
+      this.options.onSubmit(this.answers(), timing, this.trial, this.annotations());
     } else {
       this.hint.textContent = this.texts.preview_complete;
     }

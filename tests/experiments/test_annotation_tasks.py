@@ -1,9 +1,11 @@
 """Annotation tasks (issue 17): configured like perspectives, by service, API and settings page;
 locked once the study has ratings (wording may still change)."""
 
+import re
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -12,6 +14,7 @@ from experiments.exceptions import StudyError, TrialDesignLocked
 from experiments.models import AnnotationTask, Study
 from experiments.services import study_duplicate, study_update
 from tests.experiments.builders import add_ratings
+from tests.experiments.test_views import edit_payload
 from tests.factories import StimulusFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +145,74 @@ def test_the_api_refuses_a_task_change_of_a_rated_study_with_409(api: APIClient,
     assert refused.status_code == 409
     assert refused.json()["code"] == "trial_design_locked"
     assert not AnnotationTask.objects.filter(study=study).exists()
+
+
+def task_forms(*tasks: dict[str, Any], initial: int = 0) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "a-TOTAL_FORMS": len(tasks),
+        "a-INITIAL_FORMS": initial,
+        "a-MIN_NUM_FORMS": 0,
+        "a-MAX_NUM_FORMS": 2,
+    }
+    for i, task in enumerate(tasks):
+        data.update({f"a-{i}-{name}": value for name, value in task.items()})
+    return data
+
+
+def test_the_settings_page_adds_and_removes_tasks(client: Client, researcher: Any) -> None:
+    # given
+    client.force_login(researcher)
+    study = StudyFactory(owner=researcher)
+    url = reverse("experiments:study-edit", args=[study.slug])
+
+    # when
+    page = client.get(url)
+    added = client.post(
+        url, edit_payload(study, **task_forms({**WORDS, "ORDER": 2}, {**REGIONS, "ORDER": 1}))
+    )
+    tasks_after_add = tasks_of(study)
+    kept = client.post(url, edit_payload(study))  # a post without the task forms keeps them
+    tasks_after_keep = tasks_of(study)
+    removed = client.post(
+        url, edit_payload(study, **task_forms({**REGIONS, "ORDER": 1}, {**WORDS, "DELETE": "on"}, initial=2))
+    )
+
+    # then
+    assert page.status_code == 200
+    assert 'id="add-task"' in page.content.decode()
+    assert (added.status_code, kept.status_code, removed.status_code) == (302, 302, 302)
+    assert [t[1] for t in tasks_after_add] == ["artefacts", "missing"]
+    assert tasks_after_keep == tasks_after_add
+    assert [t[1] for t in tasks_of(study)] == ["artefacts"]
+
+
+def test_the_settings_page_refuses_two_tasks_of_a_kind_in_words(client: Client, researcher: Any) -> None:
+    client.force_login(researcher)
+    study = StudyFactory(owner=researcher)
+    url = reverse("experiments:study-edit", args=[study.slug])
+
+    response = client.post(url, edit_payload(study, **task_forms(REGIONS, {**WORDS, "kind": "regions"})))
+
+    assert response.status_code == 400
+    assert "at most one annotation task of each kind" in response.content.decode()
+    assert not AnnotationTask.objects.filter(study=study).exists()
+
+
+def test_the_settings_page_locks_the_task_list_of_a_rated_study(client: Client, researcher: Any) -> None:
+    client.force_login(researcher)
+    study = StudyFactory(owner=researcher)
+    study_update(study=study, fields={}, annotation_tasks=[REGIONS])
+    add_ratings(study, StimulusFactory(study=study), 1)
+    url = reverse("experiments:study-edit", args=[study.slug])
+
+    page = client.get(url).content.decode()
+    # a disabled field keeps its initial value whatever is posted: only the wording changes
+    response = client.post(
+        url,
+        edit_payload(study, **task_forms({**REGIONS, "kind": "words", "label": "Flaws"}, initial=1)),
+    )
+
+    assert 'id="add-task"' not in page
+    assert re.search(r'<select name="a-0-kind"[^>]*disabled', page)
+    assert response.status_code == 302
+    assert tasks_of(study) == [(1, "artefacts", "regions", "Flaws", "Click them.")]
