@@ -36,6 +36,7 @@ from analysis.exceptions import AnalysisRunInvalid, ClaimLost, JobQueueUnavailab
 from analysis.models import AnalysisRun
 from analysis.offline import code_version
 from analysis.stats import DEFAULT_METHOD, METHODS, AnalysisResult
+from config.jobs import job_send
 from experiments.models import Study
 from ratings.models import Rating
 from ratings.services import participants_exclude
@@ -108,12 +109,8 @@ def analysis_run_start(
 
 def analysis_run_enqueue(*, run_id: int) -> None:
     """Publish the execution task of a run; raise JobQueueUnavailable if the broker refuses it."""
-    from analysis.tasks import (
-        analysis_run_execute_task,  # the tasks module imports this one
-    )
-
     try:
-        analysis_run_execute_task.delay(run_id)
+        job_send("analysis.tasks.analysis_run_execute_task", run_id)
     except (KombuError, OSError) as exc:
         logger.warning("analysis run %s: could not publish the job: %s", run_id, exc)
         AnalysisRun.objects.filter(pk=run_id, status=Status.PENDING).update(

@@ -73,9 +73,9 @@ def study_has_ratings(*, study: Study) -> bool:
     """True once any real participant has rated: the trial design is then locked (pilot data,
     removable at any time, does not lock it)."""
     # Imported here: ratings depends on experiments at import time, not the other way round.
-    from ratings.models import Rating
+    from ratings.selectors import study_has_real_ratings
 
-    return Rating.objects.filter(session__study=study, session__is_pilot=False).exists()
+    return study_has_real_ratings(study=study)
 
 
 def stimulus_list(*, study: Study, role: str = "", generator: str = "", q: str = "") -> QuerySet[Stimulus]:
@@ -223,23 +223,10 @@ def study_panel_links(*, study: Study, participant_url: str) -> list[dict[str, A
 
 def study_list_with_progress(*, user: User | AnonymousUser, archived: bool) -> QuerySet[Study]:
     """The study list: test stimuli and valid answered trials per study, archived ones or the others."""
-    from ratings.models import RatingSession, Trial
+    from ratings.selectors import valid_trial_count_per_study
 
-    # The dashboard's rule (experiments.dashboard.valid_trials), for every listed study at once.
-    valid = (
-        Trial.objects.filter(
-            session__study=OuterRef("pk"),
-            kind=Trial.Kind.TEST,
-            answered_at__isnull=False,
-            session__is_pilot=False,
-            session__participant__excluded_reason="",
-        )
-        .exclude(session__status=RatingSession.Status.SCREENED_OUT)
-        .order_by()
-        .values("session__study")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
+    # The dashboard's rule (ratings.selectors.valid_trials), for every listed study at once.
+    valid = valid_trial_count_per_study(study=OuterRef("pk"))
     return (
         study_list_for_user(user=user)
         .filter(archived_at__isnull=not archived)

@@ -21,6 +21,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from kombu.exceptions import KombuError
 
+from config.jobs import job_send
 from experiments import selectors
 from experiments.exceptions import (
     ImportQueueUnavailable,
@@ -560,10 +561,8 @@ def stimulus_import_create(
 def stimulus_import_enqueue(*, import_id: int) -> None:
     """Publish the import's job; raise ImportQueueUnavailable if the broker refuses it (the
     import stays pending and `stimulus_imports_sweep` publishes it later)."""
-    from experiments.tasks import stimulus_import_execute_task
-
     try:
-        stimulus_import_execute_task.delay(import_id)
+        job_send("experiments.tasks.stimulus_import_execute_task", import_id)
     except (KombuError, OSError) as exc:
         logger.warning("stimulus import %s: could not publish the job: %s", import_id, exc)
         StimulusImport.objects.filter(pk=import_id, status=StimulusImport.Status.PENDING).update(

@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from pilot.services import MAX_RATERS
+from pilot.services import MAX_DIFFICULTY, MAX_RATERS
 
 
 class PilotStartForm(forms.Form):
@@ -17,6 +17,24 @@ class PilotStartForm(forms.Form):
         max_value=10,
         initial=0.5,
         widget=forms.NumberInput(attrs={"step": "0.1"}),
+    )
+    difficulty = forms.FloatField(
+        label=_("Spread of image difficulty"),
+        min_value=0,
+        max_value=MAX_DIFFICULTY,
+        initial=0.5,
+        required=False,
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+        help_text=_(
+            "0: every image is as hard to agree on as the others; 0.5: the hardest images get about "
+            "twice the noise of a typical one, the cleanest half."
+        ),
+    )
+    compare_modes = forms.BooleanField(
+        label=_("Also simulate the whole study in balanced and in precision allocation"),
+        required=False,
+        initial=True,
+        help_text=_("Reports the valid ratings each mode needs for the same accuracy, and the saving."),
     )
     seed = forms.IntegerField(
         label=_("Seed (empty: random)"),
@@ -41,5 +59,7 @@ class PilotStartForm(forms.Form):
             "straightliners": d["straightliners"] / 100,
             "abandoners": d["abandoners"] / 100,
             "noise": d["noise"],
+            "difficulty": d["difficulty"] or 0.0,
+            "compare_modes": bool(d["compare_modes"]),
             "seed": d["seed"],
         }

@@ -32,13 +32,19 @@ class PilotRun(models.Model):
     noise = models.FloatField(
         default=0.5, help_text=_("Typical inconsistency of honest raters, in scale points")
     )
+    difficulty = models.FloatField(
+        default=0.0, help_text=_("Spread of the images' difficulty (log-SD of a noise multiplier)")
+    )
+    compare_modes = models.BooleanField(
+        default=False, help_text=_("Also simulate the whole study in balanced and precision allocation")
+    )
     base_url = models.CharField(max_length=300)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     progress_message = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     planted = models.JSONField(default=list, blank=True)  # one entry per simulated rater
     simulation = models.JSONField(default=dict, blank=True)  # the simulator's figures
-    report = models.JSONField(default=dict, blank=True)  # recovery, screening, target reach
+    report = models.JSONField(default=dict, blank=True)  # recovery, screening, target reach, modes
     plot = models.CharField(max_length=255, blank=True)  # storage name of the scatter plot PNG
     analysis_run = models.ForeignKey(
         "analysis.AnalysisRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -18,14 +18,15 @@ from django.core.files.storage import default_storage
 from analysis.models import AnalysisRun
 from analysis.selectors import analysis_run_file_name
 from analysis.stats.recovery import recovery
-from experiments.models import Stimulus, Study
-from pilot import simulator
+from experiments.models import Perspective, Stimulus, Study
+from pilot import modes, simulator
 from pilot.models import PilotRun
 from pilot.rich import recovery_report as rich_recovery_report
 from pilot.selectors import participants_needed
 from ratings.models import Participant
 
 PLOT_NAME = "recovered-vs-true.png"
+MODES_PLOT_NAME = "balanced-vs-precision.png"
 
 
 def _mos_rows(analysis: AnalysisRun) -> dict[int, dict[str, str]]:
@@ -184,15 +185,96 @@ def plot_save(run: PilotRun, report: dict[str, Any]) -> str:
         ax.set_xlabel("planted true score")
         ax.set_ylabel(f"recovered MOS ({report['method']})")
         ax.grid(alpha=0.3)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / PLOT_NAME
-        fig.savefig(path, format="png")
-        name = f"{run.storage_dir}/{PLOT_NAME}"
-        if default_storage.exists(name):
-            default_storage.delete(name)
-        with path.open("rb") as fh:
-            return default_storage.save(name, File(fh, name=PLOT_NAME))
+    return _save_figure(fig, run, PLOT_NAME)
 
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def population_of(run: PilotRun) -> simulator.Population:
+    """The pilot's simulated raters (the HTTP pilot and the allocation comparison share them)."""
+    return simulator.Population(
+        seed=run.seed,
+        spammers=run.spammers,
+        straightliners=run.straightliners,
+        abandoners=run.abandoners,
+        noise_min=run.noise * 0.6,
+        noise_max=run.noise * 1.4,
+        bias_sd=run.noise * 0.6,
+        difficulty=run.difficulty,
+    )
+
+
+# --- Balanced against precision allocation ----------------------------------------------------
+def modes_build(run: PilotRun) -> dict[str, Any]:
+    """Simulate the whole study in both allocation modes (`pilot.modes`) and draw the figure."""
+    study = run.study
+    scale = simulator.Scale(kind=study.scale_kind, min=float(study.scale_min), max=float(study.scale_max))
+    perspectives = list(
+        Perspective.objects.filter(study=study).order_by("order").values_list("key", "target_half_width")
+    )
+    target, default_used = modes.target_for(
+        [h for _key, h in perspectives], scale, study.precision_min_ratings, study.precision_max_ratings
+    )
+    ids = tuple(
+        study.stimuli.filter(role=Stimulus.Role.TEST).order_by("position").values_list("pk", flat=True)
+    )
+    design = modes.Design(
+        stimulus_ids=ids,
+        keys=tuple(key for key, _h in perspectives),
+        scale=scale,
+        per_session=max(1, min(study.stimuli_per_session, len(ids))),
+        target=target,
+    )
+    result = modes.compare(design, population_of(run))
+    result["target_default"] = default_used
+    result["difficulty_of"] = [
+        simulator.planted_difficulty(run.seed, pk, run.difficulty) for pk in design.stimulus_ids
+    ]
+    result["plot"] = _modes_plot(run, result)
+    return _json_safe(result)
+
+
+def _modes_plot(run: PilotRun, result: dict[str, Any]) -> str:
+    """Left: the 95th-percentile half-width against the valid ratings spent, per mode, with the
+    target. Right: where each mode put its ratings (valid ratings per image against its difficulty)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    colors = {modes.BALANCED: "#4C72B0", modes.PRECISION: "#DD8452"}
+    fig = Figure(figsize=(9.6, 4.0), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    for mode, item in result["modes"].items():
+        trace = np.asarray([t for t in item["trace"] if t[1] < 1e8], dtype=float).reshape(-1, 2)
+        label = f"{mode}: {item['valid']} valid ratings"
+        if trace.size:
+            left.plot(trace[:, 0], trace[:, 1], color=colors[mode], lw=1.5, label=label)
+        right.scatter(
+            result["difficulty_of"], item["counts"], s=14, alpha=0.7, color=colors[mode], label=mode
+        )
+    left.axhline(max(result["target_half_width"]), color="#555", ls="--", lw=1, label="target")
+    left.set_xlabel("valid ratings collected")
+    left.set_ylabel("95th percentile of 95% CI half-widths")
+    saving = result["saving"]
+    left.set_title(f"saving {100 * saving:.1f} %" if saving is not None else "", fontsize=9)
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    right.set_xlabel("planted image difficulty (noise multiplier)")
+    right.set_ylabel("valid ratings of the image")
+    right.set_title("where the ratings went", fontsize=9)
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3)
+    return _save_figure(fig, run, MODES_PLOT_NAME)
+
+
+def _save_figure(fig: Any, run: PilotRun, file_name: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / file_name
+        fig.savefig(path, format="png")
+        name = f"{run.storage_dir}/{file_name}"
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        with path.open("rb") as fh:
+            return default_storage.save(name, File(fh, name=file_name))

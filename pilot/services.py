@@ -52,13 +52,14 @@ Status = PilotRun.Status
 MAX_RATERS = 500
 CONCURRENCY = 8
 ACTIVE = (Status.PENDING, Status.RUNNING, Status.ANALYSING)
+MAX_DIFFICULTY = 2.0  # log-SD: beyond it, a few images would be pure noise
 STALE_AFTER_SECONDS = 30 * 60  # an active pilot older than this does not block a new one
 EXECUTE_TASK = "pilot.tasks.pilot_run_execute_task"
 
 
 # --- Start --------------------------------------------------------------------------------------
 def _check_options(
-    raters: int, spammers: float, straightliners: float, abandoners: float, noise: float
+    raters: int, spammers: float, straightliners: float, abandoners: float, noise: float, difficulty: float
 ) -> None:
     if not 1 <= raters <= MAX_RATERS:
         raise PilotInvalid(_("Choose between 1 and %(n)s simulated raters.") % {"n": MAX_RATERS})
@@ -69,6 +70,10 @@ def _check_options(
         )
     if not 0 <= noise <= 10:
         raise PilotInvalid(_("The inconsistency must be between 0 and 10 scale points."))
+    if not 0 <= difficulty <= MAX_DIFFICULTY:
+        raise PilotInvalid(
+            _("The spread of image difficulty must be between 0 and %(max)s.") % {"max": MAX_DIFFICULTY}
+        )
 
 
 def _check_base_url(base_url: str) -> str:
@@ -90,13 +95,15 @@ def pilot_run_start(
     straightliners: float = 0.05,
     abandoners: float = 0.05,
     noise: float = 0.5,
+    difficulty: float = 0.0,
+    compare_modes: bool = False,
     enqueue: bool = True,
 ) -> PilotRun:
     """Create a pending pilot of `raters` simulated participants and enqueue it after commit.
 
     Works on draft, paused and open studies (not closed ones). One active pilot per study.
     """
-    _check_options(raters, spammers, straightliners, abandoners, noise)
+    _check_options(raters, spammers, straightliners, abandoners, noise, difficulty)
     locked = Study.objects.select_for_update().get(pk=study.pk)
     if locked.status == Study.Status.CLOSED:
         raise PilotBusy(_("This study is closed: a pilot cannot run on it."))
@@ -113,6 +120,8 @@ def pilot_run_start(
         straightliners=straightliners,
         abandoners=abandoners,
         noise=noise,
+        difficulty=difficulty,
+        compare_modes=compare_modes,
         base_url=_check_base_url(base_url),
         created_by=user if isinstance(user, User) else None,
         progress_message=_("Waiting for a worker"),
@@ -198,6 +207,9 @@ def pilot_run_execute(*, run_id: int) -> str:
         analysis = _analyse(run)
         report = reports.report_build(run, analysis)
         plot = reports.plot_save(run, report)
+        if run.compare_modes:
+            _update(run, progress_message="Simulating the study in balanced and precision allocation")
+            report["modes"] = reports.modes_build(run)
     except Exception as exc:  # deterministic or not, the researcher needs to see it
         logger.exception("pilot %s failed", run_id)
         _update(
@@ -223,15 +235,7 @@ def _simulate(run: PilotRun) -> None:
         pids[rater.index] = f"pilot{run.pk}-{rater.index:04d}-{secrets.token_hex(3)}"
         return {**panel_query(study.panel, pids[rater.index]), "pilot": token}
 
-    population = simulator.Population(
-        seed=run.seed,
-        spammers=run.spammers,
-        straightliners=run.straightliners,
-        abandoners=run.abandoners,
-        noise_min=run.noise * 0.6,
-        noise_max=run.noise * 1.4,
-        bias_sd=run.noise * 0.6,
-    )
+    population = reports.population_of(run)
     result = simulator.simulate(
         run.base_url,
         study.slug,
@@ -291,7 +295,8 @@ def pilot_data_remove(*, study: Study) -> dict[str, int]:
     counts["trials"] = Trial.objects.filter(session__study=study, session__is_pilot=True).count()
     analyses = AnalysisRun.objects.filter(study=study, pilot_only=True)
     files = [f for files in analyses.values_list("files", flat=True) for f in files or []]
-    files += [p for p in PilotRun.objects.filter(study=study).values_list("plot", flat=True) if p]
+    for plot, report in PilotRun.objects.filter(study=study).values_list("plot", "report"):
+        files += [name for name in (plot, ((report or {}).get("modes") or {}).get("plot")) if name]
     counts["analyses"] = analyses.count()
     counts["pilot_runs"] = PilotRun.objects.filter(study=study).count()
     # Sessions first: a pilot session of a non-pilot participant cannot exist, but never leave one.

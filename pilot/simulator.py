@@ -12,7 +12,11 @@ API
     (noise SD, in scale points), and may abandon the session after a fraction of its trials.
 ``planted_truth(seed, stimulus_id, perspective, scale)`` -> ``float``
     The true score of a stimulus from a perspective (deterministic in the seed).
-``rater_scores(rater, trial, config, seed)`` -> ``{perspective key: score}``
+``planted_difficulty(seed, stimulus_id, spread)`` -> ``float``
+    How much an image multiplies the honest raters' inconsistency: 1 for every image when
+    ``spread`` is 0, else log-normal with that log-SD (clean images near-unanimous, polarising
+    ones split), as real images differ.
+``rater_scores(rater, trial, keys, scale, seed, difficulty=0)`` -> ``{perspective key: score}``
     What a rater answers on one trial (deterministic in seed, rater, stimulus, repetition: the
     same seed gives the same answers whatever order the server allocates).
 ``ParticipantClient(base_url, slug, query)``
@@ -34,6 +38,7 @@ so load scripts can read p50/p99 from ``SimulationResult.latencies``.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import math
@@ -82,6 +87,7 @@ class Population:
     bias_sd: float = 0.3
     noise_min: float = 0.3
     noise_max: float = 0.7
+    difficulty: float = 0.0  # log-SD of the images' inconsistency multiplier (planted_difficulty)
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,7 @@ class Scale:
         return float(round(value)) if self.kind == "integer" else round(value, 2)
 
 
+@functools.lru_cache(maxsize=65536)  # the pilot's allocation comparison asks for each many times
 def planted_truth(seed: int, stimulus_id: int, perspective: str, scale: Scale) -> float:
     """The true score of a stimulus from one perspective, in scale units, inside the scale.
 
@@ -153,10 +160,25 @@ def planted_truth(seed: int, stimulus_id: int, perspective: str, scale: Scale) -
     return scale.min + span * min(max(base + own, 0.05), 0.95)
 
 
+@functools.lru_cache(maxsize=65536)
+def planted_difficulty(seed: int, stimulus_id: int, spread: float) -> float:
+    """The factor by which an image scales honest raters' noise: exp(N(0, spread)), 1 at spread 0."""
+    if spread <= 0:
+        return 1.0
+    return math.exp(random.Random(f"{seed}|difficulty|{stimulus_id}").gauss(0, spread))
+
+
 def rater_scores(
-    rater: Rater, trial: Mapping[str, Any], keys: list[str], scale: Scale, seed: int
+    rater: Rater,
+    trial: Mapping[str, Any],
+    keys: list[str],
+    scale: Scale,
+    seed: int,
+    difficulty: float = 0.0,
 ) -> dict[str, float]:
-    """The rater's answers to one trial, deterministic in (seed, rater, stimulus, repetition)."""
+    """The rater's answers to one trial, deterministic in (seed, rater, stimulus, repetition).
+
+    `difficulty` is the population's spread of image difficulty (`planted_difficulty`)."""
     # Keyed on the stimulus and the trial kind, never the position: the server allocates in a
     # random order, and the same seed must give the same answers to the same stimulus.
     rng = random.Random(f"{seed}|{rater.index}|{trial['stimulus']}|{trial.get('kind', '')}")
@@ -172,9 +194,8 @@ def rater_scores(
             ref = trial["reference"][key]
             value = (sum(ref) / len(ref) if isinstance(ref, list) else float(ref)) + rng.gauss(0, rater.noise)
         else:
-            value = (
-                planted_truth(seed, trial["stimulus"], key, scale) + rater.bias + rng.gauss(0, rater.noise)
-            )
+            noise = rater.noise * planted_difficulty(seed, trial["stimulus"], difficulty)
+            value = planted_truth(seed, trial["stimulus"], key, scale) + rater.bias + rng.gauss(0, noise)
         out[key] = scale.clip(value)
     return out
 
@@ -543,6 +564,7 @@ def run_participant(
     *,
     seed: int,
     think: tuple[float, float] = (0.0, 0.0),
+    difficulty: float = 0.0,
     annotate: Annotate | None = None,
 ) -> ParticipantResult:
     """Walk one whole session; never raises (the outcome says what happened)."""
@@ -554,7 +576,9 @@ def run_participant(
         if page.stage != "trials":
             result.outcome = "full" if page.stage == "ended" and not client.session_url else page.stage
             return result
-        _rate_trials(client, rater, result, seed=seed, rng=rng, think=think, annotate=annotate)
+        _rate_trials(
+            client, rater, result, seed=seed, rng=rng, think=think, difficulty=difficulty, annotate=annotate
+        )
     except SimulatorError as exc:
         result.outcome, result.error = "error", str(exc)
         client.stats.errors.append(str(exc))
@@ -571,6 +595,7 @@ def _rate_trials(
     seed: int,
     rng: random.Random,
     think: tuple[float, float],
+    difficulty: float = 0.0,
     annotate: Annotate | None = None,
 ) -> None:
     data, config = client.session_data, client.config
@@ -589,7 +614,7 @@ def _rate_trials(
             return
         if think[1] > 0:
             time.sleep(rng.uniform(*think))
-        scores = rater_scores(rater, trial, keys, scale, seed)
+        scores = rater_scores(rater, trial, keys, scale, seed, difficulty)
         annotations = annotate(rater, trial) if annotate is not None else None
         response = client.submit(trial, scores, annotations=annotations)
         body = response.json()
@@ -693,7 +718,14 @@ def simulate(
     def one(rater: Rater) -> ParticipantResult:
         params = query(rater) if query else default_query(rater, population.seed)
         client = ParticipantClient(base_url, slug, params, **dict(client_options or {}))
-        outcome = run_participant(client, rater, seed=population.seed, think=think, annotate=annotate)
+        outcome = run_participant(
+            client,
+            rater,
+            seed=population.seed,
+            think=think,
+            difficulty=population.difficulty,
+            annotate=annotate,
+        )
         with lock:
             stats.merge(client.stats)
         return outcome

@@ -85,6 +85,17 @@ def pilot_plot(request: HttpRequest, slug: str, pk: int) -> FileResponse:
 
 
 @login_required
+@require_GET
+def pilot_modes_plot(request: HttpRequest, slug: str, pk: int) -> FileResponse:
+    study = study_get_for_user(user=request.user, slug=slug)
+    run = pilot_run_get(study=study, pk=pk)
+    name = ((run.report or {}).get("modes") or {}).get("plot")
+    if not name or not default_storage.exists(name):
+        raise Http404("No plot")
+    return FileResponse(default_storage.open(name, "rb"), content_type="image/png")
+
+
+@login_required
 @require_POST
 def pilot_remove(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_get_for_user(user=request.user, slug=slug, change=True)

@@ -1,14 +1,29 @@
-"""Reads for the participant flow."""
+"""Reads of the ratings: the participant flow's, and the study progress other apps ask for.
 
+The researcher's dashboard and study list (`experiments`) read the rating tables through the
+functions below, never directly: what counts as a valid rating is decided here only.
+"""
+
+import statistics
+from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+import numpy as np
+from django.db import connection
+from django.db.models import Count, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analysis.stats.rich import tokenize_prompt
-from experiments.models import AnnotationTask, Perspective, Study
-from ratings.models import Participant, RatingSession, Trial
+from experiments.models import AnnotationTask, Perspective, Stimulus, Study
+from ratings import allocation, precision, qc
+from ratings.allocation import on_postgres
+from ratings.models import Participant, Rating, RatingSession, Trial
+from ratings.participants import stall_after
+
+S = RatingSession.Status
+IN_PROGRESS = [S.CONSENT, S.QUESTIONNAIRE, S.DISPLAY_CHECK, S.INSTRUCTIONS, S.TRAINING, S.RATING]
 
 
 def study_get_public(*, slug: str) -> Study:
@@ -118,3 +133,266 @@ def participants_excluded(*, study: Study) -> QuerySet[Participant]:
     """Real participants excluded by the latest analysis of real data (their ratings are not valid
     and their stimuli were allocated again), with the reason in `excluded_reason`."""
     return Participant.objects.filter(study=study, is_pilot=False).exclude(excluded_reason="").order_by("pk")
+
+
+# --- Study progress (the researcher's dashboard and study list) ---------------------------------
+def valid_trials(*, study: Study) -> QuerySet[Trial]:
+    """Answered test trials that count towards the target (no pilots, exclusions or screen-outs)."""
+    return Trial.objects.filter(
+        session__study=study,
+        kind=Trial.Kind.TEST,
+        answered_at__isnull=False,
+        session__is_pilot=False,
+        session__participant__excluded_reason="",
+    ).exclude(session__status=S.SCREENED_OUT)
+
+
+def valid_trial_count_per_study(*, study: OuterRef) -> QuerySet[Any, dict[str, Any]]:
+    """The number of valid trials of the outer query's study (`study=OuterRef("pk")`), as a
+    one-value subquery: the rule of `valid_trials`, for every listed study at once."""
+    return (
+        Trial.objects.filter(
+            session__study=study,
+            kind=Trial.Kind.TEST,
+            answered_at__isnull=False,
+            session__is_pilot=False,
+            session__participant__excluded_reason="",
+        )
+        .exclude(session__status=S.SCREENED_OUT)
+        .order_by()
+        .values("session__study")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+
+
+def valid_ratings(*, study: Study) -> QuerySet[Rating]:
+    """Test ratings that count towards the target, per perspective (as valid_trials)."""
+    return Rating.objects.filter(
+        session__study=study,
+        kind=Trial.Kind.TEST,
+        stimulus__role=Stimulus.Role.TEST,
+        session__is_pilot=False,
+        session__participant__excluded_reason="",
+    ).exclude(session__status=S.SCREENED_OUT)
+
+
+def study_has_real_ratings(*, study: Study) -> bool:
+    """True once any real participant has rated (pilot data does not count)."""
+    return Rating.objects.filter(session__study=study, session__is_pilot=False).exists()
+
+
+def study_session_counts(*, study: Study) -> dict[str, int]:
+    """Real sessions by state, in one query; live sessions idle for `stall_after` are `stalled`."""
+    stalled = Q(status__in=IN_PROGRESS, last_seen_at__lt=timezone.now() - stall_after(study))
+    return RatingSession.objects.filter(study=study, is_pilot=False).aggregate(
+        started=Count("id"),
+        in_progress=Count("id", filter=Q(status__in=IN_PROGRESS) & ~stalled),
+        stalled=Count("id", filter=stalled),
+        completed=Count("id", filter=Q(status=S.COMPLETED)),
+        screened_out=Count("id", filter=Q(status=S.SCREENED_OUT)),
+        declined=Count("id", filter=Q(status=S.DECLINED)),
+        expired=Count("id", filter=Q(status=S.EXPIRED)),
+    )
+
+
+def study_participant_count(*, study: Study) -> int:
+    return Participant.objects.filter(study=study, is_pilot=False).count()
+
+
+def valid_trial_count_since(*, study: Study, since: datetime) -> int:
+    return valid_trials(study=study).filter(answered_at__gte=since).count()
+
+
+def valid_rating_histogram(*, study: Study, target: int) -> tuple[dict[int, int], int]:
+    """({valid ratings, capped at target: test stimuli}, valid ratings in all), in one query.
+
+    The histogram is counted in SQL (a bincount over per-stimulus counts): a study with 100,000
+    stimuli returns a few dozen rows, not 100,000.
+    """
+    if not on_postgres():
+        return _valid_rating_histogram_portable(study, target)
+    trials_sql, params = (
+        valid_trials(study=study).values("stimulus_id").annotate(n=Count("id")).query.sql_with_params()
+    )
+    stimulus = Stimulus._meta.db_table
+    sql = f"""
+        SELECT LEAST(COALESCE(c.n, 0), %s) AS bin, COUNT(*), SUM(COALESCE(c.n, 0))
+        FROM {stimulus} s LEFT JOIN ({trials_sql}) c ON c.stimulus_id = s.id
+        WHERE s.study_id = %s AND s.role = %s
+        GROUP BY bin ORDER BY bin
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [target, *params, study.pk, Stimulus.Role.TEST])
+        rows = cursor.fetchall()
+    return {int(b): int(n) for b, n, _ in rows}, sum(int(total or 0) for _, _, total in rows)
+
+
+def _valid_rating_histogram_portable(study: Study, target: int) -> tuple[dict[int, int], int]:
+    """The same through the ORM, for the SQLite fallback of scripts/run (small studies only)."""
+    per = dict(
+        valid_trials(study=study)
+        .values("stimulus_id")
+        .annotate(n=Count("id"))
+        .values_list("stimulus_id", "n")
+    )
+    ids = Stimulus.objects.filter(study=study, role=Stimulus.Role.TEST).values_list("pk", flat=True)
+    counts: dict[int, int] = {}
+    ratings = 0
+    for pk in ids:
+        n = per.get(pk, 0)
+        ratings += n
+        counts[min(n, target)] = counts.get(min(n, target), 0) + 1
+    return counts, ratings
+
+
+def median_response_ms(*, study: Study) -> float | None:
+    """The median answer time of real test ratings."""
+    if not on_postgres():
+        values = sorted(
+            ms
+            for ms in Rating.objects.filter(
+                session__study=study, kind=Trial.Kind.TEST, response_ms__isnull=False, session__is_pilot=False
+            ).values_list("response_ms", flat=True)
+            if ms is not None
+        )
+        return float(statistics.median(values)) if values else None
+    rating = Rating._meta.db_table
+    session = RatingSession._meta.db_table
+    sql = f"""
+        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY r.response_ms)
+        FROM {rating} r JOIN {session} s ON s.id = r.session_id
+        WHERE s.study_id = %s AND r.kind = %s AND r.response_ms IS NOT NULL AND NOT s.is_pilot
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [study.pk, Trial.Kind.TEST])
+        (median,) = cursor.fetchone()
+    return None if median is None else float(median)
+
+
+def qc_failure_counts(*, study: Study) -> tuple[int, dict[str, int]]:
+    """Real sessions with any quality-control failure, and failures by kind (ratings.qc.QcFailure)."""
+    if not on_postgres():
+        by_kind: dict[str, int] = {}
+        failed = 0
+        for failures in RatingSession.objects.filter(study=study, is_pilot=False).values_list(
+            "qc_failures", flat=True
+        ):
+            items = qc.failures_from_json(failures)
+            failed += bool(items)
+            for item in items:
+                by_kind[item.kind] = by_kind.get(item.kind, 0) + 1
+        return failed, by_kind
+    session = RatingSession._meta.db_table
+    sql = f"""
+        SELECT e ->> %s AS k, COUNT(*), COUNT(DISTINCT s.id)
+        FROM {session} s CROSS JOIN LATERAL jsonb_array_elements(s.qc_failures) e
+        WHERE s.study_id = %s AND NOT s.is_pilot
+        GROUP BY ROLLUP (k)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [qc.KIND_KEY, study.pk])
+        rows = cursor.fetchall()
+    by_kind = {str(k)[:60]: int(n) for k, n, _ in rows if k is not None}
+    failed_sessions = next((int(d) for k, _, d in rows if k is None), 0)
+    return failed_sessions, by_kind
+
+
+def perspective_rating_counts(*, study: Study, target: int) -> dict[int, list[int]]:
+    """{perspective id: [valid ratings, ratings capped at target per stimulus, stimuli at target,
+    stimuli rated, fewest ratings of a rated stimulus]}.
+
+    One GROUP BY over (stimulus, perspective) counts, folded per perspective in SQL: a few rows
+    whatever the number of stimuli.
+    """
+    per_pair = valid_ratings(study=study).values("stimulus_id", "perspective_id").annotate(n=Count("id"))
+    if on_postgres():
+        pair_sql, params = per_pair.query.sql_with_params()
+        sql = f"""
+            SELECT c.perspective_id, SUM(c.n), SUM(LEAST(c.n, %s)), COUNT(*) FILTER (WHERE c.n >= %s),
+                   COUNT(*), MIN(c.n)
+            FROM ({pair_sql}) c GROUP BY c.perspective_id
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [target, target, *params])
+            return {int(r[0]): [int(v or 0) for v in r[1:]] for r in cursor.fetchall()}
+    rows: dict[int, list[int]] = {}
+    for item in per_pair:
+        n = item["n"]
+        row = rows.setdefault(item["perspective_id"], [0, 0, 0, 0, n])
+        row[0] += n
+        row[1] += min(n, target)
+        row[2] += n >= target
+        row[3] += 1
+        row[4] = min(row[4], n)
+    return rows
+
+
+def usable_share(*, study: Study) -> float | None:
+    """Of the participants whose sessions ended, the share whose ratings count (None: nobody yet)."""
+    finished = RatingSession.objects.filter(
+        study=study, is_pilot=False, status__in=[S.COMPLETED, S.SCREENED_OUT, S.EXPIRED]
+    ).aggregate(
+        ended=Count("participant", distinct=True),
+        usable=Count(
+            "participant",
+            distinct=True,
+            filter=Q(status=S.COMPLETED, participant__excluded_reason="", qc_failures=[]),
+        ),
+    )
+    if not finished["ended"]:
+        return None
+    return float(finished["usable"] / finished["ended"])
+
+
+# Upper edges of the bins of projected half-width / target (worst perspective); the last is open.
+RATIO_EDGES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
+
+
+def precision_progress(*, study: Study) -> dict[str, Any] | None:
+    """Where a precision study stands: projected interval half-widths against the targets, the
+    images per state, and the ratings still needed (ratings.precision, on the allocation's own
+    counters and sums). None for other modes, or before the study has counters."""
+    if study.allocation_mode != Study.AllocationMode.PRECISION:
+        return None
+    try:
+        perspective_ids, target = allocation.precision_target(study)
+    except ValueError:  # a perspective without a target (set outside the settings form)
+        return None
+    _ids, loads, sums = allocation.precision_state(study_id=study.pk, perspective_ids=perspective_ids)
+    if not len(loads):
+        return None
+    ratio = precision.ratios(sums, loads, target)
+    unknown = int((~np.isfinite(ratio)).sum())
+    counts = np.histogram(np.clip(ratio[np.isfinite(ratio)], 0, 1e9), bins=(0, *RATIO_EDGES, np.inf))[0]
+    labels = [f"≤{RATIO_EDGES[0]:g}×"]
+    labels += [f"{lo:g}–{hi:g}×" for lo, hi in zip(RATIO_EDGES, RATIO_EDGES[1:], strict=False)]
+    labels += [f">{RATIO_EDGES[-1]:g}×"]
+    bins = [
+        {"label": label, "stimuli": int(n), "met": i < RATIO_EDGES.index(1.0) + 1}
+        for i, (label, n) in enumerate(zip(labels, counts, strict=True))
+    ]
+    bins.append({"label": "?", "stimuli": unknown, "met": False})
+    widths = precision.half_widths(
+        sums, confidence=target.confidence, prior_weight=target.prior_weight, n=loads
+    )
+    keys = list(study.perspectives.order_by("order").values_list("key", flat=True))
+    per_perspective = []
+    for j, key in enumerate(keys):
+        finite = widths[:, j][np.isfinite(widths[:, j])]
+        per_perspective.append(
+            {
+                "key": key,
+                "target": target.half_width[j],
+                "median": round(float(np.median(finite)), 3) if len(finite) else None,
+                "p95": round(float(np.quantile(finite, 0.95)), 3) if len(finite) else None,
+            }
+        )
+    return {
+        "minimum": target.minimum,
+        "maximum": target.maximum,
+        "states": precision.status_counts(sums, loads, target),
+        "still_needed": precision.ratings_still_needed(sums, loads, target),
+        "ratio_bins": bins,
+        "perspectives": per_perspective,
+    }

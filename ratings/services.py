@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from kombu.exceptions import KombuError
 
+from config.jobs import job_send
 from experiments.models import AnnotationTask, Perspective, Stimulus, Study
 from ratings import allocation, devices, qc
 from ratings.annotations import CleanAnswer, TaskRef, annotations_clean, tasks_from_rows
@@ -962,10 +963,8 @@ def participants_exclude(*, study: Study, reasons: dict[int, str]) -> int:
 def stimulus_loads_recount_enqueue(*, study_id: int) -> bool:
     """Publish the recount of the study's counters; False (logged) when the broker refuses it:
     the periodic recount (CELERY_BEAT_SCHEDULE) catches up."""
-    from ratings.tasks import recount_stimulus_loads_task
-
     try:
-        recount_stimulus_loads_task.delay(study_id)
+        job_send("ratings.tasks.recount_stimulus_loads_task", study_id)
     except (KombuError, OSError) as exc:
         logger.warning("study %s: could not publish the recount: %s", study_id, exc)
         return False

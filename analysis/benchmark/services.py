@@ -26,6 +26,7 @@ from analysis.benchmark.inputs import BenchmarkInputError, MosTable, read_mos_ta
 from analysis.benchmark.models import MetricBenchmark
 from analysis.models import AnalysisRun
 from config.errors import DomainError
+from config.jobs import job_send
 
 if TYPE_CHECKING:  # compute and outputs load scipy.stats and matplotlib: imported where used
     from analysis.benchmark import compute
@@ -107,10 +108,8 @@ def metric_benchmark_start(
 
 def metric_benchmark_enqueue(*, benchmark_id: int) -> None:
     """Publish the job; if the broker refuses it, compute in this process instead."""
-    from analysis.benchmark.tasks import metric_benchmark_execute_task
-
     try:
-        metric_benchmark_execute_task.delay(benchmark_id)
+        job_send("analysis.benchmark.tasks.metric_benchmark_execute_task", benchmark_id)
     except (KombuError, OSError) as exc:  # broker down: a benchmark is small enough to finish here
         logger.warning(
             "benchmark %s: could not publish the job (%s); computing in-process", benchmark_id, exc

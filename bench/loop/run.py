@@ -122,11 +122,14 @@ def final_figures(study: Any, run: Any) -> dict[str, Any]:
     from django.db.models import Count
 
     from analysis.selectors import analysis_run_file_name
-    from experiments.dashboard import valid_trials
     from experiments.models import Stimulus
+    from ratings.selectors import valid_trials
 
     per = dict(
-        valid_trials(study).values("stimulus_id").annotate(n=Count("id")).values_list("stimulus_id", "n")
+        valid_trials(study=study)
+        .values("stimulus_id")
+        .annotate(n=Count("id"))
+        .values_list("stimulus_id", "n")
     )
     valid = [
         per.get(pk, 0)

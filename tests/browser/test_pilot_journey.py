@@ -42,9 +42,19 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
     expect(page.locator("#target-card")).to_contain_text("60")
     # the demo asks for rich feedback: the report says how much of the planted truth came back
     expect(page.locator("#rich-recovery")).to_contain_text("Heatmap peak inside the planted artefact")
+    # and, as the form asks by default, the study simulated in both allocation modes with the saving
+    expect(page.locator("#modes-table tbody tr")).to_have_count(2)
+    expect(page.locator("#modes-saving")).to_contain_text("fewer valid ratings")
+    assert page.evaluate("document.getElementById('modes-plot').naturalWidth") > 300
     page.screenshot(path=tmp_path / "pilot-report.png", full_page=True)
     run = PilotRun.objects.get(study=demo_study)
     assert all(p["pearson"] > 0.8 for p in run.report["perspectives"]), run.report["perspectives"]
+    modes = run.report["modes"]
+    assert (run.compare_modes, run.difficulty) == (True, 0.5)
+    assert modes["images"] == 30
+    assert modes["modes"]["precision"]["valid"] < modes["modes"]["balanced"]["valid"]
+    expect(page.locator("#modes-saving")).to_contain_text(f"{modes['saving_percent']} %")
+    expect(page.locator("#modes-precision")).to_contain_text(str(modes["modes"]["precision"]["valid"]))
 
     # and "Remove pilot data" deletes the pilot in one click
     page.click("nav.tabs >> text=Pilot")

@@ -215,6 +215,7 @@ MATRIX: dict[str, list[Case]] = {
     "pilot:detail": [Case("get", s("pilot:detail", lambda w: w.pilot.pk), researcher(200))],
     "pilot:status": [Case("get", s("pilot:status", lambda w: w.pilot.pk), researcher(200))],
     "pilot:plot": [Case("get", s("pilot:plot", lambda w: w.pilot.pk), researcher(200))],
+    "pilot:modes-plot": [Case("get", s("pilot:modes-plot", lambda w: w.pilot.pk), researcher(200))],
     # --- participant pages (public / token-bound)
     "ratings:study-entry": [
         Case("get", lambda w: reverse("ratings:study-entry", args=[w.study.slug]), everyone(200))

@@ -92,8 +92,14 @@ def build_world(**study_fields: Any) -> World:
     draft_stimulus = StimulusFactory(study=draft)
     stimulus_import = StimulusImport.objects.create(study=study, source="imports/x.zip")
     plot = default_storage.save(f"pilot/{study.slug}/plot.png", ContentFile(png_bytes()))
+    modes_plot = default_storage.save(f"pilot/{study.slug}/modes.png", ContentFile(png_bytes()))
     pilot = PilotRun.objects.create(
-        study=study, raters=4, base_url="http://127.0.0.1:1", status=PilotRun.Status.DONE, plot=plot
+        study=study,
+        raters=4,
+        base_url="http://127.0.0.1:1",
+        status=PilotRun.Status.DONE,
+        plot=plot,
+        report={"modes": {"plot": modes_plot}},
     )
     return World(
         study=study,

@@ -31,6 +31,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--noise", type=float, default=0.5, help="inconsistency of honest raters, scale points"
         )
+        parser.add_argument(
+            "--difficulty", type=float, default=0.0, help="spread of image difficulty (log-SD, 0..2)"
+        )
+        parser.add_argument(
+            "--compare-modes",
+            action="store_true",
+            help="also simulate the whole study in balanced and precision allocation",
+        )
         parser.add_argument("--remove", action="store_true", help="remove the study's pilot data and exit")
         parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
 
@@ -52,6 +60,8 @@ class Command(BaseCommand):
                 straightliners=options["straightliners"],
                 abandoners=options["abandoners"],
                 noise=options["noise"],
+                difficulty=options["difficulty"],
+                compare_modes=options["compare_modes"],
                 enqueue=False,
             )
         except DomainError as exc:
@@ -99,3 +109,17 @@ class Command(BaseCommand):
                 f"{r['missing_word_images']} images (target share {r['target']})"
             )
         self.stdout.write(f"plot: {run.plot}")
+        if report.get("modes"):
+            self._print_modes(report["modes"])
+
+    def _print_modes(self, m: dict[str, Any]) -> None:
+        self.stdout.write(
+            f"allocation modes ({m['images']} images, targets {m['target_half_width']}, "
+            f"min {m['minimum']}, max {m['maximum']}):"
+        )
+        for mode, r in m["modes"].items():
+            self.stdout.write(
+                f"  {mode:>9}: {r['valid']} valid ratings, {r['sessions']} sessions, p95 half-width "
+                f"{r['p95']:.3f}, Pearson {r['pearson']:.3f}, RMSE {r['rmse']:.3f} ({r['stopped']})"
+            )
+        self.stdout.write(f"saving: {m['saving_percent']} % of the valid ratings")
