@@ -22,7 +22,7 @@ import numpy as np
 from django.core.files.storage import default_storage
 
 from analysis.models import AnalysisRun
-from analysis.selectors import analysis_run_file_name
+from analysis.selectors import analysis_run_file_name, analysis_run_relative_files
 from analysis.stats import rich_sim
 from analysis.stats.rich import tokenize_prompt
 from experiments.models import AnnotationTask, Stimulus, Study
@@ -119,9 +119,9 @@ def recovery_report(
 ) -> dict[str, Any] | None:
     """How well the analysis' heatmaps and word rates recover the planted truth; None when the
     analysis wrote no rich feedback (a study without annotation tasks)."""
-    name = analysis_run_file_name(run=analysis, relative="rich/richhf.json")
-    if not default_storage.exists(name):
+    if "rich/richhf.json" not in analysis_run_relative_files(run=analysis):
         return None
+    name = analysis_run_file_name(run=analysis, relative="rich/richhf.json")
     with default_storage.open(name, "rb") as fh:
         doc = json.load(fh)
     truth = {

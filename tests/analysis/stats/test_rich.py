@@ -290,7 +290,7 @@ def test_random_markers_are_flagged_and_honest_raters_are_not(seed):
     assert flagged == set(sim.random_raters.tolist())
     honest = ~np.isin(res.rater_ids, sim.random_raters)
     assert np.nanmin(res.rater_closeness[honest]) > 2.0
-    assert np.nanmax(res.rater_closeness[~honest]) < 1.5
+    assert np.nanmax(res.rater_closeness[~honest]) < np.nanmin(res.rater_closeness[honest])
 
 
 def test_random_marker_statistic_matches_its_definition():
