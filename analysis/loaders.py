@@ -29,14 +29,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db.models import Q, QuerySet
+from django.core.files.storage import default_storage
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from analysis.pipeline import AnalysisInput, typed_order
+from analysis.pipeline import AnalysisInput, RichInput, typed_order
 from analysis.pipeline import PerspectiveInfo as PipelinePerspective
 from analysis.stats import Ratings
-from experiments.models import Perspective, Stimulus, Study
+from analysis.stats.rich import RegionAnswers, WordAnswers, tokenize_prompt
+from experiments.models import AnnotationTask, Perspective, Stimulus, Study
 from ratings.devices import viewing_conditions
-from ratings.models import Participant, Rating, RatingSession, Trial
+from ratings.models import Annotation, Participant, Rating, RatingSession, Trial
 from ratings.qc import failures_from_json as qc_failures_from_json
 
 CHUNK_SIZE = 20_000
@@ -259,6 +261,108 @@ def study_ratings_load(
         fingerprint=_fingerprint(p_arr, s_arr, v_arr, x_arr, stimulus_ids.tolist()),
         notes=tuple(notes),
     )
+
+
+def _opener(name: str) -> Any:
+    return lambda: default_storage.open(name, "rb")
+
+
+def _rich_images(data: StudyRatings) -> tuple[list[Any], dict[int, int]]:
+    """The rich-feedback description of stimulus index k, and stimulus id -> k."""
+    from analysis.rich_exports import RichImage
+
+    ids = [int(s["id"]) for s in data.stimuli]
+    rows = {
+        pk: (name, width, height, prompt, image)
+        for pk, name, width, height, prompt, image in Stimulus.objects.filter(id__in=ids).values_list(
+            "id", "name", "width", "height", "prompt", "image"
+        )
+    }
+    images = []
+    for pk in ids:
+        name, width, height, prompt, image = rows[pk]
+        images.append(
+            RichImage(
+                name=name,
+                size=(width, height),
+                prompt=prompt,
+                tokens=tokenize_prompt(prompt),
+                source=_opener(image) if image else None,
+            )
+        )
+    return images, {pk: k for k, pk in enumerate(ids)}
+
+
+def study_annotations_load(
+    study: Study,
+    data: StudyRatings,
+    *,
+    include_pilot: bool = False,
+    pilot_only: bool = False,
+    rating_id_max: int | None = None,
+) -> RichInput | None:
+    """Read the annotation answers of the run's raters (issue 17); None when the study has no tasks.
+
+    The same answers as the scores: test trials on test stimuli, the same pilot rule, the same
+    snapshot (answers stored with a rating up to ``rating_id_max``; an answer is stored in the
+    transaction of its trial's ratings), and only raters of ``data`` (quality-control failures
+    are already out). Word marks index the tokens of the stimulus' prompt; an answer given on a
+    prompt worded differently (``Trial.prompt_shown``) is left out, with a note.
+    """
+    tasks = {t.kind: t for t in AnnotationTask.objects.filter(study=study)}
+    if not tasks:
+        return None
+    images, index_of = _rich_images(data)
+    rater_of = {pid: i for i, pid in enumerate(data.participant_ids)}
+    qs = Annotation.objects.filter(
+        session__study=study, kind=Trial.Kind.TEST, stimulus__role=Stimulus.Role.TEST
+    )
+    if pilot_only:
+        qs = qs.filter(session__is_pilot=True)
+    elif not include_pilot:
+        qs = qs.exclude(Q(session__is_pilot=True) | Q(session__participant__is_pilot=True))
+    if rating_id_max is not None:
+        qs = qs.filter(Exists(Rating.objects.filter(trial_id=OuterRef("trial_id"), id__lte=rating_id_max)))
+    answers: dict[str, dict[tuple[int, int], Any]] = {"regions": {}, "words": {}}
+    reworded = duplicates = 0
+    rows = qs.order_by("id").values_list(
+        "session__participant_id", "stimulus_id", "task__kind", "points", "tokens", "trial__prompt_shown"
+    )
+    for participant_id, stimulus_id, kind, points, token_list, prompt_shown in rows.iterator(
+        chunk_size=CHUNK_SIZE
+    ):
+        rater, image = rater_of.get(participant_id), index_of.get(stimulus_id)
+        if rater is None or image is None:
+            continue
+        key = (rater, image)
+        if key in answers[kind]:
+            duplicates += 1  # a participant shown the same image in two sessions: first answer counts
+            continue
+        if kind == AnnotationTask.Kind.REGIONS:
+            answers[kind][key] = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        elif tokenize_prompt(prompt_shown) != images[image].tokens:
+            reworded += 1
+        else:
+            answers[kind][key] = WordAnswers.marks_from_indices(token_list, len(images[image].tokens))
+    notes = []
+    if reworded:
+        notes.append(f"{reworded} word answers were given on a differently worded prompt and are left out")
+    if duplicates:
+        notes.append(f"{duplicates} repeated answers of a rater on one image are left out (the first counts)")
+    return RichInput(
+        images=tuple(images),
+        regions=_answers(RegionAnswers, answers["regions"]) if "regions" in tasks else None,
+        words=_answers(WordAnswers, answers["words"]) if "words" in tasks else None,
+        task_labels={kind: t.label for kind, t in tasks.items()},
+        notes=tuple(notes),
+    )
+
+
+def _answers(cls: Any, by_key: dict[tuple[int, int], Any]) -> Any:
+    keys = sorted(by_key)
+    rater = np.array([k[0] for k in keys], dtype=np.intp)
+    image = np.array([k[1] for k in keys], dtype=np.intp)
+    return cls(rater, image, [by_key[k] for k in keys])
 
 
 def _qc_exclusions(qc: dict[int, str], participant_ids: np.ndarray) -> tuple[QcExclusion, ...]:

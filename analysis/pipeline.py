@@ -26,8 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from analysis.stats import METHODS, AnalysisResult, Ratings, reliability
+from analysis.stats import (
+    METHODS,
+    REASON_SCREENING,
+    REASON_ZERO_VARIANCE,
+    AnalysisResult,
+    Ratings,
+    reliability,
+)
 from analysis.stats import analyse as analyse_one
+from analysis.stats.rich import RegionAnswers, RichResult, WordAnswers
+from analysis.stats.rich import analyse as analyse_rich
 
 __all__ = [
     "RELIABILITY_SEED",
@@ -40,6 +49,11 @@ __all__ = [
     "screening_feasibility",
     "staged_output",
     "typed_order",
+    "RichInput",
+    "rich_analyse",
+    "rich_excluded",
+    "rich_summary",
+    "write_rich",
 ]
 
 RELIABILITY_SPLITS = 100
@@ -376,3 +390,115 @@ def write_results(
     doc = analysis_document(inp, an, code_version=code_version, timings=timings, extra=extra)
     paths.append(exports.write_json(out / "analysis.json", doc))
     return paths
+
+
+# --------------------------------------------------------------------------- rich feedback
+
+
+@dataclass(frozen=True)
+class RichInput:
+    """The annotation answers of a run (issue 17), in the rater index space of its scores.
+
+    ``images[k]`` (an :class:`analysis.rich_exports.RichImage`) is stimulus index ``k``, the
+    same rows as ``mos.csv``; ``regions``/``words`` are None when the study has no such task.
+    ``task_labels`` maps "regions"/"words" to the task's label.
+    """
+
+    images: tuple[Any, ...]
+    regions: RegionAnswers | None
+    words: WordAnswers | None
+    task_labels: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def rich_excluded(results: Mapping[str, AnalysisResult]) -> set[int]:
+    """Rater indices the scores' screening rejected in any perspective (BT.500 screening or zero
+    variance): the rich-feedback analysis leaves them out too. Raters short of ratings are kept:
+    having few ratings says nothing about their marks."""
+    out: set[int] = set()
+    for res in results.values():
+        reasons = np.asarray(res.raters.reason, dtype=object)
+        hit = res.raters.rejected & np.isin(reasons, [REASON_SCREENING, REASON_ZERO_VARIANCE])
+        out.update(np.flatnonzero(hit).tolist())
+    return out
+
+
+def rich_analyse(rich: RichInput, results: Mapping[str, AnalysisResult]) -> RichResult:
+    """Heatmaps, word rates, agreement and flags of ``rich`` (analysis.stats.rich)."""
+    return analyse_rich(
+        rich.regions,
+        rich.words,
+        sizes=[img.size for img in rich.images],
+        tokens=[img.tokens for img in rich.images],
+        excluded_raters=rich_excluded(results),
+    )
+
+
+def write_rich(
+    out_dir: str | Path, rich: RichInput, result: RichResult, rater_ids: Sequence[Any]
+) -> list[Path]:
+    """Write the ``rich/`` files (docs/exports.md, "Rich feedback")."""
+    from analysis import rich_exports
+
+    return rich_exports.write_rich(
+        out_dir,
+        result=result,
+        images=rich.images,
+        regions=rich.regions,
+        words=rich.words,
+        rater_ids=rater_ids,
+    )
+
+
+#: Images the results page shows rich feedback for (the files have them all).
+RICH_PAGE_IMAGES = 200
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def rich_summary(rich: RichInput, result: RichResult, rater_ids: Sequence[Any]) -> dict[str, Any]:
+    """What the results page shows of the rich feedback: study figures, and per image (the first
+    :data:`RICH_PAGE_IMAGES`) its overlay, peak, agreement and word rates."""
+    from analysis.rich_exports import overlay_names
+
+    overlays = overlay_names(rich.images)
+    images = []
+    for i, img in enumerate(rich.images[:RICH_PAGE_IMAGES]):
+        words = [
+            {
+                "token": tok,
+                "marked": int(result.word_marked[i][t]),
+                "rate": _finite_or_none(result.word_rates[i][t]),
+            }
+            for t, tok in enumerate(img.tokens)
+        ]
+        images.append(
+            {
+                "name": img.name,
+                "overlay": f"rich/overlays/{overlays[i]}" if result.has_regions else None,
+                "peak": [float(v) for v in result.peaks[i]] if np.isfinite(result.peaks[i]).all() else None,
+                "region_raters": int(result.region_raters[i]),
+                "region_markers": int(result.region_markers[i]),
+                "agreement": _finite_or_none(result.heatmap_agreement[i]),
+                "word_raters": int(result.word_raters[i]),
+                "top_word": int(result.top_word[i]),
+                "words": words if result.has_words else [],
+            }
+        )
+    flagged = result.rater_ids[result.random_marker].tolist()
+    return {
+        "tasks": dict(rich.task_labels),
+        "has_regions": result.has_regions,
+        "has_words": result.has_words,
+        "images_total": len(rich.images),
+        "images_shown": len(images),
+        "heatmap_agreement_mean": _finite_or_none(result.heatmap_agreement_mean),
+        "word_alpha": _finite_or_none(result.word_alpha),
+        "raters": int(result.rater_ids.size),
+        "random_markers": [rater_ids[r] for r in flagged],
+        "screened_out": [rater_ids[r] for r in result.excluded_raters],
+        "notes": list(rich.notes),
+        "images": images,
+    }

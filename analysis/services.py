@@ -277,8 +277,22 @@ def _execute(run: AnalysisRun, token: str) -> None:
 
     an = pipeline.analyse(inp, method=run.method, params=run.parameters, progress=scored)
     clock.timings.update({k: round(v, 4) for k, v in an.timings.items()})
+    t = time.perf_counter()
+    rich = loaders.study_annotations_load(
+        run.study,
+        data,
+        include_pilot=run.include_pilot,
+        pilot_only=run.pilot_only,
+        rating_id_max=run.rating_id_max,
+    )
+    rich_result = pipeline.rich_analyse(rich, an.results) if rich is not None else None
+    t = clock.lap("rich_feedback", t) if rich is not None else t
     with tempfile.TemporaryDirectory(prefix=f"analysis-run-{run.id}-") as tmp:
         out = Path(tmp) / "run"
+        if rich is not None and rich_result is not None:
+            _progress(run.id, token, 0.55, "Writing rich feedback")
+            pipeline.write_rich(out, rich, rich_result, list(data.rater_ids))
+            t = clock.lap("rich_files", t)
         _write_files(run, token, data, inp, an, clock, out)
         _progress(run.id, token, 0.9, "Storing files")
         t = time.perf_counter()
@@ -286,6 +300,8 @@ def _execute(run: AnalysisRun, token: str) -> None:
         clock.lap("store", t)
     clock.timings["total"] = round(time.perf_counter() - clock.t0, 4)
     summary = _summary(run, data, an, files)
+    if rich is not None and rich_result is not None:
+        summary["rich"] = _json_safe(pipeline.rich_summary(rich, rich_result, list(data.rater_ids)))
     _finish(run, token, data, an.results, summary, files, clock.timings)
 
 

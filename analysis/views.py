@@ -109,6 +109,7 @@ def _results(run: AnalysisRun) -> dict[str, Any]:
         "raters": raters,
         "raters_cut": raters_cut,
         "files": [f for f in files if not f.endswith(".png") and f != run.zip_name],
+        "rich": run.summary.get("rich"),
         "plots": [
             {"file": f, "caption": PLOT_CAPTIONS.get(f, "")}
             for f in sorted(
@@ -159,7 +160,7 @@ def run_status(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 def file_response(run: AnalysisRun, relative: str, *, inline: bool = False) -> FileResponse:
-    """Stream one result file of the run, as an attachment unless ``inline`` (plots)."""
+    """Stream one result file of the run, as an attachment unless ``inline`` (plots, overlays)."""
     name = analysis_run_file_name(run=run, relative=relative)
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     download = relative.replace("/", "_") if relative != run.zip_name else run.zip_name
@@ -177,4 +178,5 @@ def file_response(run: AnalysisRun, relative: str, *, inline: bool = False) -> F
 @require_GET
 def run_file(request: HttpRequest, pk: int, path: str) -> FileResponse:
     run = analysis_run_get_for_user(user=request.user, run_id=pk)
-    return file_response(run, path, inline=path.startswith("plots/") and path.endswith(".png"))
+    inline = path.startswith(("plots/", "rich/overlays/")) and path.endswith(".png")
+    return file_response(run, path, inline=inline)

@@ -2,18 +2,27 @@
 
 Every prompt has a clean rendering and versions with blur, noise, JPEG blocking and a scene that
 belongs to another prompt (a mismatch), so all three perspectives have something to tell apart.
+
+Rich feedback (issue 17): the study asks where an image looks broken (points) and which prompt
+words it misses. Each scene also has a "glitch" variant with a planted truth: a broken patch in a
+known box, and a prompt naming one more object that the image leaves out. The truth is kept in
+the stimulus' metadata (``metadata["planted"]``: ``box`` = [x0, y0, x1, y1] normalised, origin
+top-left; ``missing_word`` and its index ``missing_token`` in ``tokenize_prompt(prompt)``), where
+the pilot reads it to simulate marks and to measure how well the analysis recovers it.
 """
 
 import io
 import random
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from analysis.stats.rich import tokenize_prompt
 from experiments.models import Stimulus, Study
-from experiments.services import stimulus_create, study_create
+from experiments.services import stimulus_create, study_create, study_update
 
 SIZE = 512
 Draw = Callable[[ImageDraw.ImageDraw, random.Random], None]
@@ -115,6 +124,63 @@ SCENES: list[tuple[str, str, str, Draw]] = [
 TRAINING_SCENE = ("a red bicycle parked on a grey street", "Basic", "Vehicles", red_bicycle)
 
 
+#: Per scene of SCENES: the glitch variant's prompt, which names one object the image leaves
+#: out, and that object's word.
+GLITCH_PROMPTS = [
+    ("a red apple and a silver spoon on a wooden table", "spoon"),
+    ("a white sailboat and a lighthouse on a calm sea at sunset", "lighthouse"),
+    ("a snowy mountain and a full moon under a starry night sky", "moon"),
+    ("a yellow house with a green door, a red roof and a chimney", "chimney"),
+    ("two cats and a small dog sitting on a blue sofa", "dog"),
+]
+#: The annotation tasks of the demo study (issue 17).
+ANNOTATION_TASKS = [
+    {
+        "key": "broken",
+        "kind": "regions",
+        "label": "Broken or implausible areas",
+        "instructions": "Click every spot that looks broken, distorted or impossible; or choose nothing to mark.",
+    },
+    {
+        "key": "missing",
+        "kind": "words",
+        "label": "Prompt words missing or wrong",
+        "instructions": "Select the words of the prompt that the image leaves out or gets wrong; or choose all present.",
+    },
+]
+
+
+def glitch_box(seed: int) -> tuple[float, float, float, float]:
+    """The planted artefact's box (normalised x0, y0, x1, y1): 18-26% of the side, anywhere."""
+    rng = random.Random(f"glitch|{seed}")
+    w, h = rng.uniform(0.18, 0.26), rng.uniform(0.18, 0.26)
+    x0, y0 = rng.uniform(0.05, 0.95 - w), rng.uniform(0.05, 0.95 - h)
+    return (round(x0, 4), round(y0, 4), round(x0 + w, 4), round(y0 + h, 4))
+
+
+def glitch(img: Image.Image, box: tuple[float, float, float, float], seed: int) -> Image.Image:
+    """Break the image inside ``box``: shuffled, colour-inverted tiles with a smeared edge, the
+    look of a generator's corrupted patch."""
+    out = img.copy()
+    x0, y0, x1, y1 = (round(v * SIZE) for v in box)
+    patch = ImageOps.invert(out.crop((x0, y0, x1, y1)).convert("RGB"))
+    rng = random.Random(f"tiles|{seed}")
+    tile = 16
+    tiles = [
+        patch.crop((x, y, x + tile, y + tile))
+        for y in range(0, patch.height - tile + 1, tile)
+        for x in range(0, patch.width - tile + 1, tile)
+    ]
+    rng.shuffle(tiles)
+    k = 0
+    for y in range(0, patch.height - tile + 1, tile):
+        for x in range(0, patch.width - tile + 1, tile):
+            patch.paste(tiles[k], (x, y))
+            k += 1
+    out.paste(patch.filter(ImageFilter.EDGE_ENHANCE_MORE), (x0, y0))
+    return out
+
+
 def render(draw: Draw, seed: int) -> Image.Image:
     img = Image.new("RGB", (SIZE, SIZE))
     draw(ImageDraw.Draw(img), random.Random(seed))
@@ -149,12 +215,14 @@ VARIANTS = [
     ("noise", "demo-noisy", "noise"),
     ("jpeg", "demo-blocky", "jpeg"),
     ("mismatch", "demo-confused", ""),
+    ("glitch", "demo-glitchy", "glitch"),
 ]
 
 
 @transaction.atomic
 def demo_study_create(*, owner: User, slug: str = "demo") -> Study:
-    """Create the open demo study: 5 prompts x 5 variants (test) and 3 training images."""
+    """Create the open demo study: 5 prompts x 6 variants (test), 3 training images, and the two
+    annotation tasks (the glitch variants carry the planted truth in their metadata)."""
     study = study_create(
         owner=owner,
         title="Demo: AI-generated image quality",
@@ -178,20 +246,32 @@ def demo_study_create(*, owner: User, slug: str = "demo") -> Study:
     position = 0
     for p, (prompt, challenge, scene, draw) in enumerate(SCENES):
         for v, (variant, generator, how) in enumerate(VARIANTS):
+            shown = prompt
+            metadata: dict[str, Any] = {"variant": variant}
             if variant == "mismatch":
                 # Another prompt's scene, mirrored so that it is not a copy of that prompt's image.
                 img = ImageOps.mirror(render(SCENES[(p + 2) % len(SCENES)][3], seed=100 + p))
+            elif variant == "glitch":
+                box = glitch_box(p)
+                img = glitch(render(draw, seed=p), box, seed=p)
+                shown, word = GLITCH_PROMPTS[p]
+                planted = {
+                    "box": list(box),
+                    "missing_word": word,
+                    "missing_token": tokenize_prompt(shown).index(word),
+                }
+                metadata = {"variant": variant, "planted": planted}
             else:
                 img = degrade(render(draw, seed=p), how, seed=p * 10 + v)
             stimulus_create(
                 study=study,
                 data=png_bytes(img),
                 name=f"{p:03d}-{v + 1}.png",
-                prompt=prompt,
+                prompt=shown,
                 generator=generator,
                 position=position,
                 categories={"challenge": challenge, "scene": scene},
-                metadata={"variant": variant},
+                metadata=metadata,
             )
             position += 1
     prompt, challenge, scene, draw = TRAINING_SCENE
@@ -210,6 +290,7 @@ def demo_study_create(*, owner: User, slug: str = "demo") -> Study:
             reference_scores={"quality": ref},
         )
         position += 1
+    study = study_update(study=study, fields={}, annotation_tasks=ANNOTATION_TASKS)
     study.status = Study.Status.OPEN
     study.save(update_fields=["status", "updated_at"])
     return study

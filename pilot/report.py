@@ -21,6 +21,7 @@ from analysis.stats.recovery import recovery
 from experiments.models import Perspective, Stimulus, Study
 from pilot import modes, simulator
 from pilot.models import PilotRun
+from pilot.rich import recovery_report as rich_recovery_report
 from pilot.selectors import participants_needed
 from ratings.models import Participant
 
@@ -77,6 +78,8 @@ def report_build(run: PilotRun, analysis: AnalysisRun) -> dict[str, Any]:
         # Designs with few ratings per stimulus leave BT.500 screening powerless; the analysis says so.
         "screening_warnings": list((analysis.summary or {}).get("screening_warnings", [])),
         "target": _target(run, study, perspectives, screening),
+        # Rich feedback (issue 17): the planted artefacts and missing words recovered, if asked.
+        "rich": rich_recovery_report(study, analysis, list(run.planted or [])),
     }
     return _json_safe(report)
 

@@ -38,7 +38,7 @@ from analysis.stats import DEFAULT_METHOD
 from config.jobs import job_send
 from experiments.models import Stimulus, Study
 from pilot import report as reports
-from pilot import simulator
+from pilot import rich, simulator
 from pilot.exceptions import PilotBusy, PilotInvalid, PilotQueueUnavailable
 from pilot.links import panel_query, pilot_token_make
 from pilot.models import PilotRun
@@ -243,6 +243,7 @@ def _simulate(run: PilotRun) -> None:
         population=population,
         concurrency=min(CONCURRENCY, run.raters),
         query=query,
+        annotate=rich.annotator(study, run.seed),
     )
     planted = [
         {

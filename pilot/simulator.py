@@ -499,19 +499,22 @@ class ParticipantClient:
         viewing_ms: int = 2500,
         response_ms: int = 1800,
         key: str | None = None,
+        annotations: Mapping[str, Any] | None = None,
     ) -> Response:
-        """POST one trial's answers to the JSON endpoint, with a fresh idempotency key per answer."""
-        body = json.dumps(
-            {
-                "index": trial["index"],
-                "stimulus": trial["stimulus"],
-                "scores": dict(scores),
-                "key": key or str(uuid.uuid4()),
-                "viewing_ms": viewing_ms,
-                "response_ms": response_ms,
-                "client_time": datetime.now(UTC).isoformat(),
-            }
-        ).encode()
+        """POST one trial's answers to the JSON endpoint, with a fresh idempotency key per answer;
+        ``annotations`` ({task key: answer}) for a study with annotation tasks."""
+        payload: dict[str, Any] = {
+            "index": trial["index"],
+            "stimulus": trial["stimulus"],
+            "scores": dict(scores),
+            "key": key or str(uuid.uuid4()),
+            "viewing_ms": viewing_ms,
+            "response_ms": response_ms,
+            "client_time": datetime.now(UTC).isoformat(),
+        }
+        if annotations is not None:
+            payload["annotations"] = dict(annotations)
+        body = json.dumps(payload).encode()
         return self.post_json(self.session_data["submit_url"], body)
 
     def post_json(self, url: str, body: bytes, *, kind: str = "rating") -> Response:
@@ -550,6 +553,11 @@ class ParticipantResult:
         return self.session_url.rstrip("/").rsplit("/", 1)[-1] if self.session_url else ""
 
 
+#: What a rater answers to a study's annotation tasks on one trial: ``annotate(rater, trial)`` ->
+#: ``{task key: answer}`` (ratings.annotations), or None for a study without tasks.
+Annotate = Callable[[Rater, Mapping[str, Any]], dict[str, Any] | None]
+
+
 def run_participant(
     client: ParticipantClient,
     rater: Rater,
@@ -557,6 +565,7 @@ def run_participant(
     seed: int,
     think: tuple[float, float] = (0.0, 0.0),
     difficulty: float = 0.0,
+    annotate: Annotate | None = None,
 ) -> ParticipantResult:
     """Walk one whole session; never raises (the outcome says what happened)."""
     result = ParticipantResult(rater=rater, query=dict(client.query))
@@ -567,7 +576,9 @@ def run_participant(
         if page.stage != "trials":
             result.outcome = "full" if page.stage == "ended" and not client.session_url else page.stage
             return result
-        _rate_trials(client, rater, result, seed=seed, rng=rng, think=think, difficulty=difficulty)
+        _rate_trials(
+            client, rater, result, seed=seed, rng=rng, think=think, difficulty=difficulty, annotate=annotate
+        )
     except SimulatorError as exc:
         result.outcome, result.error = "error", str(exc)
         client.stats.errors.append(str(exc))
@@ -585,6 +596,7 @@ def _rate_trials(
     rng: random.Random,
     think: tuple[float, float],
     difficulty: float = 0.0,
+    annotate: Annotate | None = None,
 ) -> None:
     data, config = client.session_data, client.config
     keys = [p["key"] for p in config["perspectives"]]
@@ -603,7 +615,8 @@ def _rate_trials(
         if think[1] > 0:
             time.sleep(rng.uniform(*think))
         scores = rater_scores(rater, trial, keys, scale, seed, difficulty)
-        response = client.submit(trial, scores)
+        annotations = annotate(rater, trial) if annotate is not None else None
+        response = client.submit(trial, scores, annotations=annotations)
         body = response.json()
         if response.status in (200, 201):
             result.answered += 1
@@ -613,6 +626,7 @@ def _rate_trials(
                     "stimulus": trial["stimulus"],
                     "kind": trial["kind"],
                     "scores": scores,
+                    **({"annotations": annotations} if annotations is not None else {}),
                 }
             )
             status = body.get("status", "")
@@ -692,8 +706,10 @@ def simulate(
     query: Callable[[Rater], dict[str, str]] | None = None,
     think: tuple[float, float] = (0.0, 0.0),
     client_options: Mapping[str, Any] | None = None,
+    annotate: Annotate | None = None,
 ) -> SimulationResult:
-    """Run n simulated participants against base_url, `concurrency` at a time."""
+    """Run n simulated participants against base_url, `concurrency` at a time; ``annotate`` gives
+    their answers to the study's annotation tasks (required on every trial of a study with tasks)."""
     population = population or Population()
     raters = population_plan(n, population)
     stats = Stats()
@@ -703,7 +719,12 @@ def simulate(
         params = query(rater) if query else default_query(rater, population.seed)
         client = ParticipantClient(base_url, slug, params, **dict(client_options or {}))
         outcome = run_participant(
-            client, rater, seed=population.seed, think=think, difficulty=population.difficulty
+            client,
+            rater,
+            seed=population.seed,
+            think=think,
+            difficulty=population.difficulty,
+            annotate=annotate,
         )
         with lock:
             stats.merge(client.stats)

@@ -20,6 +20,7 @@ PLANTED = {
     "noise": (1, 2, 4),
     "jpeg": (2, 2, 4),
     "mismatch": (4, 4, 1),
+    "glitch": (3, 2, 3),
 }
 
 
@@ -67,7 +68,7 @@ def test_researcher_runs_the_analysis_sees_plots_and_downloads_the_zip(
     )
     assert loaded
     assert all(loaded)
-    expect(page.locator("#stimuli-table tbody tr")).to_have_count(25)
+    expect(page.locator("#stimuli-table tbody tr")).to_have_count(30)
     page.screenshot(path=tmp_path / "analysis-run-page.png", full_page=True)
 
     # sorting by quality MOS puts a clean image first when descending
@@ -85,7 +86,7 @@ def test_researcher_runs_the_analysis_sees_plots_and_downloads_the_zip(
     info.value.save_as(path)
     with zipfile.ZipFile(path) as zf:
         labels = scipy.io.loadmat(io.BytesIO(zf.read("DATA/MOS/mosz1.mat")))["MOSz"]
-    assert labels.shape == (25, 1)
+    assert labels.shape == (30, 1)
     assert labels[0][0] > labels[1][0]  # clean beats blurred
 
 

@@ -26,7 +26,7 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
 
     # when they open the pilot section and run 24 simulated raters with a fixed seed
     page.click("#pilot-link")
-    expect(page.locator("#plan-needed")).to_contain_text("50")  # ceil(25 x 20 / 10)
+    expect(page.locator("#plan-needed")).to_contain_text("60")  # ceil(30 x 20 / 10)
     page.fill("input[name=raters]", "24")
     page.fill("input[name=seed]", "7")
     # (the form alone: a full-page screenshot here leaves Chromium's next click without effect)
@@ -40,7 +40,9 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
     assert page.evaluate("document.getElementById('pilot-plot').naturalWidth") > 300
     expect(page.locator("#recovery-table tbody tr")).to_have_count(3)
     expect(page.locator("#screening-summary")).to_contain_text("planted bad raters")
-    expect(page.locator("#target-card")).to_contain_text("50")
+    expect(page.locator("#target-card")).to_contain_text("60")
+    # the demo asks for rich feedback: the report says how much of the planted truth came back
+    expect(page.locator("#rich-recovery")).to_contain_text("Heatmap peak inside the planted artefact")
     # and, as the form asks by default, the study simulated in both allocation modes with the saving
     expect(page.locator("#modes-table tbody tr")).to_have_count(2)
     expect(page.locator("#modes-saving")).to_contain_text("fewer valid ratings")
@@ -50,7 +52,7 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
     assert all(p["pearson"] > 0.8 for p in run.report["perspectives"]), run.report["perspectives"]
     modes = run.report["modes"]
     assert (run.compare_modes, run.difficulty) == (True, 0.5)
-    assert modes["images"] == 25
+    assert modes["images"] == 30
     assert modes["modes"]["precision"]["valid"] < modes["modes"]["balanced"]["valid"]
     expect(page.locator("#modes-saving")).to_contain_text(f"{modes['saving_percent']} %")
     expect(page.locator("#modes-precision")).to_contain_text(str(modes["modes"]["precision"]["valid"]))

@@ -101,6 +101,13 @@ class Command(BaseCommand):
             f"({t['test_stimuli']} x {t['target']} / {t['per_session']}); usable share "
             f"{t['usable_share']:.2f} -> recruit {t['recruit']}"
         )
+        r = report.get("rich")
+        if r:
+            self.stdout.write(
+                f"rich feedback: heatmap peak in the planted artefact {r['peak_in_region']} of "
+                f"{r['artefact_images']} images; planted missing word top-rated {r['missing_word_top']} of "
+                f"{r['missing_word_images']} images (target share {r['target']})"
+            )
         self.stdout.write(f"plot: {run.plot}")
         if report.get("modes"):
             self._print_modes(report["modes"])
