@@ -204,3 +204,27 @@ def test_a_choice_that_does_not_exist_is_refused_in_words(client_owner, study_wi
 
     assert response.status_code == 400
     assert "Select a valid choice. sideways is not one of the available choices." in response.content.decode()
+
+
+@pytest.mark.parametrize("language", ["en", "de", "zh-hans"])
+def test_table_numbers_are_the_text_floatformat_gives(language) -> None:
+    # the results page formats its tables' numbers in the view; they must read as the template's
+    # floatformat wrote them, in every language (decimal comma in German)
+    import random
+
+    from django.template.defaultfilters import floatformat
+    from django.utils import translation
+
+    from analysis.views import _Fixed
+
+    rnd = random.Random(5)
+    values = ["", "nan", "inf", "-inf", "abc", "20", "-0.004", "-0.0004", "0.125", "0.0125", "2.675", "1.005",
+              "-1.005", "1e-05", "-1e-300", "1e300", "123456789.995", "0.00049999999", "99.995", "-99.995",
+              "1" + "0" * 45, "0." + "0" * 250 + "1", " 3.5", "1_000.5"]  # fmt: skip
+    values += [repr(rnd.uniform(-200, 200)) for _ in range(2000)]
+    values += [repr(round(rnd.uniform(-5, 5), 3)) for _ in range(500)]
+    with translation.override(language):
+        fixed = _Fixed()
+        for places in (1, 2, 3):
+            assert [fixed(v, places) for v in values] == [str(floatformat(v, places)) for v in values]
+        assert fixed("2.675", 2) == ("2,68" if language == "de" else "2.68")
