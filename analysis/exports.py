@@ -266,6 +266,7 @@ def _quoted(text: str) -> str:
 
 
 _NONE = type(None)
+_BOOL_TEXT = {True: "true", False: "false"}
 
 
 def _strs(cells: list[Any]) -> list[str]:
@@ -278,6 +279,18 @@ def _list_text(values: list[Any]) -> list[str]:
     kinds = set(map(type, values))
     if kinds <= {int}:
         return list(map(str, values))
+    if kinds <= {str}:
+        # Few distinct texts in a column (raters, stimuli, perspectives, browsers): neutralise
+        # each once, then look the cells up in C.
+        neutral = {v: "'" + v if v[:1] in _PREFIX_CHARS else v for v in set(values)}
+        return list(map(neutral.__getitem__, values))
+    if kinds <= {bool}:
+        return list(map(_BOOL_TEXT.__getitem__, values))
+    if kinds <= {float}:
+        text = list(map(repr, values))
+        if any(map(math.isnan, values)):
+            text = ["" if v != v else t for v, t in zip(values, text, strict=True)]
+        return text
     if kinds <= {int, _NONE}:
         return ["" if v is None else str(v) for v in values]
     if kinds <= {dt.datetime}:
@@ -408,7 +421,7 @@ def _raw_blocks(rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> Iterator[t
     while True:
         block: list[Sequence[Any]] = []
         for row in itertools.islice(it, RAW_BLOCK_ROWS):
-            if isinstance(row, Mapping):
+            if type(row) is not tuple and isinstance(row, Mapping):  # the ABC check costs per row
                 row = [row.get(c) for c in RAW_COLUMNS]
             elif len(row) != width:
                 raise ValueError(
