@@ -228,3 +228,40 @@ def test_table_numbers_are_the_text_floatformat_gives(language) -> None:
         for places in (1, 2, 3):
             assert [fixed(v, places) for v in values] == [str(floatformat(v, places)) for v in values]
         assert fixed("2.675", 2) == ("2,68" if language == "de" else "2.68")
+
+
+@pytest.mark.parametrize(("language", "separator"), [("en", "."), ("de", ",")])
+def test_run_page_tables_show_numbers_in_the_readers_language(
+    client_owner, study_with_run, language, separator
+) -> None:
+    # the numbers of the tables are formatted in the view: the same text floatformat gave
+    import csv
+    import io
+    import re
+
+    from django.core.files.storage import default_storage
+    from django.template.defaultfilters import floatformat
+    from django.utils import translation
+
+    from analysis.selectors import analysis_run_file_name
+
+    _study, run = study_with_run
+    with default_storage.open(analysis_run_file_name(run=run, relative="mos.csv"), "rb") as fh:
+        first = next(csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8")))
+    key = run.summary["perspectives"][0]["key"]
+
+    html = client_owner.get(
+        reverse("analysis:run-detail", args=[run.pk]), HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+
+    with translation.override(language):
+        mos = str(floatformat(first[f"{key}_mos"], 2))
+        ci = f"{floatformat(first[f'{key}_ci_low'], 1)}–{floatformat(first[f'{key}_ci_high'], 1)}"
+    assert separator in mos
+    assert f'<td data-value="{first[f"{key}_mos"]}">{mos}</td><td class="ci">{ci}</td>' in html
+    assert re.search(r'<td data-value="[^"]+">-?\d+' + re.escape(separator) + r"\d{3}</td>", html)  # ratio1
+    # and the thumbnails are the stimuli's own image URLs
+    from experiments.models import Stimulus
+
+    for stimulus in Stimulus.objects.filter(study=run.study, role=Stimulus.Role.TEST):
+        assert f'<img src="{stimulus.image_url}" alt="" loading="lazy"' in html
