@@ -36,7 +36,8 @@ from experiments.models import Stimulus
 from experiments.selectors import study_get_for_user
 
 # Rows shown on the page; the CSV downloads have all of them. The table rows are the page's main
-# work (2,000 rows: 5 s on a loaded machine in bench/analysis/job.sh, not yet re-measured at 500).
+# work (2,000 rows: 5 s on a loaded machine; 500 rows with the numbers formatted in the view:
+# 0.5-0.9 s at a load average of 5-7, docs/performance.md).
 TABLE_ROWS = 500
 
 
