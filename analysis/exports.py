@@ -401,9 +401,9 @@ def write_raters_csv(
     return Path(path)
 
 
-#: Rows of raw_ratings.csv formatted together: a block is a few hundred kB of text, so the
+#: Rows of raw_ratings.csv formatted together: a block is about 100 kB of text, so the
 #: export stays in constant memory while each column is formatted in one pass.
-RAW_BLOCK_ROWS = 1024
+RAW_BLOCK_ROWS = 512
 
 
 def _raw_blocks(rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> Iterator[tuple[int, str]]:
