@@ -21,6 +21,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -108,7 +109,28 @@ def baseline_read(study: Study) -> float:
     return time.perf_counter() - t
 
 
-def run_job(study: Study, log: Path) -> tuple[float, AnalysisRun]:
+def _cpu_seconds(pid: int) -> float:
+    """user + sys CPU seconds of process ``pid`` and its live children (the prefork pool)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run_job(study: Study, log: Path) -> tuple[float, float, AnalysisRun]:
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -134,6 +156,7 @@ def run_job(study: Study, log: Path) -> tuple[float, AnalysisRun]:
         while not app.control.ping(timeout=0.5):
             if time.monotonic() > deadline:
                 raise SystemExit("the worker did not start")
+        cpu = _cpu_seconds(worker.pid)
         t = time.perf_counter()
         run = analysis_run_start(study=study, method="bt500_zscore")
         while True:
@@ -141,7 +164,8 @@ def run_job(study: Study, log: Path) -> tuple[float, AnalysisRun]:
             if run.is_finished:
                 break
             time.sleep(0.05)
-        return time.perf_counter() - t, run
+        wall = time.perf_counter() - t
+        return wall, _cpu_seconds(worker.pid) - cpu, run
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -183,11 +207,13 @@ def main() -> None:
     print(f"study built: {N_IMAGES} images x 3 perspectives, {N_RATERS} raters, "
           f"{Rating.objects.filter(session__study=study).count()} ratings ({time.perf_counter() - t:.1f} s)")  # fmt: skip
     base = min(baseline_read(study) for _ in range(3))
-    wall, run = run_job(study, args.worker_log)
+    print(f"load average before the job: {load_average()}")
+    wall, cpu, run = run_job(study, args.worker_log)
     if run.status != AnalysisRun.Status.DONE:
         raise SystemExit(f"the run failed: {run.error}")
-    print(f"analysis job (Celery, start to done): {wall:.2f} s   target <= 5 s   "
-          f"{'ok' if wall <= 5 else 'SLOW'}   = {wall / base:.1f} x reading the ratings ({base:.2f} s)")  # fmt: skip
+    print(f"analysis job (Celery, start to done): {wall:.2f} s (worker CPU user+sys {cpu:.2f} s)   target <= 5 s   "
+          f"{'ok' if wall <= 5 else 'SLOW'}   = {wall / base:.1f} x reading the ratings ({base:.2f} s)   "
+          f"load average {load_average()}")  # fmt: skip
     steps = {k: v for k, v in run.timings.items() if not k.startswith(("analyse_", "reliability_"))}
     print("  job steps (s): " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
     print("  per perspective (s): " + ", ".join(
@@ -197,7 +223,38 @@ def main() -> None:
     best, median = min(page), statistics.median(page)
     print(f"results page: best {best * 1000:.0f} ms, median {median * 1000:.0f} ms   target < 1 s   "
           f"{'ok' if median < 1 else 'SLOW'}   = {median / statistics.median(login):.1f} x the login page "
-          f"({statistics.median(login) * 1000:.0f} ms)")  # fmt: skip
+          f"({statistics.median(login) * 1000:.0f} ms)   load average {load_average()}")  # fmt: skip
+    if os.environ.get("BENCH_PROFILE_JOB"):  # the job once more, in this process under cProfile
+        profile_job(study, os.environ["BENCH_PROFILE_JOB"])
+
+
+def profile_job(study: Study, path: str) -> None:
+    import cProfile
+
+    from analysis.services import analysis_run_execute
+
+    with _no_enqueue():
+        run = analysis_run_start(study=study, method="bt500_zscore")
+    cpu, t = time.process_time(), time.perf_counter()
+    cProfile.runctx("analysis_run_execute(run_id=run_id)", globals(), {
+        "analysis_run_execute": analysis_run_execute, "run_id": run.pk}, path)  # fmt: skip
+    run.refresh_from_db()
+    print(
+        f"in-process job under cProfile ({path}): {time.perf_counter() - t:.2f} s, "
+        f"CPU {time.process_time() - cpu:.2f} s, status {run.status}; steps (s): "
+        + ", ".join(
+            f"{k} {v:.2f}" for k, v in run.timings.items() if not k.startswith(("analyse_", "reliability_"))
+        )
+    )
+
+
+def _no_enqueue() -> Any:
+    """Start a run without sending it to the (stopped) worker."""
+    from unittest import mock
+
+    import analysis.services
+
+    return mock.patch.object(analysis.services, "analysis_run_enqueue", return_value=None)
 
 
 if __name__ == "__main__":

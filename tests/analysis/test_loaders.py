@@ -3,7 +3,7 @@ import pytest
 
 from analysis import loaders
 from experiments.models import Stimulus
-from ratings.models import Rating
+from ratings.models import Rating, RatingSession
 from tests.factories import (
     ParticipantFactory,
     RatingSessionFactory,
@@ -12,7 +12,13 @@ from tests.factories import (
     rated_study_create,
     ratings_add,
 )
-from tests.ratings.conftest import answer_trials, enter, gold_and_straightlining_failure, make_study
+from tests.ratings.conftest import (
+    answer_all,
+    answer_trials,
+    enter,
+    gold_and_straightlining_failure,
+    make_study,
+)
 
 pytestmark = pytest.mark.django_db
 KEYS = ("quality", "authenticity", "correspondence")
@@ -150,3 +156,47 @@ def test_raw_rows_are_pseudonymous_unless_panel_ids_asked() -> None:
     assert rows[-1][2:10] == (50, training.name, "quality", 3.0, "training", False, False, False)
     assert all(r[7] for r in rows[:-1])  # the test ratings are the ones analysed
     assert np.all([r[1] == 1 for r in rows])
+
+
+def test_raw_rows_give_timestamps_as_isoformat_of_the_stored_values() -> None:
+    # given ratings submitted through the real path: no client time, a whole-second one, and one
+    # with microseconds and another time zone (the database formats them for the export)
+    import datetime as dt
+    import uuid
+
+    from ratings.services import rating_submit
+
+    study = make_study(tests=3, prompts=3, stimuli_per_session=3)
+    session = enter(study)
+    RatingSession.objects.filter(pk=session.pk).update(status=RatingSession.Status.RATING)
+    plus2 = dt.timezone(dt.timedelta(hours=2))
+    client_times = [
+        None,
+        dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        dt.datetime(2026, 7, 8, 9, 10, 11, 120, tzinfo=plus2),
+    ]
+    for trial, client_time in zip(session.trials.order_by("index"), client_times, strict=True):
+        rating_submit(
+            token=session.token,
+            trial_index=trial.index,
+            scores=answer_all(study, 3),
+            idempotency_key=uuid.uuid4(),
+            client_time=client_time,
+        )
+    # one stored server time without microseconds, which isoformat leaves out
+    first = Rating.objects.filter(session=session).order_by("id").first()
+    assert first is not None
+    Rating.objects.filter(pk=first.pk).update(server_time=dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC))
+
+    # when
+    rows = list(loaders.raw_rating_rows(study))
+
+    # then each cell is what datetime.isoformat() gives for the value Django reads back
+    stored = list(
+        Rating.objects.filter(session=session).order_by("id").values_list("client_time", "server_time")
+    )
+    assert len(rows) == len(stored) == 3 * 3
+    expected = [(c.isoformat() if c else None, s.isoformat()) for c, s in stored]
+    assert [(r[13], r[14]) for r in rows] == expected
+    assert rows[0][14] == "2026-01-01T12:00:00+00:00"
+    assert {r[13] for r in rows} == {None, "2026-01-02T03:04:05+00:00", "2026-07-08T07:10:11.000120+00:00"}

@@ -204,3 +204,64 @@ def test_a_choice_that_does_not_exist_is_refused_in_words(client_owner, study_wi
 
     assert response.status_code == 400
     assert "Select a valid choice. sideways is not one of the available choices." in response.content.decode()
+
+
+@pytest.mark.parametrize("language", ["en", "de", "zh-hans"])
+def test_table_numbers_are_the_text_floatformat_gives(language) -> None:
+    # the results page formats its tables' numbers in the view; they must read as the template's
+    # floatformat wrote them, in every language (decimal comma in German)
+    import random
+
+    from django.template.defaultfilters import floatformat
+    from django.utils import translation
+
+    from analysis.views import _Fixed
+
+    rnd = random.Random(5)
+    values = ["", "nan", "inf", "-inf", "abc", "20", "-0.004", "-0.0004", "0.125", "0.0125", "2.675", "1.005",
+              "-1.005", "1e-05", "-1e-300", "1e300", "123456789.995", "0.00049999999", "99.995", "-99.995",
+              "1" + "0" * 45, "0." + "0" * 250 + "1", " 3.5", "1_000.5"]  # fmt: skip
+    values += [repr(rnd.uniform(-200, 200)) for _ in range(2000)]
+    values += [repr(round(rnd.uniform(-5, 5), 3)) for _ in range(500)]
+    with translation.override(language):
+        fixed = _Fixed()
+        for places in (1, 2, 3):
+            assert [fixed(v, places) for v in values] == [str(floatformat(v, places)) for v in values]
+        assert fixed("2.675", 2) == ("2,68" if language == "de" else "2.68")
+
+
+@pytest.mark.parametrize(("language", "separator"), [("en", "."), ("de", ",")])
+def test_run_page_tables_show_numbers_in_the_readers_language(
+    client_owner, study_with_run, language, separator
+) -> None:
+    # the numbers of the tables are formatted in the view: the same text floatformat gave
+    import csv
+    import io
+    import re
+
+    from django.core.files.storage import default_storage
+    from django.template.defaultfilters import floatformat
+    from django.utils import translation
+
+    from analysis.selectors import analysis_run_file_name
+
+    _study, run = study_with_run
+    with default_storage.open(analysis_run_file_name(run=run, relative="mos.csv"), "rb") as fh:
+        first = next(csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8")))
+    key = run.summary["perspectives"][0]["key"]
+
+    html = client_owner.get(
+        reverse("analysis:run-detail", args=[run.pk]), HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+
+    with translation.override(language):
+        mos = str(floatformat(first[f"{key}_mos"], 2))
+        ci = f"{floatformat(first[f'{key}_ci_low'], 1)}–{floatformat(first[f'{key}_ci_high'], 1)}"
+    assert separator in mos
+    assert f'<td data-value="{first[f"{key}_mos"]}">{mos}</td><td class="ci">{ci}</td>' in html
+    assert re.search(r'<td data-value="[^"]+">-?\d+' + re.escape(separator) + r"\d{3}</td>", html)  # ratio1
+    # and the thumbnails are the stimuli's own image URLs
+    from experiments.models import Stimulus
+
+    for stimulus in Stimulus.objects.filter(study=run.study, role=Stimulus.Role.TEST):
+        assert f'<img src="{stimulus.image_url}" alt="" loading="lazy"' in html
