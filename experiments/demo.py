@@ -3,7 +3,7 @@
 Every prompt has a clean rendering and versions with blur, noise, JPEG blocking and a scene that
 belongs to another prompt (a mismatch), so all three perspectives have something to tell apart.
 
-Rich feedback (issue 17): the study asks where an image looks broken (points) and which prompt
+Rich feedback (issue 17), in the second demo study (`rich=True`, slug ``demo-rich``): the study asks where an image looks broken (points) and which prompt
 words it misses. Each scene also has a "glitch" variant with a planted truth: a broken patch in a
 known box, and a prompt naming one more object that the image leaves out. The truth is kept in
 the stimulus' metadata (``metadata["planted"]``: ``box`` = [x0, y0, x1, y1] normalised, origin
@@ -220,14 +220,23 @@ VARIANTS = [
 
 
 @transaction.atomic
-def demo_study_create(*, owner: User, slug: str = "demo") -> Study:
-    """Create the open demo study: 5 prompts x 6 variants (test), 3 training images, and the two
-    annotation tasks (the glitch variants carry the planted truth in their metadata)."""
+def demo_study_create(*, owner: User, slug: str = "demo", rich: bool = False) -> Study:
+    """Create an open demo study: 5 prompts x 5 variants (test) and 3 training images.
+
+    `rich`: the rich-feedback demo: a sixth, "glitch" variant per prompt (the planted truth in its
+    metadata) and the two annotation tasks. Its question panel is taller, so it asks for a window
+    of about 1400 x 900; the plain demo fits 1280 x 720.
+    """
+    variants = VARIANTS if rich else [v for v in VARIANTS if v[0] != "glitch"]
     study = study_create(
         owner=owner,
-        title="Demo: AI-generated image quality",
+        title="Demo: where AI-generated images fail" if rich else "Demo: AI-generated image quality",
         slug=slug,
-        description="Rate 10 generated images for quality, authenticity and how well they match their prompt.",
+        description=(
+            "Rate 10 generated images, mark where they look broken and which prompt words they miss."
+            if rich
+            else "Rate 10 generated images for quality, authenticity and how well they match their prompt."
+        ),
         instructions=(
             "You will see images made by text-to-image models, each with the text prompt it was made from. "
             "Rate every image from three perspectives. There are no right or wrong answers: give your own impression."
@@ -245,7 +254,7 @@ def demo_study_create(*, owner: User, slug: str = "demo") -> Study:
     )
     position = 0
     for p, (prompt, challenge, scene, draw) in enumerate(SCENES):
-        for v, (variant, generator, how) in enumerate(VARIANTS):
+        for v, (variant, generator, how) in enumerate(variants):
             shown = prompt
             metadata: dict[str, Any] = {"variant": variant}
             if variant == "mismatch":
@@ -290,7 +299,8 @@ def demo_study_create(*, owner: User, slug: str = "demo") -> Study:
             reference_scores={"quality": ref},
         )
         position += 1
-    study = study_update(study=study, fields={}, annotation_tasks=ANNOTATION_TASKS)
+    if rich:
+        study = study_update(study=study, fields={}, annotation_tasks=ANNOTATION_TASKS)
     study.status = Study.Status.OPEN
     study.save(update_fields=["status", "updated_at"])
     return study

@@ -221,3 +221,11 @@ def demo_study(db: None, researcher: Any) -> Any:
     from experiments.demo import demo_study_create
 
     return demo_study_create(owner=researcher)
+
+
+@pytest.fixture
+def rich_demo_study(db: None, researcher: Any) -> Any:
+    """The rich-feedback demo: a glitch variant per prompt and the two annotation tasks."""
+    from experiments.demo import demo_study_create
+
+    return demo_study_create(owner=researcher, slug="demo-rich", rich=True)

@@ -41,11 +41,11 @@ def _rate_demo(study, raters: int = 8) -> None:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_researcher_runs_the_analysis_sees_plots_and_downloads_the_zip(
-    live_server, demo_study, researcher, celery_worker, page: Page, tmp_path
+    live_server, rich_demo_study, researcher, celery_worker, page: Page, tmp_path
 ) -> None:
     # given the demo study with ratings, and its owner logged in
-    _rate_demo(demo_study)
-    page.goto(f"{live_server.url}/accounts/login/?next=/analysis/studies/{demo_study.slug}/runs/")
+    _rate_demo(rich_demo_study)
+    page.goto(f"{live_server.url}/accounts/login/?next=/analysis/studies/{rich_demo_study.slug}/runs/")
     page.fill("input[name=username]", "researcher")
     page.fill("input[name=password]", "pw-123456")
     page.click("button[type=submit]")
@@ -93,21 +93,21 @@ def test_researcher_runs_the_analysis_sees_plots_and_downloads_the_zip(
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_pilot_including_run_is_labelled_in_the_run_list_and_on_its_page(
-    live_server, demo_study, researcher, page: Page
+    live_server, rich_demo_study, researcher, page: Page
 ) -> None:
     # given a done run over real data and a done run that includes pilot data
     from analysis import services
 
-    _rate_demo(demo_study, raters=4)
+    _rate_demo(rich_demo_study, raters=4)
     runs = []
     for include_pilot in (False, True):
         run = services.analysis_run_start(
-            study=demo_study, method="mos", include_pilot=include_pilot, enqueue=False
+            study=rich_demo_study, method="mos", include_pilot=include_pilot, enqueue=False
         )
         services.analysis_run_execute(run_id=run.id)
         runs.append(run)
     page.set_viewport_size({"width": 1200, "height": 900})
-    page.goto(f"{live_server.url}/accounts/login/?next=/analysis/studies/{demo_study.slug}/runs/")
+    page.goto(f"{live_server.url}/accounts/login/?next=/analysis/studies/{rich_demo_study.slug}/runs/")
     page.fill("input[name=username]", "researcher")
     page.fill("input[name=password]", "pw-123456")
     page.click("button[type=submit]")

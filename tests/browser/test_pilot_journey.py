@@ -14,12 +14,12 @@ from ratings.models import Participant
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_true(
-    live_server: Any, demo_study: Any, researcher: Any, celery_worker: Any, page: Page, tmp_path: Path
+    live_server: Any, rich_demo_study: Any, researcher: Any, celery_worker: Any, page: Page, tmp_path: Path
 ) -> None:
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     # given the demo study's owner on its overview
-    page.goto(f"{live_server.url}/accounts/login/?next=/studies/{demo_study.slug}/")
+    page.goto(f"{live_server.url}/accounts/login/?next=/studies/{rich_demo_study.slug}/")
     page.fill("input[name=username]", "researcher")
     page.fill("input[name=password]", "pw-123456")
     page.click("button[type=submit]")
@@ -48,7 +48,7 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
     expect(page.locator("#modes-saving")).to_contain_text("fewer valid ratings")
     assert page.evaluate("document.getElementById('modes-plot').naturalWidth") > 300
     page.screenshot(path=tmp_path / "pilot-report.png", full_page=True)
-    run = PilotRun.objects.get(study=demo_study)
+    run = PilotRun.objects.get(study=rich_demo_study)
     assert all(p["pearson"] > 0.8 for p in run.report["perspectives"]), run.report["perspectives"]
     modes = run.report["modes"]
     assert (run.compare_modes, run.difficulty) == (True, 0.5)
@@ -63,7 +63,7 @@ def test_researcher_runs_a_pilot_on_the_demo_study_and_sees_recovered_against_tr
     page.click("#pilot-remove")
     expect(page.locator(".messages")).to_contain_text("Pilot data removed: 24 participants")
     expect(page.locator("#pilot-counts")).to_contain_text("0 pilot participants")
-    assert not Participant.objects.filter(study=demo_study).exists()
+    assert not Participant.objects.filter(study=rich_demo_study).exists()
     assert not PilotRun.objects.exists()
     # (the browser's own /favicon.ico request is the only 404: the plot's size was checked above)
     assert [e for e in errors if "Failed to load resource" not in e] == []

@@ -40,11 +40,11 @@ def _mark_demo(study, raters: int) -> None:
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_results_page_shows_overlays_and_word_counts_per_image(
-    live_server, demo_study, researcher, page: Page
+    live_server, rich_demo_study, researcher, page: Page
 ):
     # given the demo marked by 12 participants (each sees 10 of the 30 images) and analysed
-    _mark_demo(demo_study, raters=12)
-    run = services.analysis_run_start(study=demo_study, method="bt500_zscore", enqueue=False)
+    _mark_demo(rich_demo_study, raters=12)
+    run = services.analysis_run_start(study=rich_demo_study, method="bt500_zscore", enqueue=False)
     assert services.analysis_run_execute(run_id=run.id) == "done"
 
     # when its owner opens the run

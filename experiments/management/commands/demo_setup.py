@@ -9,7 +9,10 @@ from experiments.models import Study
 
 
 class Command(BaseCommand):
-    help = "Create the demo researcher and the demo study if they are missing (safe to run again)."
+    help = (
+        "Create the demo researcher and the two demo studies (demo; demo-rich, with rich feedback) "
+        "if they are missing (safe to run again)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="demo")
@@ -24,12 +27,15 @@ class Command(BaseCommand):
         user.is_staff = True
         user.save()
         user.user_permissions.add(
-            *Permission.objects.filter(content_type__app_label__in=["experiments", "ratings", "analysis"])
+            *Permission.objects.filter(
+                content_type__app_label__in=["experiments", "ratings", "analysis", "pilot"]
+            )
         )
-        if not Study.objects.filter(slug="demo").exists():
-            study = demo_study_create(owner=user)
-            self.stdout.write(f"created the demo study with {study.stimuli.count()} stimuli")
-        else:
-            self.stdout.write("the demo study exists already")
+        for slug, rich in (("demo", False), ("demo-rich", True)):
+            if not Study.objects.filter(slug=slug).exists():
+                study = demo_study_create(owner=user, slug=slug, rich=rich)
+                self.stdout.write(f"created the demo study {slug} with {study.stimuli.count()} stimuli")
+            else:
+                self.stdout.write(f"the demo study {slug} exists already")
         if created:
             self.stdout.write(f"created researcher {username}")
