@@ -263,14 +263,8 @@ class PerspectiveForm(forms.Form):
     )
 
 
-class BasePerspectiveFormSet(forms.BaseFormSet):
-    def clean(self) -> None:
-        super().clean()
-        keys = [f.cleaned_data.get("key") for f in self._kept_forms()]
-        if len(keys) != len(set(keys)):
-            raise forms.ValidationError(_("Perspective keys must be unique."))
-        if not keys:
-            raise forms.ValidationError(_("A study needs at least one perspective."))
+class OrderedRowsFormSet(forms.BaseFormSet):
+    """A formset of ordered rows (perspectives, annotation tasks): the rows kept, in their order."""
 
     def _kept_forms(self) -> list[forms.Form]:
         # Blank extra forms (unchanged) and ticked-for-deletion forms are left out.
@@ -283,9 +277,23 @@ class BasePerspectiveFormSet(forms.BaseFormSet):
             and not f.cleaned_data.get(DELETION_FIELD_NAME, False)
         ]
 
-    def perspectives(self) -> list[dict[str, Any]]:
+    def _ordered_forms(self) -> list[forms.Form]:
         rows = self._kept_forms()
         rows.sort(key=lambda f: (f.cleaned_data.get("ORDER") or 10_000, self.forms.index(f)))
+        return rows
+
+
+class BasePerspectiveFormSet(OrderedRowsFormSet):
+    def clean(self) -> None:
+        super().clean()
+        keys = [f.cleaned_data.get("key") for f in self._kept_forms()]
+        if len(keys) != len(set(keys)):
+            raise forms.ValidationError(_("Perspective keys must be unique."))
+        if not keys:
+            raise forms.ValidationError(_("A study needs at least one perspective."))
+
+    def perspectives(self) -> list[dict[str, Any]]:
+        rows = self._ordered_forms()
         return [
             {
                 k: f.cleaned_data[k]
@@ -319,7 +327,7 @@ class AnnotationTaskForm(forms.Form):
     )
 
 
-class BaseAnnotationTaskFormSet(forms.BaseFormSet):
+class BaseAnnotationTaskFormSet(OrderedRowsFormSet):
     """Optional: none, one or both kinds, each at most once."""
 
     def clean(self) -> None:
@@ -334,19 +342,8 @@ class BaseAnnotationTaskFormSet(forms.BaseFormSet):
                 _("A study has at most one annotation task of each kind (regions, words).")
             )
 
-    def _kept_forms(self) -> list[forms.Form]:
-        initial = self.initial_form_count()
-        return [
-            f
-            for i, f in enumerate(self.forms)
-            if (i < initial or f.has_changed())
-            and getattr(f, "cleaned_data", None)
-            and not f.cleaned_data.get(DELETION_FIELD_NAME, False)
-        ]
-
     def tasks(self) -> list[dict[str, Any]]:
-        rows = self._kept_forms()
-        rows.sort(key=lambda f: (f.cleaned_data.get("ORDER") or 10_000, self.forms.index(f)))
+        rows = self._ordered_forms()
         return [{k: f.cleaned_data[k] for k in ("key", "kind", "label", "instructions")} for f in rows]
 
 
