@@ -225,7 +225,7 @@ def demo_study_create(*, owner: User, slug: str = "demo", rich: bool = False) ->
 
     `rich`: the rich-feedback demo: a sixth, "glitch" variant per prompt (the planted truth in its
     metadata) and the two annotation tasks. Its question panel is taller, so it asks for a window
-    of about 1400 x 900; the plain demo fits 1280 x 720.
+    of about 1920 x 1080 at its entry page; the plain demo fits 1280 x 720.
     """
     variants = VARIANTS if rich else [v for v in VARIANTS if v[0] != "glitch"]
     study = study_create(
