@@ -4,9 +4,11 @@ metrics that are noisy monotonic transforms of the MOS (the least noisy must ran
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
+from scipy import optimize, stats
 
 from analysis import exports
 from analysis.stats import Ratings, analyse
@@ -89,3 +91,26 @@ def write_predictions(
             for j, s in enumerate(scores):
                 w.writerow([f"{j}.png" if by == "name" else j, name, repr(float(s))])
     return path
+
+
+def independent_fit(x, y):
+    """curve_fit on the raw predictions from textbook starts (not the module's), best of them."""
+
+    def l5(x, b1, b2, b3, b4, b5):
+        return b1 * (0.5 - 1 / (1 + np.exp(b2 * (x - b3)))) + b4 * x + b5
+
+    slope = np.sign(stats.pearsonr(x, y).statistic) / np.std(x)
+    best = None
+    for b1, b2 in ((np.ptp(y), slope), (np.max(y), 3 * slope), (2 * np.ptp(y), slope / 3)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                p, _ = optimize.curve_fit(
+                    l5, x, y, p0=[b1, b2, np.mean(x), 0.0, np.mean(y)], maxfev=100_000, ftol=1e-15, xtol=1e-15
+                )
+        except RuntimeError:
+            continue
+        fitted = l5(x, *p)
+        if best is None or np.sum((fitted - y) ** 2) < np.sum((best - y) ** 2):
+            best = fitted
+    return best

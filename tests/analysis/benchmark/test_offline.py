@@ -3,17 +3,17 @@ relation, and its one-line errors on bad input."""
 
 import csv
 import json
-import warnings
 
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
-from scipy import optimize, stats
+from scipy import stats
 
 from analysis.benchmark import compute, offline
 from analysis.benchmark.inputs import BenchmarkInputError
 from tests.analysis.benchmark import planted
+from tests.analysis.benchmark.planted import independent_fit
 
 OPTS = compute.Options(n_boot=200, seed=5)
 
@@ -41,29 +41,6 @@ def read_preds(path):
         for row in csv.DictReader(fh):
             by_metric.setdefault(row["metric"], []).append(float(row["score"]))
     return {m: np.array(v) for m, v in by_metric.items()}
-
-
-def independent_fit(x, y):
-    """curve_fit on the raw predictions from textbook starts (not the module's), best of them."""
-
-    def l5(x, b1, b2, b3, b4, b5):
-        return b1 * (0.5 - 1 / (1 + np.exp(b2 * (x - b3)))) + b4 * x + b5
-
-    slope = np.sign(stats.pearsonr(x, y).statistic) / np.std(x)
-    best = None
-    for b1, b2 in ((np.ptp(y), slope), (np.max(y), 3 * slope), (2 * np.ptp(y), slope / 3)):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                p, _ = optimize.curve_fit(
-                    l5, x, y, p0=[b1, b2, np.mean(x), 0.0, np.mean(y)], maxfev=100_000, ftol=1e-15, xtol=1e-15
-                )
-        except RuntimeError:
-            continue
-        fitted = l5(x, *p)
-        if best is None or np.sum((fitted - y) ** 2) < np.sum((best - y) ** 2):
-            best = fitted
-    return best
 
 
 def overall(doc, key, metric):

@@ -1,12 +1,11 @@
 """The benchmark maths equals scipy computed directly, and its choices hold (no Django)."""
 
-import warnings
-
 import numpy as np
 import pytest
-from scipy import optimize, stats
+from scipy import stats
 
 from analysis.stats import metric_benchmark as mb
+from tests.analysis.benchmark.planted import independent_fit
 
 
 def planted(n=300, seed=0):
@@ -18,29 +17,6 @@ def planted(n=300, seed=0):
         "fair": (lambda c: c + 0.4 * c**3)((mos + rng.normal(0, 4, n) - 50) / 15),
         "inverse": -((((mos + rng.normal(0, 9, n)) - 50) / 15) ** 3),
     }
-
-
-def independent_fit(x, y):
-    """curve_fit on the raw predictions from textbook starts (not the module's), best of them."""
-
-    def l5(x, b1, b2, b3, b4, b5):
-        return b1 * (0.5 - 1 / (1 + np.exp(b2 * (x - b3)))) + b4 * x + b5
-
-    slope = np.sign(stats.pearsonr(x, y).statistic) / np.std(x)
-    best = None
-    for b1, b2 in ((np.ptp(y), slope), (np.max(y), 3 * slope), (2 * np.ptp(y), slope / 3)):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                p, _ = optimize.curve_fit(
-                    l5, x, y, p0=[b1, b2, np.mean(x), 0.0, np.mean(y)], maxfev=100_000, ftol=1e-15, xtol=1e-15
-                )
-        except RuntimeError:
-            continue
-        fitted = l5(x, *p)
-        if best is None or np.sum((fitted - y) ** 2) < np.sum((best - y) ** 2):
-            best = fitted
-    return best
 
 
 @pytest.mark.parametrize("name", ["sharp", "fair", "inverse"])
