@@ -37,7 +37,30 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 # --- The real Celery worker on the real Redis broker -----------------------------------------
-class WorkerProcess:
+class _CeleryProcess:
+    """A Celery subprocess writing to a log file: stop it, read the end of its log."""
+
+    log_path: Path
+    proc: "subprocess.Popen[bytes] | None"
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+class WorkerProcess(_CeleryProcess):
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env = env
         self.log_path = log_path
@@ -84,22 +107,6 @@ class WorkerProcess:
             time.sleep(0.2)
         raise RuntimeError("Celery worker did not answer a ping:\n" + self.log_tail())
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except FileNotFoundError:
-            return "(no log)"
-
 
 @pytest.fixture(scope="session")
 def celery_worker_env(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
@@ -136,7 +143,7 @@ def celery_worker(
     worker.stop()
 
 
-class BeatProcess:
+class BeatProcess(_CeleryProcess):
     """A real `celery beat` subprocess: it publishes CELERY_BEAT_SCHEDULE's tasks to the broker."""
 
     def __init__(self, env: dict[str, str], folder: Path) -> None:
@@ -168,22 +175,6 @@ class BeatProcess:
     def sent(self, entry: str) -> bool:
         """Beat has published the schedule entry `entry` at least once."""
         return f"Sending due task {entry} " in self.log_tail(400)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except FileNotFoundError:
-            return "(no log)"
 
 
 @pytest.fixture
