@@ -152,13 +152,9 @@ class StudyUpdateInputSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(exc.messages) from None
 
     def validate_translations(self, value: Any) -> dict[str, Any]:
-        questionnaire = (
-            self.initial_data.get("questionnaire") if isinstance(self.initial_data, dict) else None
-        )
-        if questionnaire is None and self.instance is not None:
-            questionnaire = self.instance.questionnaire
-        if questionnaire is None:
-            questionnaire = self.context.get("questionnaire")
+        # The questionnaire sent with the translations, else the study's saved one (the view's context).
+        sent = self.initial_data.get("questionnaire") if isinstance(self.initial_data, dict) else None
+        questionnaire = sent if sent is not None else self.context.get("questionnaire")
         try:
             return translations_validate(value, questionnaire if isinstance(questionnaire, list) else [])
         except ValidationError as exc:
