@@ -42,6 +42,23 @@ def real_marker(study: Any) -> RatingSession:
     return session
 
 
+def recovered_in(doc: dict[str, Any], study: Any) -> tuple[list[bool], list[bool]]:
+    """Per planted image, independently of pilot/rich.py: is the heatmap peak inside the planted
+    box, and is the missing word the one uniquely most-marked word?"""
+    peaks, words = [], []
+    for item in doc["images"]:
+        planted = Stimulus.objects.get(study=study, name=item["filename"]).metadata.get("planted")
+        if not planted:
+            continue
+        x0, y0, x1, y1 = planted["box"]
+        x, y = item["peak"]
+        peaks.append(x0 <= x <= x1 and y0 <= y <= y1)
+        rates = item["misaligned_rate"]
+        top = max(rates)
+        words.append(rates.count(top) == 1 and rates.index(top) == planted["missing_token"])
+    return peaks, words
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_pilot_of_the_demo_recovers_the_planted_artefacts_and_missing_words(
@@ -73,13 +90,20 @@ def test_a_pilot_of_the_demo_recovers_the_planted_artefacts_and_missing_words(
     per_image = Counter(tests.filter(task__kind="regions").values_list("stimulus_id", flat=True))
     assert sorted(per_image.values()) == [10] * 30
     assert report["raters_per_image"]["median"] >= 9
-    assert report["peak_in_region_share"] >= 0.9
-    assert report["missing_word_top_share"] >= 0.9
     assert report["random_markers"]["spammers"] == 3
-    # and the analysis files hold the marks the simulated raters sent
     analysis = AnalysisRun.objects.get(pk=run.analysis_run_id)
     name = analysis_run_file_name(run=analysis, relative="rich/richhf.json")
     doc = json.load(default_storage.open(name))
+    # the report counts exactly the planted images the analysis file recovers
+    peaks, words = recovered_in(doc, rich_demo_study)
+    assert (report["peak_in_region"], report["missing_word_top"]) == (sum(peaks), sum(words))
+    assert (len(peaks), len(words)) == (5, 5)
+    # which raters meet which image depends on arrival order, so with 5 images one miss is chance
+    # (per image ~3% for peaks, ~1-3% for words; the >= 90% bar is checked on ~190 planted images
+    # x 5 seeds in tests/analysis/stats/test_rich_sim.py); 3 of 5 is far above random marking
+    assert sum(peaks) >= 3, peaks
+    assert sum(words) >= 3, words
+    # and the analysis files hold the marks the simulated raters sent
     glitch = Stimulus.objects.get(study=rich_demo_study, metadata__variant="glitch", position=5)
     item = next(i for i in doc["images"] if i["filename"] == glitch.name)
     stored = {
