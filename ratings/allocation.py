@@ -30,6 +30,7 @@ answers out after its counter changes, and the recount rebuilds them after locki
 
 import contextlib
 import random
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -545,32 +546,58 @@ def arrange(items: list[Item], rng: random.Random, attempts: int = 50) -> list[I
     Randomised greedy: at each step take a random item that does not clash with the previous one,
     preferring the most frequent prompt when it would otherwise run out of room. Falls back to the
     best attempt (fewest clashes) for impossible inputs, e.g. a single prompt.
+
+    Linear in the items per attempt as long as clashes are rare (it runs on every session start):
+    a free item is found by drawing at random until one does not clash (uniform over the free
+    ones), with a scan only after a few misses; removal swaps with the last; the most frequent
+    prompt is looked up again only when it lost an item.
     """
+    keys = [frozenset(item.prompts) for item in items]
     best: list[Item] = []
     best_clashes = len(items) + 1
     for _ in range(attempts):
-        pool = items[:]
+        pool = list(range(len(items)))
         rng.shuffle(pool)
+        counts = Counter(items[i].prompt for i in pool)
+        top_prompt, top = counts.most_common(1)[0] if counts else ("", 0)
         order: list[Item] = []
         clashes = 0
+        last: frozenset[str] = frozenset()
         while pool:
-            last = order[-1].prompts if order else set()
-            ok = [item for item in pool if not (item.prompts & last)]
-            counts: dict[str, int] = {}
-            for item in pool:
-                counts[item.prompt] = counts.get(item.prompt, 0) + 1
-            top_prompt, top = max(counts.items(), key=lambda kv: kv[1])
-            urgent = [item for item in ok if item.prompt == top_prompt] if top * 2 > len(pool) else []
-            choice = rng.choice(urgent or ok) if (urgent or ok) else pool[0]
-            if not ok:
-                clashes += 1
-            pool.remove(choice)
-            order.append(choice)
+            n = len(pool)
+            free = [k for k in range(n) if not keys[pool[k]] & last] if top * 2 > n else []
+            urgent = [k for k in free if items[pool[k]].prompt == top_prompt]
+            if urgent:
+                k = rng.choice(urgent)
+            else:
+                k = _free_draw(pool, keys, last, rng)
+                if k < 0:
+                    free = free or [j for j in range(n) if not keys[pool[j]] & last]
+                    k = rng.choice(free) if free else 0
+                    clashes += not free
+            chosen = pool[k]
+            pool[k] = pool[-1]
+            pool.pop()
+            item = items[chosen]
+            order.append(item)
+            last = keys[chosen]
+            counts[item.prompt] -= 1
+            if item.prompt == top_prompt:
+                top_prompt, top = counts.most_common(1)[0]
         if clashes < best_clashes:
             best, best_clashes = order, clashes
         if clashes == 0:
             break
     return best
+
+
+def _free_draw(pool: list[int], keys: list[frozenset[str]], last: frozenset[str], rng: random.Random) -> int:
+    """A position in `pool` drawn uniformly among the items not clashing with `last`; -1 after 8 misses."""
+    for _ in range(8):
+        k = rng.randrange(len(pool))
+        if not keys[pool[k]] & last:
+            return k
+    return -1
 
 
 def insert_repeats(order: list[Item], repeats: list[Item], rng: random.Random, gap: int = 3) -> list[Item]:

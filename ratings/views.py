@@ -237,14 +237,17 @@ def _study_consent(request: HttpRequest, study: Study) -> HttpResponse:
     try:
         if pilot:
             pilot_link_verify(study=study, token=pilot)
-        session = participant_enter(study=study, entry=entry, consent=consent, pilot=bool(pilot))
+        language = translation.get_language() or settings.LANGUAGE_CODE
+        session = participant_enter(
+            study=study, entry=entry, consent=consent, pilot=bool(pilot), language=language
+        )
     except PilotLinkInvalid as exc:
         return _message(request, study, study.title, str(exc), status=403)
     except DomainError as exc:
         return _message(
             request, study, study.title, str(exc), status=400 if exc.code != "study_full" else 200
         )
-    session_language_set(session=session, language=translation.get_language() or settings.LANGUAGE_CODE)
+    session_language_set(session=session, language=language)  # a resumed session
     return redirect(session_url(session))
 
 
