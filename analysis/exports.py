@@ -45,6 +45,7 @@ __all__ = [
     "RATER_COLUMNS",
     "RAW_COLUMNS",
     "iter_raw_ratings_csv",
+    "raw_cell",
     "neutralise",
     "write_analysis_json",
     "write_json",
@@ -436,6 +437,25 @@ def _raw_blocks(rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> Iterator[t
 
 
 _RAW_HEADER = ",".join(RAW_COLUMNS) + "\n"
+
+
+def raw_cell(value: Any) -> str:
+    """One cell of ``raw_ratings.csv`` as :func:`iter_raw_ratings_csv` writes it inside a row
+    (neutralised, quoted when needed). The database-side writer formats its look-up values
+    (raters, stimuli, scores, ...) with it, so both writers give the same bytes."""
+    return _column_text([value])[0]
+
+
+def write_raw_ratings_text(dest: PathLike, blocks: Iterable[tuple[int, str]]) -> int:
+    """Write ``raw_ratings.csv`` from its header-less text in (row count, text) blocks, as
+    :func:`analysis.loaders.raw_ratings_csv_blocks` yields them; return the row count."""
+    count = 0
+    with open(dest, "w", encoding="utf-8", newline="") as fh:
+        fh.write(_RAW_HEADER)
+        for n, text in blocks:
+            fh.write(text)
+            count += n
+    return count
 
 
 def iter_raw_ratings_csv(rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> Iterator[str]:

@@ -14,9 +14,11 @@ import contextlib
 import logging
 import math
 import secrets
+import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
@@ -196,6 +198,66 @@ def _heartbeat_every(rows: Iterable[Any], run_id: int, token: str, every: int = 
         yield row
 
 
+class _RawRatings:
+    """``raw_ratings.csv`` of a run, written while the run analyses and draws (PostgreSQL).
+
+    On PostgreSQL the database makes the file's lines (``loaders.raw_ratings_csv_blocks``), so
+    writing it is mostly waiting: a thread with its own connection does it into a file of its
+    own, next to the analysis, and :meth:`place` moves it into the run's files. Inside a
+    transaction (a test's) another connection would not see the ratings, so the file is written
+    by :meth:`place` itself, as on SQLite (``raw_rating_rows`` and the Python writer).
+    """
+
+    def __init__(self, run: AnalysisRun, keys: Sequence[str]) -> None:
+        self.run = run
+        self.options: dict[str, Any] = {
+            "include_pilot": run.include_pilot,
+            "rating_id_max": run.rating_id_max,
+            "include_panel_ids": run.include_panel_ids,
+            "pilot_only": run.pilot_only,
+            "exclude_qc_failures": run.exclude_qc_failures,
+            "perspectives": list(keys),
+        }
+        self.tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            self.tmp = tempfile.TemporaryDirectory(prefix=f"analysis-run-{run.id}-raw-")
+            self.thread = threading.Thread(target=self._write, name=f"raw-ratings-{run.id}", daemon=True)
+            self.thread.start()
+
+    @property
+    def _path(self) -> Path:
+        assert self.tmp is not None
+        return Path(self.tmp.name) / "raw_ratings.csv"
+
+    def _write(self) -> None:
+        try:
+            blocks = loaders.raw_ratings_csv_blocks(self.run.study, **self.options)
+            exports.write_raw_ratings_text(self._path, blocks)
+        except BaseException as exc:  # re-raised by place(), in the job's thread
+            self.error = exc
+        finally:
+            connections.close_all()  # this thread's connection only
+
+    def place(self, dest: Path, token: str) -> None:
+        """Put the file at ``dest``: wait for the thread (re-raising its error), or write it now."""
+        if self.thread is None:
+            rows = loaders.raw_rating_rows(self.run.study, **self.options)
+            exports.write_raw_ratings(dest, _heartbeat_every(rows, self.run.id, token))
+            return
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        shutil.move(self._path, dest)
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+
 # --------------------------------------------------------------------------- execute
 
 
@@ -270,6 +332,21 @@ def _execute(run: AnalysisRun, token: str) -> None:
     t = clock.lap("load", t)
     _progress(run.id, token, 0.15, "Computing scores", input_fingerprint=data.fingerprint)
     inp = data.pipeline_input()
+    raw = _RawRatings(run, inp.keys)
+    try:
+        _analyse_and_write(run, token, data, inp, clock, raw)
+    finally:
+        raw.close()
+
+
+def _analyse_and_write(
+    run: AnalysisRun,
+    token: str,
+    data: loaders.StudyRatings,
+    inp: pipeline.AnalysisInput,
+    clock: _Clock,
+    raw: _RawRatings,
+) -> None:
     n = len(inp.keys)
 
     def scored(k: int, key: str) -> None:
@@ -293,7 +370,7 @@ def _execute(run: AnalysisRun, token: str) -> None:
             _progress(run.id, token, 0.55, "Writing rich feedback")
             pipeline.write_rich(out, rich, rich_result, list(data.rater_ids))
             t = clock.lap("rich_files", t)
-        _write_files(run, token, data, inp, an, clock, out)
+        _write_files(run, token, data, inp, an, clock, out, raw)
         _progress(run.id, token, 0.9, "Storing files")
         t = time.perf_counter()
         files = _store(out, run.storage_dir)
@@ -313,6 +390,7 @@ def _write_files(
     an: pipeline.Analysis,
     clock: _Clock,
     out: Path,
+    raw: _RawRatings,
 ) -> None:
     t = time.perf_counter()
     pipeline.write_results(
@@ -340,23 +418,15 @@ def _write_files(
         },
     )
     t = clock.lap("write", t)
-    _progress(run.id, token, 0.6, "Writing raw ratings")
-    rows = loaders.raw_rating_rows(
-        run.study,
-        include_pilot=run.include_pilot,
-        rating_id_max=run.rating_id_max,
-        include_panel_ids=run.include_panel_ids,
-        pilot_only=run.pilot_only,
-        exclude_qc_failures=run.exclude_qc_failures,
-        perspectives=inp.keys,
-    )
-    exports.write_raw_ratings(out / "raw_ratings.csv", _heartbeat_every(rows, run.id, token))
-    t = clock.lap("raw_ratings", t)
-    _progress(run.id, token, 0.75, "Drawing plots")
+    _progress(run.id, token, 0.6, "Drawing plots")
     plots.write_plots(
         out, an.results, inp.keys, inp.stimuli, labels={p.key: p.label for p in inp.perspectives}
     )
     t = clock.lap("plots", t)
+    # On PostgreSQL written meanwhile (_RawRatings): this is the wait for what is left of it.
+    _progress(run.id, token, 0.75, "Writing raw ratings")
+    raw.place(out / "raw_ratings.csv", token)
+    t = clock.lap("raw_ratings", t)
     _progress(run.id, token, 0.85, "Zipping")
     exports.zip_directory(out, out / run.zip_name)
     clock.lap("zip", t)
