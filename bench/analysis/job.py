@@ -95,6 +95,14 @@ def build_study() -> Study:
             for t, j in zip(trials, mine, strict=True)
             for p in perspectives
         )
+    # Statistics as autovacuum keeps them on a live database (it analyses a table once a tenth of
+    # it changed, within a minute): a study's ratings arrive over days, never in one second before
+    # its analysis. Without them the planner guesses one rating per study and the job's read of
+    # the 144,000 ratings takes 1.5 s instead of 0.3 s.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return study
 
 
