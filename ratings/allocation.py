@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.db.models import F
 from django.db.models.functions import Greatest
 
@@ -151,31 +151,6 @@ def study_lock(study_id: int) -> None:
         return  # SQLite (the no-PostgreSQL fallback) lets one writer in at a time anyway
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, study_id])
-
-
-@contextlib.contextmanager
-def claim_transaction(study_id: int) -> Iterator[None]:
-    """A transaction holding the study lock for a claim (`ratings.services.stimulus_loads_claim`).
-
-    As a transaction of its own it commits without waiting for the disk (synchronous_commit
-    off, this transaction only), so the lock is released as soon as the commit is written to
-    the WAL buffers: 64 starts at once otherwise queue behind 64 disk flushes in turn. Nothing
-    durable depends on it: the session and its trials commit afterwards in a transaction that
-    does wait, and its flush covers the claim's earlier WAL, so a stored session always has its
-    claim; a claim lost in a crash before that is a counter one too low, with no session, which
-    the recount puts right. Inside an outer transaction nothing changes (that commit waits).
-    """
-    own = not connection.in_atomic_block
-    with transaction.atomic():
-        if own and on_postgres():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(%s, %s)",
-                    [LOCK_NAMESPACE, study_id],
-                )
-        else:
-            study_lock(study_id)
-        yield
 
 
 def stimulus_loads_ensure(study_id: int, *, force: bool = False) -> None:

@@ -139,7 +139,8 @@ def stimulus_loads_claim(*, study: Study, exclude: Sequence[int]) -> dict[int, s
     if study.allocation_mode == Study.AllocationMode.PRECISION:
         perspective_ids, target = allocation.precision_target(study)
         rng = np.random.default_rng(secrets.randbits(64))
-        with allocation.claim_transaction(study.pk):
+        with transaction.atomic():
+            allocation.study_lock(study.pk)
             claimed = allocation.precision_pick(
                 study=study,
                 count=count,
@@ -149,7 +150,8 @@ def stimulus_loads_claim(*, study: Study, exclude: Sequence[int]) -> dict[int, s
                 rng=rng,
             )
     else:
-        with allocation.claim_transaction(study.pk):
+        with transaction.atomic():
+            allocation.study_lock(study.pk)
             claimed = allocation.balanced_pick(study=study, count=count, exclude=exclude)
     if not claimed:
         raise StudyFull(_("Thank you for your interest: this study needs no more ratings at the moment."))

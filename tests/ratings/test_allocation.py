@@ -290,25 +290,3 @@ def test_concurrent_starts_below_capacity_keep_loads_within_one() -> None:
     values = [counts.get(pk, 0) for pk in study.stimuli.values_list("pk", flat=True)]
     assert sum(values) == 84
     assert max(values) - min(values) <= 1, sorted(values)
-
-
-@pytest.mark.postgresql
-@pytest.mark.django_db(transaction=True)
-def test_a_claim_of_its_own_commits_without_waiting_for_the_disk_and_nothing_else_does() -> None:
-    from django.db import transaction
-
-    def setting() -> str:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            return str(cursor.fetchone()[0])
-
-    # given a study; when a claim runs in a transaction of its own
-    study = make_study(tests=4, prompts=2)
-    with allocation.claim_transaction(study.pk):
-        inside = setting()
-    # then only that transaction skips the wait; a claim inside an outer transaction (whose
-    # commit must be durable) and everything after it keep waiting
-    after = setting()
-    with transaction.atomic(), allocation.claim_transaction(study.pk):
-        nested = setting()
-    assert (inside, after, nested) == ("off", "on", "on")
