@@ -46,6 +46,7 @@ from ratings.selectors import (
     session_get,
     session_message,
     session_trials,
+    stimulus_image_urls,
     study_get_public,
     trial_payload,
 )
@@ -389,12 +390,13 @@ def _instructions(request: HttpRequest, session: RatingSession) -> HttpResponse:
 
 def _trials(request: HttpRequest, session: RatingSession) -> HttpResponse:
     study = session.study
-    trials = [trial_payload(t) for t in session_trials(session=session, start=session.current_index)]
-    if not trials:  # every trial answered but the status not final: show the session as it is
+    rows = list(session_trials(session=session, start=session.current_index))
+    if not rows:  # every trial answered but the status not final: show the session as it is
         return redirect(session_url(session))
+    image_url = stimulus_image_urls()
+    trials = [trial_payload(t, image_url) for t in rows]
     training_total = session.trials.filter(kind=Trial.Kind.TRAINING).count()
-    first = session_trials(session=session, start=session.current_index).first()
-    assert first is not None
+    first = rows[0]
     data = {
         "token": session.token,
         "submit_url": reverse("ratings-api:rating-submit", kwargs={"token": session.token}),
