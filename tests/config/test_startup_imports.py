@@ -116,3 +116,23 @@ def test_the_heavy_libraries_load_where_they_are_used() -> None:
     )
 
     assert loaded["loaded"] == sorted(HEAVY)
+
+
+# A web worker as gunicorn loads it (config.wsgi), then its first request a few seconds later.
+WSGI = """
+import json, time
+import config.wsgi
+time.sleep(4)
+from django.template import engines
+loader = engines["django"].engine.template_loaders[0]
+print(json.dumps({"cached": sorted(str(key) for key in loader.get_template_cache)}))
+"""
+
+
+def test_a_web_worker_compiles_the_participant_templates_before_its_first_request() -> None:
+    # when a web worker has been up for a moment without a request
+    cached = _run(WSGI)["cached"]
+
+    # then the participant pages' templates are compiled already
+    assert isinstance(cached, list)
+    assert {"ratings/session_trials.html", "ratings/_trial.html", "base.html"} <= set(cached), cached
