@@ -115,3 +115,18 @@ def failing_entry(study, external):  # type: ignore[no-untyped-def]
     from ratings.panels import PanelEntry
 
     return PanelEntry(panel=study.panel, external_id=external, data={"pid": external})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_export_reads_one_snapshot_and_the_same_bytes() -> None:
+    # given a rated study, and no transaction open (as in the job's export thread)
+    from django.db import connection
+
+    study = make_study(tests=4, prompts=2, stimuli_per_session=4)
+    for i in range(3):
+        answer_trials(enter(study, pid=f"p{i}"), lambda trial, i=i: answer_all(study, 1 + i))
+    assert not connection.in_atomic_block
+
+    # when the database writes the file, then it is the Python writer's, and no transaction is left open
+    assert sql_text(study) == python_text(study)
+    assert not connection.in_atomic_block
