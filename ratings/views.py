@@ -37,6 +37,7 @@ from ratings.languages import (
     study_languages,
     supported_languages,
 )
+from ratings.layout_texts import layout_texts
 from ratings.models import RatingSession, Trial
 from ratings.pilot_links import PilotLinkInvalid, pilot_link_verify
 from ratings.selectors import (
@@ -164,7 +165,7 @@ def _study_entry(request: HttpRequest, study: Study) -> HttpResponse:
                 "longest_prompt": longest,
                 "longest_tokens": tokenize_prompt(longest),
                 "any_device": study.device_policy == Study.DevicePolicy.ANY,
-                "texts": {"use_computer": _layout_texts()["use_computer"]},
+                "texts": {"use_computer": layout_texts()["use_computer"]},
             },
             # The real question panel, measured hidden against the screen's size.
             "stimulus": Stimulus.objects.filter(study=study).first(),
@@ -326,22 +327,6 @@ def _layout_rule(session: RatingSession) -> dict[str, Any]:
     }
 
 
-def _layout_texts() -> dict[str, str]:
-    return {
-        "too_small": _(
-            "This window is too small to show the images at full size with the questions. "
-            "Please make the browser window at least %(minimum)s (it is %(window)s now)."
-        ),
-        "use_computer": _(
-            "This screen is too small to show the study's images at full size (%(image)s image pixels). "
-            "Please take part on a computer with a larger screen."
-        ),
-        "fits": _(
-            "Your window (%(window)s) shows the images at full size with the questions. You can continue."
-        ),
-    }
-
-
 def _shown_perspectives(session: RatingSession) -> list[dict[str, Any]]:
     return perspectives_in(
         perspectives_for_trial(study=session.study), session.study, _session_language(session)
@@ -357,7 +342,7 @@ def _display_check(request: HttpRequest, session: RatingSession) -> HttpResponse
         {
             "session": session,
             "display_data": _layout_rule(session),
-            "texts": _layout_texts(),
+            "texts": layout_texts(),
             # The real question panel, measured hidden (the trial page shows the same one).
             "stimulus": first.stimulus if first else None,
             "prompt": first.prompt_shown if first else "",

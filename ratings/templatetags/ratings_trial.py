@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from analysis.stats.rich import tokenize_prompt
 from experiments.models import Study
 from ratings.annotations import MAX_POINTS
+from ratings.layout_texts import layout_texts
 from ratings.selectors import scale_levels as _scale_levels
 
 register = template.Library()
@@ -67,14 +68,8 @@ def trial_config(
             "keep_looking": _("Please keep looking at the image for a moment."),
             "ready": _("Ready: press Next (or Enter)."),
             "preview_complete": _("All answers complete. This is a preview: nothing was sent."),
-            "too_small": _(
-                "This window is too small to show the images at full size with the questions. "
-                "Please make the browser window at least %(minimum)s (it is %(window)s now)."
-            ),
-            "use_computer": _(
-                "This screen is too small to show the study's images at full size (%(image)s image pixels). "
-                "Please take part on a computer with a larger screen."
-            ),
+            "too_small": layout_texts()["too_small"],
+            "use_computer": layout_texts()["use_computer"],
             "loading": _("Loading the image…"),
         },
     }

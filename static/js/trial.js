@@ -59,24 +59,33 @@
     return list;
   }
 
-  function smallest(list) {
-    return list.reduce(function (a, b) { return b.width * b.height < a.width * a.height ? b : a; });
+  /* The layout nearest to fitting `now` (fewest pixels short, then the smaller): what the
+   * participant is told to make their window, or what their screen lacks. */
+  function nearest(list, now) {
+    function short(n) { return Math.max(0, n.width - now.width) + Math.max(0, n.height - now.height); }
+    return list.reduce(function (a, b) {
+      var d = short(b) - short(a);
+      return d < 0 || (d === 0 && b.width * b.height < a.width * a.height) ? b : a;
+    });
   }
 
-  /* Whether (and how) the window fits: {fits, layout, need: the smallest window that would,
+  /* Whether (and how) the window fits: {fits, layout, need: the window that would (the nearest layout when none does),
    * now: the window, screen_ok: whether this screen could ever show it}. Sizes in CSS px, the
    * numbers the participant's browser uses for its window. */
   function fit(image, panel, anyDevice, size) {
     var list = needs(image, panel, dpr(), anyDevice);
     var now = size || viewport();
     var ok = list.filter(function (n) { return n.width <= now.width && n.height <= now.height; });
-    var need = ok.length ? ok[0] : smallest(list);
+    // When none fits: the nearest of the layouts this screen can show (resizing the window helps),
+    // else the nearest of all (the screen itself is too small).
+    var onScreen = list.filter(function (n) { return n.width <= screen.width && n.height <= screen.height; });
+    var need = ok.length ? ok[0] : nearest(onScreen.length ? onScreen : list, now);
     return {
       fits: ok.length > 0,
       layout: need.layout,
       need: { width: need.width, height: need.height },
       now: now,
-      screen_ok: need.width <= screen.width && need.height <= screen.height,
+      screen_ok: onScreen.length > 0,
       image: image.width + " \u00d7 " + image.height,
       window: now.width + " \u00d7 " + now.height,
       minimum: need.width + " \u00d7 " + need.height

@@ -7,6 +7,7 @@ refused participant keeps a session with allocated trials (checked in the databa
 
 import base64
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -198,9 +199,18 @@ def test_in_an_any_device_study_a_phone_too_small_for_the_images_is_told_before_
 
     expect(page.locator("#screen-refusal")).to_be_visible()
     expect(page.locator("#screen-refusal-text")).to_have_text(
-        "This screen is too small to show the study's images at full size (1400 × 1400 image pixels). "
-        "Please take part on a computer with a larger screen."
+        re.compile(
+            r"This screen is too small to show the study's images at full size \(1400 × 1400 image pixels\) "
+            r"with the questions, which need at least (\d+) × (\d+)\. "
+            r"Please take part on a computer with a larger screen\."
+        )
     )
+    # what it needs is more than this phone (390 x 844 CSS px) has, and at least the image (467 CSS px)
+    need = re.search(r"at least (\d+) × (\d+)", page.locator("#screen-refusal-text").inner_text())
+    assert need is not None
+    width, height = int(need.group(1)), int(need.group(2))
+    assert min(width, height) >= 467
+    assert width > 390 or height > 844
     expect(page.locator("#consent-agree")).to_be_hidden()
     shot(page, "phone-390x844@3", "0-screen-refused")
     page.locator("#screen-refusal #refusal-return").click()
