@@ -198,6 +198,10 @@ def _heartbeat_every(rows: Iterable[Any], run_id: int, token: str, every: int = 
         yield row
 
 
+#: How often the job tells it is alive while it waits for its raw_ratings.csv thread.
+RAW_WAIT_HEARTBEAT_S = 30.0
+
+
 class _RawRatings:
     """``raw_ratings.csv`` of a run, written while the run analyses and draws (PostgreSQL).
 
@@ -246,7 +250,11 @@ class _RawRatings:
             rows = loaders.raw_rating_rows(self.run.study, **self.options)
             exports.write_raw_ratings(dest, _heartbeat_every(rows, self.run.id, token))
             return
-        self.thread.join()
+        # The run's heartbeat goes on while the export thread finishes (a huge study's file).
+        self.thread.join(timeout=RAW_WAIT_HEARTBEAT_S)
+        while self.thread.is_alive():
+            _progress(self.run.id, token, 0.75, "Writing raw ratings")
+            self.thread.join(timeout=RAW_WAIT_HEARTBEAT_S)
         if self.error is not None:
             raise self.error
         shutil.move(self._path, dest)
