@@ -22,6 +22,7 @@ Index spaces, shared by every perspective of a study:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from array import array
@@ -438,6 +439,27 @@ RAW_FIELDS = (
 )
 
 
+def _raw_ratings(
+    study: Study, *, include_pilot: bool, rating_id_max: int | None, pilot_only: bool
+) -> QuerySet[Rating]:
+    """Every rating raw_ratings.csv lists (all trial kinds), for both of its writers."""
+    qs = Rating.objects.filter(session__study=study)
+    if rating_id_max is not None:
+        qs = qs.filter(id__lte=rating_id_max)
+    return _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only)
+
+
+@contextlib.contextmanager
+def _snapshot() -> Iterator[None]:
+    """One repeatable-read transaction of its own, or the transaction already open."""
+    own = not connection.in_atomic_block
+    with transaction.atomic():
+        if own:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
 def raw_ratings_csv_blocks(
     study: Study,
     *,
@@ -463,141 +485,115 @@ def raw_ratings_csv_blocks(
     own when not inside one), and a rating whose look-up is missing anyway fails the export
     loudly rather than leaving its line out.
     """
-    own = not connection.in_atomic_block
-    with transaction.atomic():
-        if own:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        yield from _raw_csv_blocks(
-            study,
-            include_pilot=include_pilot,
-            rating_id_max=rating_id_max,
-            include_panel_ids=include_panel_ids,
-            pilot_only=pilot_only,
-            exclude_qc_failures=exclude_qc_failures,
-            perspectives=perspectives,
-            block_rows=block_rows,
-        )
-
-
-def _raw_csv_blocks(
-    study: Study,
-    *,
-    include_pilot: bool,
-    rating_id_max: int | None,
-    include_panel_ids: bool,
-    pilot_only: bool,
-    exclude_qc_failures: bool,
-    perspectives: Sequence[str] | None,
-    block_rows: int,
-) -> Iterator[tuple[int, str]]:
     from analysis.exports import raw_cell
 
-    qs = Rating.objects.filter(session__study=study)
-    if rating_id_max is not None:
-        qs = qs.filter(id__lte=rating_id_max)
-    qs = _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only)
-    failed = set(qc_failures_by_participant(study))
-    sessions = [
-        {
-            "id": pk,
-            "a": raw_cell(rater_label(code, panel, ext, include_panel_ids=include_panel_ids))
-            + ","
-            + raw_cell(number),
-            "b": raw_cell(pid in failed) + "," + raw_cell(p_pilot or s_pilot),
-            "c": ",".join(map(raw_cell, viewing_conditions(device))),
-            "q": exclude_qc_failures and pid in failed,
-        }
-        for pk, number, s_pilot, device, pid, code, ext, panel, p_pilot in RatingSession.objects.filter(
-            study=study
-        ).values_list(
-            "pk",
-            "number",
-            "is_pilot",
-            "device",
-            "participant_id",
-            "participant__code",
-            "participant__external_id",
-            "participant__panel",
-            "participant__is_pilot",
+    with _snapshot():
+        qs = _raw_ratings(
+            study, include_pilot=include_pilot, rating_id_max=rating_id_max, pilot_only=pilot_only
         )
-    ]
-    stimuli = [
-        {"id": pk, "a": raw_cell(position) + "," + raw_cell(name), "t": role == Stimulus.Role.TEST}
-        for pk, position, name, role in Stimulus.objects.filter(study=study).values_list(
-            "pk", "position", "name", "role"
+        failed = set(qc_failures_by_participant(study))
+        sessions = [
+            {
+                "id": pk,
+                "a": raw_cell(rater_label(code, panel, ext, include_panel_ids=include_panel_ids))
+                + ","
+                + raw_cell(number),
+                "b": raw_cell(pid in failed) + "," + raw_cell(p_pilot or s_pilot),
+                "c": ",".join(map(raw_cell, viewing_conditions(device))),
+                "q": exclude_qc_failures and pid in failed,
+            }
+            for pk, number, s_pilot, device, pid, code, ext, panel, p_pilot in RatingSession.objects.filter(
+                study=study
+            ).values_list(
+                "pk",
+                "number",
+                "is_pilot",
+                "device",
+                "participant_id",
+                "participant__code",
+                "participant__external_id",
+                "participant__panel",
+                "participant__is_pilot",
+            )
+        ]
+        stimuli = [
+            {"id": pk, "a": raw_cell(position) + "," + raw_cell(name), "t": role == Stimulus.Role.TEST}
+            for pk, position, name, role in Stimulus.objects.filter(study=study).values_list(
+                "pk", "position", "name", "role"
+            )
+        ]
+        counted = set(perspectives) if perspectives is not None else None
+        keys = [
+            {"id": pk, "a": raw_cell(key), "c": counted is None or key in counted}
+            for pk, key in Perspective.objects.filter(study=study).values_list("pk", "key")
+        ]
+        distinct = qs.order_by()
+        scores = [{"v": v, "a": raw_cell(v)} for v in distinct.values_list("score", flat=True).distinct()]
+        kinds = [{"v": v, "a": raw_cell(v)} for v in distinct.values_list("kind", flat=True).distinct()]
+        languages = [
+            {"v": v, "a": raw_cell(v)} for v in distinct.values_list("language", flat=True).distinct()
+        ]
+        inner, params = (
+            qs.annotate(client_time_text=_iso_utc("client_time"), server_time_text=_iso_utc("server_time"))
+            .order_by()
+            .values_list(
+                "id",
+                "session_id",
+                "stimulus_id",
+                "perspective_id",
+                "score",
+                "kind",
+                "trial_index",
+                "viewing_ms",
+                "response_ms",
+                "client_time_text",
+                "server_time_text",
+                "language",
+            )
+            .query.sql_with_params()
         )
-    ]
-    counted = set(perspectives) if perspectives is not None else None
-    keys = [
-        {"id": pk, "a": raw_cell(key), "c": counted is None or key in counted}
-        for pk, key in Perspective.objects.filter(study=study).values_list("pk", "key")
-    ]
-    distinct = qs.order_by()
-    scores = [{"v": v, "a": raw_cell(v)} for v in distinct.values_list("score", flat=True).distinct()]
-    kinds = [{"v": v, "a": raw_cell(v)} for v in distinct.values_list("kind", flat=True).distinct()]
-    languages = [{"v": v, "a": raw_cell(v)} for v in distinct.values_list("language", flat=True).distinct()]
-    inner, params = (
-        qs.annotate(client_time_text=_iso_utc("client_time"), server_time_text=_iso_utc("server_time"))
-        .order_by()
-        .values_list(
-            "id",
-            "session_id",
-            "stimulus_id",
-            "perspective_id",
-            "score",
-            "kind",
-            "trial_index",
-            "viewing_ms",
-            "response_ms",
-            "client_time_text",
-            "server_time_text",
-            "language",
+        tables = (
+            ("s", sessions, "id bigint, a text, b text, c text, q boolean"),
+            ("st", stimuli, "id bigint, a text, t boolean"),
+            ("pe", keys, "id bigint, a text, c boolean"),
+            ("sc", scores, "v double precision, a text"),
+            ("k", kinds, "v text, a text"),
+            ("l", languages, "v text, a text"),
         )
-        .query.sql_with_params()
-    )
-    tables = (
-        ("s", sessions, "id bigint, a text, b text, c text, q boolean"),
-        ("st", stimuli, "id bigint, a text, t boolean"),
-        ("pe", keys, "id bigint, a text, c boolean"),
-        ("sc", scores, "v double precision, a text"),
-        ("k", kinds, "v text, a text"),
-        ("l", languages, "v text, a text"),
-    )
-    joins = " ".join(
-        f"LEFT JOIN jsonb_to_recordset(%s::jsonb) AS {alias}({columns}) ON "
-        + {
-            "s": "s.id = r.session_id",
-            "st": "st.id = r.stimulus_id",
-            "pe": "pe.id = r.perspective_id",
-            "sc": "sc.v = r.score",
-            "k": "k.v = r.kind",
-            "l": "l.v = r.language",
-        }[alias]
-        for alias, _, columns in tables
-    )
-    test = Trial.Kind.TEST
-    line = (
-        "s.a || ',' || st.a || ',' || pe.a || ',' || sc.a || ',' || k.a || ','"
-        f" || CASE WHEN r.kind = '{test}' AND st.t AND NOT s.q AND pe.c THEN 'true' ELSE 'false' END"
-        " || ',' || s.b || ',' || r.trial_index::text"
-        " || ',' || COALESCE(r.viewing_ms::text, '') || ',' || COALESCE(r.response_ms::text, '')"
-        " || ',' || COALESCE(r.client_time_text, '') || ',' || COALESCE(r.server_time_text, '')"
-        " || ',' || l.a || ',' || s.c || E'\\n'"
-    )
-    sql = (
-        f"SELECT string_agg(line, '' ORDER BY id), count(*), count(line) FROM ("  # noqa: S608 - our own SQL
-        f"SELECT r.id, ({line}) AS line, (row_number() OVER (ORDER BY r.id) - 1) / %s AS block "
-        f"FROM ({inner}) r {joins}) lines GROUP BY block ORDER BY block"
-    )
-    args = [block_rows, *params, *(json.dumps(rows) for _, rows, _ in tables)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        while batch := cursor.fetchmany(20):
-            for text, n, lines in batch:
-                if lines != n:  # a NULL look-up made a NULL line, which string_agg would skip
-                    raise RuntimeError(f"raw_ratings.csv: {n - lines} rating(s) without a look-up value")
-                yield int(n), text
+        joins = " ".join(
+            f"LEFT JOIN jsonb_to_recordset(%s::jsonb) AS {alias}({columns}) ON "
+            + {
+                "s": "s.id = r.session_id",
+                "st": "st.id = r.stimulus_id",
+                "pe": "pe.id = r.perspective_id",
+                "sc": "sc.v = r.score",
+                "k": "k.v = r.kind",
+                "l": "l.v = r.language",
+            }[alias]
+            for alias, _, columns in tables
+        )
+        test = Trial.Kind.TEST
+        line = (
+            "s.a || ',' || st.a || ',' || pe.a || ',' || sc.a || ',' || k.a || ','"
+            f" || CASE WHEN r.kind = '{test}' AND st.t AND NOT s.q AND pe.c THEN 'true' ELSE 'false' END"
+            " || ',' || s.b || ',' || r.trial_index::text"
+            " || ',' || COALESCE(r.viewing_ms::text, '') || ',' || COALESCE(r.response_ms::text, '')"
+            " || ',' || COALESCE(r.client_time_text, '') || ',' || COALESCE(r.server_time_text, '')"
+            " || ',' || l.a || ',' || s.c || E'\\n'"
+        )
+        sql = (
+            f"SELECT string_agg(line, '' ORDER BY id), count(*), count(line) FROM ("  # noqa: S608 - our own SQL
+            f"SELECT r.id, ({line}) AS line, (row_number() OVER (ORDER BY r.id) - 1) / %s AS block "
+            f"FROM ({inner}) r {joins}) lines GROUP BY block ORDER BY block"
+        )
+        args = [block_rows, *params, *(json.dumps(rows) for _, rows, _ in tables)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, args)
+            while batch := cursor.fetchmany(20):
+                for text, n, lines in batch:
+                    if lines != n:  # a NULL look-up made a NULL line, which string_agg would skip
+                        raise RuntimeError(f"raw_ratings.csv: {n - lines} rating(s) without a look-up value")
+                    yield int(n), text
 
 
 def _iso_utc(column: str) -> RawSQL:
@@ -639,10 +635,7 @@ def raw_rating_rows(
     :func:`study_ratings_load` (``perspectives``: the keys that run analysed). ``compute_mos``
     analyses the rows with ``in_analysis=true`` by default (docs/exports.md).
     """
-    qs = Rating.objects.filter(session__study=study)
-    if rating_id_max is not None:
-        qs = qs.filter(id__lte=rating_id_max)
-    qs = _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only)
+    qs = _raw_ratings(study, include_pilot=include_pilot, rating_id_max=rating_id_max, pilot_only=pilot_only)
     failed = set(qc_failures_by_participant(study))
     counted = set(perspectives) if perspectives is not None else None
     test_kind, test_role = Trial.Kind.TEST, Stimulus.Role.TEST
