@@ -232,8 +232,12 @@ class Stimulus(models.Model):
     @property
     def image_url(self) -> str:
         """Participant-facing URL: the content hash only, so raters stay blind."""
-        ext = self.image.name.rsplit(".", 1)[-1] if self.image.name else "png"
-        return reverse("stimulus-image", kwargs={"sha256": self.sha256, "ext": ext})
+        return reverse("stimulus-image", kwargs={"sha256": self.sha256, "ext": self.image_ext})
+
+    @property
+    def image_ext(self) -> str:
+        """The stored file's extension, as the participant-facing URL carries it."""
+        return self.image.name.rsplit(".", 1)[-1] if self.image.name else "png"
 
 
 class StimulusImport(models.Model):

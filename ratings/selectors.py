@@ -140,8 +140,7 @@ def stimulus_image_urls() -> Callable[[Stimulus], str]:
     tail = tail[: -len(probe_ext)]
 
     def url(stimulus: Stimulus) -> str:
-        ext = stimulus.image.name.rsplit(".", 1)[-1] if stimulus.image.name else "png"
-        return f"{head}{stimulus.sha256}{tail}{ext}"
+        return f"{head}{stimulus.sha256}{tail}{stimulus.image_ext}"
 
     return url
 
