@@ -173,7 +173,7 @@ class Stack:
                 "--access-logfile",
                 str(self.var / "logs" / "access.log"),
                 "--access-logformat",
-                "%(m)s %(U)s %(s)s %(D)s",
+                "%(m)s %(U)s %(s)s %(D)s %(p)s",
             ],
         )
         self._wait_healthy()
@@ -242,7 +242,7 @@ class Stack:
         out = []
         for line in (self.var / "logs" / "access.log").read_text().splitlines():
             parts = line.split()
-            if len(parts) == 4 and re.search(pattern, f"{parts[0]} {parts[1]}"):
+            if len(parts) >= 4 and re.search(pattern, f"{parts[0]} {parts[1]}"):
                 out.append(int(parts[3]) / 1e6)
         return out
 
@@ -840,11 +840,20 @@ async def _open_level(
 
 
 def open_loop_bench(
-    stack: Stack, study: Any, *, start: int, cap: int, ramp: float, hold: float, p99_ms: float
+    stack: Stack,
+    study: Any,
+    *,
+    start: int,
+    cap: int,
+    ramp: float,
+    hold: float,
+    p99_ms: float,
+    levels_only: list[int] | None = None,
+    sides: tuple[str, ...] = ("full", "reference"),
 ) -> dict[str, Any]:
     """Largest participant count with p99 <= p99_ms and no error: double from `start` until a level
     fails (or `cap`), then one level halfway between the last pass and the first failure (halve
-    from `start` instead while no level has passed, down to 10). The same
+    from `start` instead while no level has passed, down to 10); or exactly `levels_only`. The same
     levels, arrival times and think times drive the full path and the bare insert reference."""
     import asyncio
 
@@ -854,12 +863,17 @@ def open_loop_bench(
     keys = list(study.perspectives.order_by("order").values_list("key", flat=True))
     scale = (keys, int(study.scale_min), int(study.scale_max))
     started = time.perf_counter()
-    people = open_participants(study, cap, "open")
+    people = open_participants(study, max(levels_only) if levels_only else cap, "open")
     setup = time.perf_counter() - started
     out: dict[str, Any] = {"sessions": len(people), "session_setup_s": round(setup, 1), "levels": {}}
     for name, reference in (("full", False), ("reference", True)):
+        if name not in sides:
+            continue
         levels: list[dict[str, Any]] = []
         best, failed, n = 0, 0, start
+        todo = list(levels_only or [])
+        if todo:
+            n = todo.pop(0)
         while n:
             print(f"   open loop, {name}: {n} participants ...", flush=True)
             level = asyncio.run(
@@ -879,7 +893,9 @@ def open_loop_bench(
                 best = max(best, n)
             else:
                 failed = n if not failed else min(failed, n)
-            if not best and failed:  # even the first level failed: halve until one passes
+            if levels_only:
+                n = todo.pop(0) if todo else 0
+            elif not best and failed:  # even the first level failed: halve until one passes
                 n = n // 2 if n // 2 >= 10 and len(levels) < 8 else 0
             elif not failed:
                 n = n * 2 if n * 2 <= cap else (cap if n < cap else 0)
@@ -933,6 +949,14 @@ def main() -> None:
     parser.add_argument("--no-open", action="store_true", help="skip the open-loop runs")
     parser.add_argument("--open-start", type=int, default=100, help="open loop: first participant count")
     parser.add_argument(
+        "--open-levels",
+        default="",
+        help="open loop: these participant counts only (comma-separated), no search",
+    )
+    parser.add_argument(
+        "--open-sides", default="full,reference", help="open loop: which paths to drive (full, reference)"
+    )
+    parser.add_argument(
         "--open-cap", type=int, default=1600, help="open loop: largest participant count tried"
     )
     parser.add_argument(
@@ -981,6 +1005,8 @@ def main() -> None:
                 ramp=args.open_ramp,
                 hold=args.open_hold,
                 p99_ms=args.open_p99_ms,
+                levels_only=[int(n) for n in args.open_levels.split(",") if n.strip()],
+                sides=tuple(args.open_sides.split(",")),
             )
             results["open_loop"]["p99_ms_limit"] = args.open_p99_ms
     finally:
@@ -1025,7 +1051,7 @@ def report_open(o: dict[str, Any]) -> None:
         f"{o['p99_ms_limit']} ms for submissions and page loads and no error"
     )
     for name in ("full", "reference"):
-        for lv in o["levels"][name]:
+        for lv in o["levels"].get(name, []):
             print(
                 f"   {name:<9}: {lv['participants']:>5} participants (peak {lv['peak_concurrent']} at once): "
                 f"{lv['submissions_per_second']} answers/s, submit p50 {lv['submit_p50_ms']} ms p99 {lv['submit_p99_ms']} ms, "
@@ -1034,8 +1060,8 @@ def report_open(o: dict[str, Any]) -> None:
             for e in lv["error_samples"]:
                 print("      error:", e)
     print(
-        f"   largest participant count held: full path {o['full_max_participants']}, "
-        f"bare insert reference {o['reference_max_participants']}"
+        f"   largest participant count held: full path {o.get('full_max_participants', '-')}, "
+        f"bare insert reference {o.get('reference_max_participants', '-')}"
     )
 
 
