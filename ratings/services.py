@@ -5,6 +5,7 @@ import json
 import logging
 import math
 import random
+import re
 import secrets
 import uuid
 from collections import Counter
@@ -379,10 +380,24 @@ def _loads_add(stimulus_ids: list[int], sign: int) -> None:
     allocation.loads_add({pk: sign * n for pk, n in Counter(stimulus_ids).items()})
 
 
-@transaction.atomic
 def session_resume(*, session: RatingSession) -> RatingSession:
     """Bring back an expired session where it stopped (claiming its unanswered trials again),
-    and mark a live one as seen now."""
+    and mark a live one as seen now.
+
+    A live session (every page load of a participant) is marked in one statement that checks
+    its status; only an expired one, or one whose status changed meanwhile, takes the locked path.
+    """
+    if session.status in RatingSession.LIVE_STATUSES:
+        seen = RatingSession.objects.filter(pk=session.pk, status=session.status).update(
+            last_seen_at=timezone.now()
+        )
+        if seen:
+            return session
+    return _session_resume_locked(session=session)
+
+
+@transaction.atomic
+def _session_resume_locked(*, session: RatingSession) -> RatingSession:
     locked = RatingSession.objects.select_for_update().get(pk=session.pk)
     if locked.status == Status.EXPIRED:
         _loads_add(_unanswered_test_stimuli([locked.pk]), +1)
@@ -651,6 +666,58 @@ def _trials_for_rating(session_id: int, index: int) -> dict[int, Trial]:
     return trials
 
 
+@functools.cache
+def _read_for_rating_sql() -> str:
+    """`_session_for_rating_sql` without the lock, joined to trials `index` and `index + 1` with
+    their stimuli: one row per trial found (one row with NULL trial columns when neither exists)."""
+
+    def columns(model: type[models.Model], alias: str) -> str:
+        return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+    perspectives = f'FROM {Perspective._meta.db_table} p WHERE p.study_id = s.study_id ORDER BY p."order"'
+    tasks = f'FROM {AnnotationTask._meta.db_table} a WHERE a.study_id = s.study_id ORDER BY a."order"'
+    return (
+        f"SELECT {columns(RatingSession, 's')}, {columns(Study, 'st')}, "
+        f"ARRAY(SELECT p.key {perspectives}), ARRAY(SELECT p.id {perspectives}), "
+        f"ARRAY(SELECT a.id || ':' || a.kind || ':' || a.key {tasks}), "
+        f"{columns(Trial, 't')}, {columns(Stimulus, 'x')} "
+        f"FROM {RatingSession._meta.db_table} s JOIN {Study._meta.db_table} st ON st.id = s.study_id "
+        f"LEFT JOIN {Trial._meta.db_table} t ON t.session_id = s.id AND t.index IN (%s, %s) "
+        f"LEFT JOIN {Stimulus._meta.db_table} x ON x.id = t.stimulus_id "
+        "WHERE s.token = %s"
+    )
+
+
+def _read_for_rating(token: str, index: int) -> tuple[RatingSession, dict[int, Trial]] | None:
+    """The session (with its study, perspectives and annotation tasks, as `_session_for_rating`)
+    and trials `index` and `index + 1` with their stimuli, in one query without a lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(_read_for_rating_sql(), [index, index + 1, token])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    n_session = len(RatingSession._meta.concrete_fields)
+    n_study = len(Study._meta.concrete_fields)
+    n_trial = len(Trial._meta.concrete_fields)
+    first = rows[0]
+    session = _from_row(RatingSession, first[:n_session])
+    RatingSession.study.field.set_cached_value(
+        session, _from_row(Study, first[n_session : n_session + n_study])
+    )
+    at = n_session + n_study
+    session.perspective_keys = dict(zip(first[at], first[at + 1], strict=True))  # type: ignore[attr-defined]
+    session.annotation_tasks = tasks_from_rows(first[at + 2])  # type: ignore[attr-defined]
+    trials: dict[int, Trial] = {}
+    for row in rows:
+        values = row[at + 3 :]
+        if values[0] is None:  # no trial joined
+            continue
+        trial = _from_row(Trial, values[:n_trial])
+        Trial.stimulus.field.set_cached_value(trial, _from_row(Stimulus, values[n_trial:]))
+        trials[trial.index] = trial
+    return session, trials
+
+
 def rating_submit(
     *,
     token: str,
@@ -670,7 +737,26 @@ def rating_submit(
     the stored answer. Same key + same answers again -> the stored result (created=False); the key
     with other answers -> IdempotencyKeyReused; another key for an answered trial ->
     TrialAlreadyAnswered. Nothing is stored in any error case.
+
+    On PostgreSQL the usual answer (the session's next trial, in order, nothing special to do)
+    takes the optimistic path (`_submit_optimistic`): read without a lock, then one guarded
+    statement stores it. Everything else, including that statement finding the session moved
+    meanwhile, takes the locked path below, which decides every case.
     """
+    if allocation.on_postgres():
+        done = _submit_optimistic(
+            token=token,
+            trial_index=trial_index,
+            scores=scores,
+            idempotency_key=idempotency_key,
+            annotations=annotations,
+            stimulus_id=stimulus_id,
+            viewing_ms=viewing_ms,
+            response_ms=response_ms,
+            client_time=client_time,
+        )
+        if done is not None:
+            return done
     try:
         with transaction.atomic():
             try:
@@ -715,6 +801,81 @@ def rating_submit(
         raise IdempotencyKeyReused(_("This idempotency key was already used for other answers.")) from None
 
 
+def _submit_optimistic(
+    *,
+    token: str,
+    trial_index: int,
+    scores: Any,
+    idempotency_key: uuid.UUID,
+    annotations: Any,
+    stimulus_id: int | None,
+    viewing_ms: int | None,
+    response_ms: int | None,
+    client_time: datetime | None,
+) -> SubmitResult | None:
+    """The usual answer in two round trips and no explicit transaction, or None (nothing stored):
+    then the locked path decides.
+
+    Taken only when the unlocked read shows the plain case: the session rating or training, this
+    trial next and unanswered, valid answers, no screen-out, no precision bookkeeping, not
+    expired. The write is one statement (atomic on its own) whose first part moves the session
+    on only if it is still where the read saw it (same current trial, same status); the ratings,
+    annotations and the trial's answer go in only with that move. A concurrent change (a retry
+    on another connection, an expiry, a withdrawal) moves the session first, so the statement
+    stores nothing, or a unique constraint refuses it and it is rolled back whole: either way the
+    locked path then answers, as it always did.
+    """
+    read = _read_for_rating(token, trial_index)
+    if read is None:
+        return None
+    session, trials = read
+    trial = trials.get(trial_index)
+    study = session.study
+    if (
+        trial is None
+        or (stimulus_id is not None and trial.stimulus_id != stimulus_id)
+        or trial.answered_at is not None
+        or trial_index != session.current_index
+        or session.status not in (Status.TRAINING, Status.RATING)
+        or (study.allocation_mode == Study.AllocationMode.PRECISION and not session.is_pilot)
+    ):
+        return None
+    keys: dict[str, int] = session.perspective_keys  # type: ignore[attr-defined]
+    try:
+        cleaned = _validate_scores(study, keys, scores)
+        notes = annotations_clean(
+            tasks=session.annotation_tasks,  # type: ignore[attr-defined]
+            annotations=annotations,
+            prompt=trial.prompt_shown,
+        )
+    except InvalidAnswers:
+        return None  # the locked path says what is wrong
+    answer = _answer(
+        session=session,
+        trial=trial,
+        next_trial=trials.get(trial_index + 1),
+        keys=keys,
+        scores=cleaned,
+        notes=notes,
+        key=idempotency_key,
+        viewing_ms=viewing_ms,
+        response_ms=response_ms,
+        client_time=client_time,
+    )
+    if answer.screen_out:
+        return None
+    guard = (session.current_index, session.status)
+    try:
+        if connection.in_atomic_block:  # a caller's transaction: a failure must not break it
+            with transaction.atomic():
+                moved = _write(**answer.write, guard=guard)
+        else:
+            moved = _write(**answer.write, guard=guard)
+    except IntegrityError:
+        return None  # stored before (a retry): the statement was rolled back whole
+    return answer.result if moved else None
+
+
 def _replay(
     *,
     session: RatingSession,
@@ -750,7 +911,16 @@ def _same_notes(trial: Trial, notes: list[CleanAnswer]) -> bool:
     return stored == {n.task.id: n.stored_form() for n in notes}
 
 
-def _store(
+@dataclass(frozen=True)
+class _Answer:
+    """What storing one answer writes (`_write`'s arguments) and returns."""
+
+    write: dict[str, Any]
+    result: SubmitResult
+    screen_out: bool
+
+
+def _answer(
     *,
     session: RatingSession,
     trial: Trial,
@@ -762,11 +932,9 @@ def _store(
     viewing_ms: int | None,
     response_ms: int | None,
     client_time: datetime | None,
-) -> SubmitResult:
+) -> _Answer:
+    """The rows, the session's move and the result of answering `trial` (nothing written here)."""
     now = timezone.now()
-    if session.status == Status.EXPIRED:
-        # Came back after the expiry released the trials: claim the unanswered ones again.
-        _loads_add(_unanswered_test_stimuli([session.pk]), +1)
     ratings = [
         Rating(
             session_id=session.pk,
@@ -819,14 +987,59 @@ def _store(
         fields["qc_failures"] = [*session.qc_failures, *failures]
     if status in (Status.COMPLETED, Status.SCREENED_OUT):
         fields["completed_at"] = now
-    _write(
-        ratings=ratings,
-        annotations=annotations,
-        session_id=session.pk,
-        trial_id=trial.pk,
-        answered_at=now,
-        fields=fields,
+    return _Answer(
+        write={
+            "ratings": ratings,
+            "annotations": annotations,
+            "session_id": session.pk,
+            "trial_id": trial.pk,
+            "answered_at": now,
+            "fields": fields,
+        },
+        result=SubmitResult(
+            created=True,
+            index=trial.index,
+            next_index=trial.index + 1,
+            status=status,
+            next_trial=trial_payload(next_trial) if next_trial is not None and not screen_out else None,
+            qc_failures=failures,
+        ),
+        screen_out=screen_out,
     )
+
+
+def _store(
+    *,
+    session: RatingSession,
+    trial: Trial,
+    next_trial: Trial | None,
+    keys: dict[str, int],
+    scores: dict[str, float],
+    notes: list[CleanAnswer],
+    key: uuid.UUID,
+    viewing_ms: int | None,
+    response_ms: int | None,
+    client_time: datetime | None,
+) -> SubmitResult:
+    """Store the answer of the locked session (the locked path), with every side effect."""
+    if session.status == Status.EXPIRED:
+        # Came back after the expiry released the trials: claim the unanswered ones again.
+        _loads_add(_unanswered_test_stimuli([session.pk]), +1)
+    answer = _answer(
+        session=session,
+        trial=trial,
+        next_trial=next_trial,
+        keys=keys,
+        scores=scores,
+        notes=notes,
+        key=key,
+        viewing_ms=viewing_ms,
+        response_ms=response_ms,
+        client_time=client_time,
+    )
+    _write(**answer.write)
+    study = session.study
+    screen_out = answer.screen_out
     precise = study.allocation_mode == Study.AllocationMode.PRECISION and not session.is_pilot
     if precise and trial.kind == Trial.Kind.TEST and not screen_out:
         allocation.sums_add(
@@ -842,14 +1055,7 @@ def _store(
         )
         if precise:
             allocation.sums_remove_session(session_id=session.pk, participant_id=session.participant_id)
-    return SubmitResult(
-        created=True,
-        index=trial.index,
-        next_index=trial.index + 1,
-        status=status,
-        next_trial=trial_payload(next_trial) if next_trial is not None and not screen_out else None,
-        qc_failures=failures,
-    )
+    return answer.result
 
 
 def _write(
@@ -860,38 +1066,62 @@ def _write(
     trial_id: int,
     answered_at: datetime,
     fields: dict[str, Any],
-) -> None:
+    guard: tuple[int, str] | None = None,
+) -> bool:
     """Store the ratings (and annotations), mark the trial answered and move the session on, in one
     statement (one round trip on the hot path, not three). `fields` are RatingSession columns.
 
-    The rows go in one VALUES list per table (`_values_insert`), not through bulk_create.
+    `guard` (current index, status): move the session only if it is still there, and write the
+    rest only with that move; returns whether it moved (always True without a guard). The rows go
+    in one VALUES list per table (`_values_insert`), not through bulk_create.
     """
     if not allocation.on_postgres():
         Rating.objects.bulk_create(ratings)
         Annotation.objects.bulk_create(annotations)
         Trial.objects.filter(pk=trial_id).update(answered_at=answered_at)
         RatingSession.objects.filter(pk=session_id).update(**fields)
-        return
+        return True
     q = connection.ops.quote_name
-    insert, rating_values = _values_insert(ratings)
-    notes, note_values = _values_insert(annotations) if annotations else ("", [])
-    noted = f"noted AS ({notes}), " if notes else ""
     session_fields = [cast("models.Field[Any, Any]", RatingSession._meta.get_field(name)) for name in fields]
     sets = ", ".join(f"{q(f.column)} = %s" for f in session_fields)
     session_values = [
         f.get_db_prep_save(v, connection) for f, v in zip(session_fields, fields.values(), strict=True)
     ]
+    moved = f"UPDATE {RatingSession._meta.db_table} SET {sets} WHERE id = %s"  # noqa: S608 - model names
+    only_if = "EXISTS (SELECT 1 FROM moved)" if guard else ""
+    insert, rating_values = _values_insert(ratings, only_if=only_if)
+    notes, note_values = _values_insert(annotations, only_if=only_if) if annotations else ("", [])
+    noted = f"noted AS ({notes}), " if notes else ""
+    answered = f"UPDATE {Trial._meta.db_table} SET answered_at = %s WHERE id = %s"  # noqa: S608
     with connection.cursor() as cursor:
+        if guard is None:
+            cursor.execute(
+                f"WITH stored AS ({insert}), {noted}answered AS ({answered}) {moved}",
+                [*rating_values, *note_values, answered_at, trial_id, *session_values, session_id],
+            )
+            return True
         cursor.execute(
-            f"WITH stored AS ({insert}), {noted}"  # noqa: S608 - model names
-            f"answered AS (UPDATE {Trial._meta.db_table} SET answered_at = %s WHERE id = %s) "
-            f"UPDATE {RatingSession._meta.db_table} SET {sets} WHERE id = %s",
-            [*rating_values, *note_values, answered_at, trial_id, *session_values, session_id],
+            f"WITH moved AS ({moved} AND current_index = %s AND status = %s RETURNING 1), "
+            f"stored AS ({insert}), {noted}answered AS ({answered} AND {only_if}) "
+            "SELECT count(*) FROM moved",
+            [
+                *session_values,
+                session_id,
+                *guard,
+                *rating_values,
+                *note_values,
+                answered_at,
+                trial_id,
+            ],
         )
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
-def _values_insert(objs: Sequence[models.Model]) -> tuple[str, list[Any]]:
-    """An INSERT of these new rows (one model) as one VALUES list, and its parameters.
+def _values_insert(objs: Sequence[models.Model], *, only_if: str = "") -> tuple[str, list[Any]]:
+    """An INSERT of these new rows (one model) as one VALUES list, and its parameters; with
+    `only_if` (an SQL condition), the rows go in only when it holds (each value then carries its
+    column's type, as the VALUES list no longer stands directly in the INSERT).
 
     Not bulk_create on the hot paths: on PostgreSQL it sends one array per column (INSERT ...
     SELECT FROM UNNEST), and psycopg's array dumping cost more CPU than the rest of a submission
@@ -899,10 +1129,25 @@ def _values_insert(objs: Sequence[models.Model]) -> tuple[str, list[Any]]:
     """
     meta = objs[0]._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    if only_if:
+        row = "(" + ", ".join(f"%s::{_cast_type(f)}" for f in fields) + ")"
+    else:
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     values = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    return f"INSERT INTO {meta.db_table} ({columns}) VALUES {', '.join([row] * len(objs))}", values  # noqa: S608
+    rows = ", ".join([row] * len(objs))
+    if only_if:
+        return (
+            f"INSERT INTO {meta.db_table} ({columns}) SELECT * FROM (VALUES {rows}) AS v WHERE {only_if}",  # noqa: S608
+            values,
+        )
+    return f"INSERT INTO {meta.db_table} ({columns}) VALUES {rows}", values  # noqa: S608
+
+
+@functools.cache
+def _cast_type(field: "models.Field[Any, Any]") -> str:
+    """The column's type for a cast, without a length (a cast to varchar(n) would cut, not refuse)."""
+    return re.sub(r"\(.*\)", "", field.db_type(connection) or "text").strip()
 
 
 def _qc_failures(

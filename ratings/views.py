@@ -7,7 +7,7 @@ session is in; each stage's form posts to its own URL and redirects back (post/r
 
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -313,14 +313,20 @@ def _longest_prompt_of_study(study: Study) -> str:
     return longest or ""
 
 
-def _layout_rule(session: RatingSession) -> dict[str, Any]:
+def _layout_rule(session: RatingSession, trials: list[Trial] | None = None) -> dict[str, Any]:
     """The session's largest image and longest prompt: the display check and the trial page
-    measure the same real question panel with this prompt and apply the same rule to it."""
-    stimuli = Stimulus.objects.filter(trials__session=session)
-    prompts = session.trials.values_list("prompt_shown", flat=True)
+    measure the same real question panel with this prompt and apply the same rule to it.
+    `trials`: all the session's trials with their stimuli's sizes, when the caller has them."""
+    if trials is None:
+        largest = _largest_size(Stimulus.objects.filter(trials__session=session))
+        prompts: Iterable[str] = session.trials.values_list("prompt_shown", flat=True)
+    else:
+        sizes = [(t.stimulus.width, t.stimulus.height) for t in trials] or [(0, 0)]
+        largest = {"width": max(w for w, _ in sizes), "height": max(h for _, h in sizes)}
+        prompts = (t.prompt_shown for t in trials)
     longest = max(prompts, key=len, default="")
     return {
-        "largest": _largest_size(stimuli),
+        "largest": largest,
         "longest_prompt": longest,
         "longest_tokens": tokenize_prompt(longest),
         "any_device": session.study.device_policy == Study.DevicePolicy.ANY,
@@ -375,12 +381,15 @@ def _instructions(request: HttpRequest, session: RatingSession) -> HttpResponse:
 
 def _trials(request: HttpRequest, session: RatingSession) -> HttpResponse:
     study = session.study
-    rows = list(session_trials(session=session, start=session.current_index))
+    # One read of every trial: the page's trials from the current one on, and the whole
+    # session's training count and layout rule.
+    every = list(session_trials(session=session))
+    rows = [t for t in every if t.index >= session.current_index]
     if not rows:  # every trial answered but the status not final: show the session as it is
         return redirect(session_url(session))
     image_url = stimulus_image_urls()
     trials = [trial_payload(t, image_url) for t in rows]
-    training_total = session.trials.filter(kind=Trial.Kind.TRAINING).count()
+    training_total = sum(t.kind == Trial.Kind.TRAINING for t in every)
     first = rows[0]
     data = {
         "token": session.token,
@@ -390,7 +399,7 @@ def _trials(request: HttpRequest, session: RatingSession) -> HttpResponse:
         "language": _session_language(session),
         "session_url": session_url(session),
         "csrf": get_token(request),
-        **_layout_rule(session),
+        **_layout_rule(session, every),
         "accepted": _accepted_window(session),
         "current_index": session.current_index,
         "trial_count": session.trial_count,

@@ -226,21 +226,23 @@ def test_training_answers_are_stored_as_training_and_the_session_moves_on_to_rat
 
 
 @pytest.mark.postgresql  # the hot path's hand-written SQL; SQLite takes the ORM twin
-def test_a_rating_submission_takes_three_queries(django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_a_rating_submission_takes_two_statements(django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
     study = make_study()
     session = rating_ready(study)
     scores = answer_all(study)
     submit(session, 0, scores)
 
-    # the test's own transaction turns the service's atomic block into a SAVEPOINT pair
-    with django_assert_max_num_queries(5) as captured:
+    # the test's own transaction puts the guarded write in a SAVEPOINT pair
+    with django_assert_max_num_queries(4) as captured:
         submit(session, 1, scores)
 
-    # session (locked) + study + perspectives; this and the next trial; the ratings inserted, the
-    # trial answered and the session advanced in one statement (bench/load measures what each
-    # round trip costs)
+    # the session with its study, perspectives, this and the next trial (no lock); then the
+    # session moved on (if still at trial 1), the ratings inserted and the trial answered in one
+    # statement (bench/load measures what each round trip costs)
     statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert len(statements) == 3, statements
+    assert len(statements) == 2, statements
+    assert "FOR UPDATE" not in statements[0]
+    assert "current_index = 1 AND status = 'rating'" in statements[1]
     assert Rating.objects.filter(session=session, trial_index=1).count() == len(scores)
     session.refresh_from_db()
     assert session.current_index == 2
