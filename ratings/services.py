@@ -202,7 +202,7 @@ class _Extras:
     other_prompts: list[str]
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # within a caller's transaction, no savepoint: it fails whole
 def session_start(
     *, participant: Participant, number: int, claimed: dict[int, str] | None = None, language: str = ""
 ) -> RatingSession:
@@ -492,7 +492,6 @@ def session_device_change(*, session: RatingSession, device: dict[str, Any]) -> 
     locked.save(update_fields=["device", "last_seen_at"])
 
 
-@transaction.atomic
 def session_language_set(*, session: RatingSession, language: str) -> RatingSession:
     """Show the session's pages (and record its ratings) in `language`, one of the study's."""
     # A finished session keeps the language its ratings were given in; a new one (even declined) takes it.

@@ -635,26 +635,45 @@ def check_stored(study_id: int, acked: list[tuple[str, int, str]], perspectives:
 
 
 def rating_bench(
-    stack: Stack, study: Any, concurrency: int, tag: str, profile: bool = False
+    stack: Stack, study: Any, concurrency: int, tag: str, profile: bool = False, rounds: int = 1
 ) -> dict[str, Any]:
-    prepared = prepare(stack, study, concurrency, tag)
-    spy = stack.profile(f"full-{concurrency}") if profile else None
-    full = drive(stack.port, prepared.jobs)
-    if spy is not None:
-        spy.send_signal(2)  # py-spy writes its file on SIGINT
-        try:
-            spy.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            spy.kill()
-    ref = drive(stack.port, prepared.reference_jobs)
-    stored = check_stored(study.pk, full.acked, perspectives=3)
+    """`rounds` alternating pairs (full path, then reference), each full round with fresh sessions:
+    the ratio of each pair, their median, and each side's CPU per request by process."""
+    preps = [prepare(stack, study, concurrency, f"{tag}r{r}") for r in range(rounds)]
+    pairs, acked = [], []
+    for r, prepared in enumerate(preps):
+        spy = stack.profile(f"full-{concurrency}") if profile and r == 0 else None
+        c0 = group_cpu(stack)
+        full = drive(stack.port, prepared.jobs)
+        c1 = group_cpu(stack)
+        if spy is not None:
+            spy.send_signal(2)  # py-spy writes its file on SIGINT
+            try:
+                spy.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+        c2 = group_cpu(stack)
+        ref = drive(stack.port, prepared.reference_jobs)
+        c3 = group_cpu(stack)
+        acked.extend(full.acked)
+        pairs.append(
+            {
+                "full": summary(full),
+                "reference": summary(ref),
+                "ratio": round(full.rate / ref.rate, 3) if ref.rate else None,
+                "full_cpu_ms_per_request": cpu_used(c0, c1, full.count),
+                "reference_cpu_ms_per_request": cpu_used(c2, c3, ref.count),
+            }
+        )
+    stored = check_stored(study.pk, acked, perspectives=3)
+    ratios = sorted(p["ratio"] for p in pairs if p["ratio"] is not None)
     return {
         "concurrency": concurrency,
-        "sessions": prepared.sessions,
-        "session_setup_s": round(prepared.setup_seconds, 2),
-        "full": summary(full),
-        "reference": summary(ref),
-        "ratio": round(full.rate / ref.rate, 3) if ref.rate else None,
+        "sessions": sum(p.sessions for p in preps),
+        "session_setup_s": round(sum(p.setup_seconds for p in preps), 2),
+        **pairs[0],
+        "rounds": pairs,
+        "ratio_median": ratios[len(ratios) // 2] if ratios else None,
         "db": stored,
     }
 
@@ -925,6 +944,55 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds of the process and of its children that ended) from /proc: a
+    worker replaced or a database connection closed still counts, in its parent."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack (each root process and its descendants),
+    and by this load generator."""
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _proc_stat(int(entry))
+            if st is not None:
+                stats[int(entry)] = st
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _cpu) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+
+    def tree(root: int) -> float:
+        total, todo = 0.0, [root]
+        while todo:
+            pid = todo.pop()
+            total += stats[pid][1] if pid in stats else 0.0
+            todo.extend(children.get(pid, []))
+        return total
+
+    roots: dict[str, int] = {}
+    for proc in stack.procs:
+        name = next((n for n in ("gunicorn", "celery", "redis") if n in " ".join(map(str, proc.args))), "")
+        if name:
+            roots[name] = proc.pid
+    pidfile = stack.var / "pg" / "data" / "postmaster.pid"
+    if pidfile.exists():
+        roots["postgres"] = int(pidfile.read_text().split()[0])
+    out = {name: round(tree(pid), 2) for name, pid in roots.items()}
+    out["generator"] = round(_proc_stat(os.getpid())[1], 2) if _proc_stat(os.getpid()) else 0.0
+    return out
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    """CPU milliseconds per request of each part between two `group_cpu` readings."""
+    return {k: round(1000 * (after[k] - before.get(k, 0.0)) / max(requests, 1), 2) for k in after}
+
+
 def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # run the finally clauses: stop everything that was started
 
@@ -945,6 +1013,9 @@ def main() -> None:
     parser.add_argument("--no-closed", action="store_true", help="skip the closed-loop rating runs")
     parser.add_argument(
         "--closed", default="16,64", help="closed loop: concurrent participants, comma-separated"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="closed loop: alternating full/reference pairs per level"
     )
     parser.add_argument("--no-open", action="store_true", help="skip the open-loop runs")
     parser.add_argument("--open-start", type=int, default=100, help="open loop: first participant count")
@@ -988,7 +1059,7 @@ def main() -> None:
             print(f"rating submissions at {conc} concurrent participants ...", flush=True)
             cpu0 = cpu_seconds([os.getpid()])
             results[f"ratings_{conc}"] = rating_bench(
-                stack, rate_study, conc, f"rate{conc}", profile=args.profile
+                stack, rate_study, conc, f"rate{conc}", profile=args.profile, rounds=args.rounds
             )
             results[f"ratings_{conc}"]["generator_cpu_s"] = round(cpu_seconds([os.getpid()]) - cpu0, 2)
         if not args.no_open:
@@ -1066,30 +1137,30 @@ def report_open(o: dict[str, Any]) -> None:
 
 
 def report_ratings(r: dict[str, Any]) -> None:
-    for conc in (16, 64):
-        if f"ratings_{conc}" not in r:
-            continue
-        x = r[f"ratings_{conc}"]
-        f, ref, db = x["full"], x["reference"], x["db"]
+    for key in sorted(k for k in r if k.startswith("ratings_")):
+        x = r[key]
+        db = x["db"]
         print(
-            f"-- ratings at {conc} concurrent participants ({x['sessions']} sessions made through the real flow "
-            f"in {x['session_setup_s']} s)"
+            f"-- ratings at {x['concurrency']} concurrent participants ({x['sessions']} sessions made through the "
+            f"real flow in {x['session_setup_s']} s), {len(x['rounds'])} alternating rounds"
         )
+        for i, pair in enumerate(x["rounds"], 1):
+            f, ref = pair["full"], pair["reference"]
+            print(
+                f"   round {i}: full path {f['requests']} in {f['seconds']} s = {f['per_second']}/s "
+                f"(p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms, errors {f['errors']}, reconnects {f['reconnects']}); "
+                f"reference {ref['per_second']}/s (p50 {ref['p50_ms']} ms, p99 {ref['p99_ms']} ms, errors "
+                f"{ref['errors']}); ratio {pair['ratio']}"
+            )
+            print(f"      CPU ms per request, full path: {pair['full_cpu_ms_per_request']}")
+            print(f"      CPU ms per request, reference: {pair['reference_cpu_ms_per_request']}")
+            for e in f["error_samples"] + ref["error_samples"]:
+                print("      error:", e)
         print(
-            f"   full path : {f['requests']} submissions in {f['seconds']} s = {f['per_second']}/s, "
-            f"p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms, errors {f['errors']}, reconnects {f['reconnects']}"
-        )
-        print(
-            f"   reference : {ref['requests']} inserts in {ref['seconds']} s = {ref['per_second']}/s, "
-            f"p50 {ref['p50_ms']} ms, p99 {ref['p99_ms']} ms, errors {ref['errors']}"
-        )
-        print(
-            f"   ratio full/reference = {x['ratio']}; database: {db['acknowledged']} acknowledged, "
+            f"   ratio full/reference: median {x['ratio_median']}; database: {db['acknowledged']} acknowledged, "
             f"{db['lost']} lost, {db['duplicated']} duplicated, {db['stored_without_ack']} stored without an ack; "
             f"load generator CPU {x['generator_cpu_s']} s"
         )
-        for e in f["error_samples"] + ref["error_samples"]:
-            print("   error:", e)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,12 @@ def scale_levels(study: Study) -> list[dict[str, Any]]:
     return _scale_levels(study)
 
 
+@register.filter
+def nth(items: list[Any] | None, index: int) -> Any:
+    """items[index], or "" past the end (a level without a description)."""
+    return items[index] if items and 0 <= index < len(items) else ""
+
+
 @register.simple_tag
 def prompt_tokens(prompt: str) -> list[str]:
     """The prompt's words as the words task shows them (indices are what a participant marks)."""
