@@ -456,6 +456,7 @@ def allocation_bench(stack: Stack, study: Any, n: int = 64, waves: int = 2) -> d
     client_ms: list[float] = []
     outcomes: dict[str, int] = {}
     stop, spread = threading.Event(), {}
+    cpu: dict[str, float] = {}
     sampler = threading.Thread(target=spread_sampler, args=(study.pk, stop, spread))
     sampler.start()
     for wave in range(waves):
@@ -482,8 +483,12 @@ def allocation_bench(stack: Stack, study: Any, n: int = 64, waves: int = 2) -> d
             response = c.request("POST", form["action"], body, headers, kind="consent")
             return time.perf_counter() - t0, response.status, response.headers.get("location", "")
 
+        c0 = group_cpu(stack)
         with ThreadPoolExecutor(n) as pool:
             answers = list(pool.map(consent, range(n)))
+        c1 = group_cpu(stack)
+        for k, v in c1.items():
+            cpu[k] = cpu.get(k, 0.0) + v - c0.get(k, 0.0)
         for c, (seconds, status, location) in zip(clients, answers, strict=True):
             client_ms.append(seconds)
             outcome = "session" if status == 302 and "/t/" in location else f"http {status}"
@@ -504,6 +509,8 @@ def allocation_bench(stack: Stack, study: Any, n: int = 64, waves: int = 2) -> d
             "max": ms(client_ms, 100),
         },
         "session_start_server_ms": {"p50": ms(server, 50), "p99": ms(server, 99), "max": ms(server, 100)},
+        # during the bursts, per start (the spread sampler's queries included)
+        "cpu_ms_per_start": {k: round(1000 * v / (n * waves), 2) for k, v in cpu.items()},
         "load_spread_max": spread.get("max_spread"),
         "load_max": spread.get("max_load"),
         "spread_samples": spread.get("samples"),
@@ -1113,6 +1120,7 @@ def report_allocation(a: dict[str, Any]) -> None:
         f"max load {a['load_max']} (target {a['target']}); after rating every session: "
         f"{a['final']['ratings_per_stimulus_min']}..{a['final']['ratings_per_stimulus_max']} ratings per stimulus"
     )
+    print(f"   CPU ms per session start during the bursts: {a['cpu_ms_per_start']}")
 
 
 def report_open(o: dict[str, Any]) -> None:
