@@ -280,6 +280,41 @@ def test_sixteen_concurrent_starts_get_balanced_disjoint_batches_without_over_al
 
 @pytest.mark.postgresql  # concurrent writers: SQLite locks the whole database
 @pytest.mark.django_db(transaction=True)
+def test_one_panel_id_starting_eight_times_at_once_gets_one_session_and_one_claim() -> None:
+    # given a study, and one participant id whose consent arrives eight times at once (clicks, tabs)
+    study = make_study(tests=20, prompts=5, stimuli_per_session=4, target_ratings=3)
+    barrier = threading.Barrier(8)
+    results: list[Any] = [None] * 8
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = enter(study, pid="SAME-PID")
+        except Exception as exc:  # asserted below
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # then all eight get the same session, and the losers' claims were given back
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len({r.pk for r in results}) == 1
+    assert Participant.objects.filter(study=study, external_id="SAME-PID").count() == 1
+    assert RatingSession.objects.filter(study=study).count() == 1
+    session = results[0]
+    assert Trial.objects.filter(session=session).count() == 4
+    loads = test_loads(study)
+    assert sum(loads.values()) == 4
+    assert {pk: n for pk, n in loads.items() if n} == dict(assigned_counts(study))
+
+
+@pytest.mark.postgresql  # concurrent writers: SQLite locks the whole database
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_starts_below_capacity_keep_loads_within_one() -> None:
     study = make_study(tests=30, prompts=6, stimuli_per_session=7, target_ratings=20)
 
