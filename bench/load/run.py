@@ -450,7 +450,9 @@ def spread_sampler(study_id: int, stop: threading.Event, out: dict[str, Any]) ->
     out.update(max_spread=worst, samples=samples)
 
 
-def allocation_bench(stack: Stack, study: Any, n: int = 64, waves: int = 2) -> dict[str, Any]:
+def allocation_bench(
+    stack: Stack, study: Any, n: int = 64, waves: int = 2, profile: bool = False
+) -> dict[str, Any]:
     """`waves` times: n participants open the link, then all answer the consent form at once."""
     clients_all: list[simulator.ParticipantClient] = []
     client_ms: list[float] = []
@@ -483,10 +485,14 @@ def allocation_bench(stack: Stack, study: Any, n: int = 64, waves: int = 2) -> d
             response = c.request("POST", form["action"], body, headers, kind="consent")
             return time.perf_counter() - t0, response.status, response.headers.get("location", "")
 
+        spy = stack.profile(f"starts-{wave}") if profile else None
         c0 = group_cpu(stack)
         with ThreadPoolExecutor(n) as pool:
             answers = list(pool.map(consent, range(n)))
         c1 = group_cpu(stack)
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(timeout=60)
         for k, v in c1.items():
             cpu[k] = cpu.get(k, 0.0) + v - c0.get(k, 0.0)
         for c, (seconds, status, location) in zip(clients, answers, strict=True):
@@ -1013,7 +1019,11 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="leave var/bench-load/ in place (it is stopped anyway)"
     )
-    parser.add_argument("--profile", action="store_true", help="py-spy the workers during the full-path runs")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the workers during the session starts and the full-path runs",
+    )
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (docs/deploy.md: 2)")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per worker (docs/deploy.md: 4)")
     parser.add_argument("--only-ratings", action="store_true", help="skip the allocation part")
@@ -1061,7 +1071,7 @@ def main() -> None:
         rate_study = study_make("bench-rate", stimuli=600, per_session=args.trials, target=1000)
         if not args.only_ratings:
             print("allocation under load: 2 waves of 64 simultaneous session starts ...", flush=True)
-            results["allocation"] = allocation_bench(stack, alloc_study)
+            results["allocation"] = allocation_bench(stack, alloc_study, profile=args.profile)
         for conc in () if args.no_closed else [int(c) for c in args.closed.split(",")]:
             print(f"rating submissions at {conc} concurrent participants ...", flush=True)
             cpu0 = cpu_seconds([os.getpid()])
