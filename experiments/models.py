@@ -237,7 +237,12 @@ class Stimulus(models.Model):
     @property
     def image_ext(self) -> str:
         """The stored file's extension, as the participant-facing URL carries it."""
-        return self.image.name.rsplit(".", 1)[-1] if self.image.name else "png"
+        return image_ext_of(self.image.name)
+
+
+def image_ext_of(name: str | None) -> str:
+    """The extension of a stored image's name, as the participant-facing URL carries it."""
+    return name.rsplit(".", 1)[-1] if name else "png"
 
 
 class StimulusImport(models.Model):

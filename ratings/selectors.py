@@ -4,21 +4,24 @@ The researcher's dashboard and study list (`experiments`) read the rating tables
 functions below, never directly: what counts as a valid rating is decided here only.
 """
 
+import functools
+import json
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet
+from django.db.models import Count, Model, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analysis.stats.rich import tokenize_prompt
-from experiments.models import AnnotationTask, Perspective, Stimulus, Study
+from experiments.models import AnnotationTask, Perspective, Stimulus, Study, image_ext_of
 from ratings import allocation, precision, qc
 from ratings.allocation import on_postgres
 from ratings.models import Participant, Rating, RatingSession, Trial
@@ -36,11 +39,53 @@ def study_get_public(*, slug: str) -> Study:
 
 
 def session_get(*, slug: str, token: str) -> RatingSession:
-    """The session of this token in this study; 404 for anything else (the token is the key)."""
-    try:
-        return RatingSession.objects.select_related("study", "participant").get(token=token, study__slug=slug)
-    except RatingSession.DoesNotExist:
-        raise Http404("No such session") from None
+    """The session of this token in this study, with its study and participant; 404 for anything
+    else (the token is the key). Every participant page reads it: hand-written SQL on PostgreSQL
+    (the ORM's select_related query cost more to compile than to run)."""
+    if not on_postgres():
+        try:
+            return RatingSession.objects.select_related("study", "participant").get(
+                token=token, study__slug=slug
+            )
+        except RatingSession.DoesNotExist:
+            raise Http404("No such session") from None
+    with connection.cursor() as cursor:
+        cursor.execute(_session_get_sql(), [token, slug])
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404("No such session")
+    n_session, n_study = len(RatingSession._meta.concrete_fields), len(Study._meta.concrete_fields)
+    session = model_from_row(RatingSession, row[:n_session])
+    RatingSession.study.field.set_cached_value(
+        session, model_from_row(Study, row[n_session : n_session + n_study])
+    )
+    RatingSession.participant.field.set_cached_value(
+        session, model_from_row(Participant, row[n_session + n_study :])
+    )
+    return session
+
+
+@functools.cache
+def _session_get_sql() -> str:
+    def columns(model: type[Model], alias: str) -> str:
+        return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+    return (
+        f"SELECT {columns(RatingSession, 's')}, {columns(Study, 'st')}, {columns(Participant, 'p')} "  # noqa: S608
+        f"FROM {RatingSession._meta.db_table} s JOIN {Study._meta.db_table} st ON st.id = s.study_id "
+        f"JOIN {Participant._meta.db_table} p ON p.id = s.participant_id WHERE s.token = %s AND st.slug = %s"
+    )
+
+
+def model_from_row(model: type[Model], values: Sequence[Any]) -> Any:
+    """An instance of `model` from its concrete columns' values in order, as a query returns them
+    (PostgreSQL: JSON columns arrive as text and are decoded by their field)."""
+    fields = model._meta.concrete_fields
+    converted = [
+        f.from_db_value(v, None, connection) if v is not None and hasattr(f, "from_db_value") else v
+        for f, v in zip(fields, values, strict=True)
+    ]
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
 
 
 def participant_latest_session(*, study: Study, panel: str, external_id: str) -> RatingSession | None:
@@ -79,32 +124,9 @@ def scale_levels(study: Study) -> list[dict[str, Any]]:
     return [{"value": v, "label": ends.get(v, "")} for v in values]
 
 
-#: The stimulus columns a trial page needs (trial_payload and the first image): not the
-#: metadata, categories and the rest, whose JSON decoding cost more than the page's queries.
-PAGE_STIMULUS_FIELDS = (
-    "stimulus__sha256",
-    "stimulus__image",
-    "stimulus__width",
-    "stimulus__height",
-    "stimulus__reference_scores",
-)
-
-
 def session_trials(*, session: RatingSession, start: int = 0) -> QuerySet[Trial]:
     return (
-        Trial.objects.filter(session=session, index__gte=start)
-        .select_related("stimulus")
-        .only(
-            "session_id",
-            "index",
-            "stimulus_id",
-            "kind",
-            "repetition",
-            "prompt_shown",
-            "answered_at",
-            *PAGE_STIMULUS_FIELDS,
-        )
-        .order_by("index")
+        Trial.objects.filter(session=session, index__gte=start).select_related("stimulus").order_by("index")
     )
 
 
@@ -129,20 +151,90 @@ def trial_payload(trial: Trial, image_url: Callable[[Stimulus], str] | None = No
     return data
 
 
-def stimulus_image_urls() -> Callable[[Stimulus], str]:
-    """``Stimulus.image_url`` with one URL reversal per request instead of one per stimulus (the
-    page of a 100-trial session reversed a hundred URLs)."""
+@dataclass(frozen=True)
+class PageTrial:
+    """A trial as the trial page reads it: plain values, no model instances (building a Trial and
+    a Stimulus per trial, and compiling their query, cost a 100-trial page more than the rest)."""
+
+    index: int
+    kind: str
+    stimulus_id: int
+    prompt_shown: str
+    sha256: str
+    image_ext: str
+    width: int
+    height: int
+    reference: Any  # a training trial's reference answers (decoded), else None
+
+    @property
+    def image_url(self) -> str:
+        return image_url_builder()(self.sha256, self.image_ext)
+
+
+@functools.cache
+def _page_trials_sql() -> str:
+    return (
+        'SELECT t."index", t.kind, t.stimulus_id, t.prompt_shown, s.sha256, s.image, s.width, s.height, '
+        "CASE WHEN t.kind = %s THEN s.reference_scores END "
+        f"FROM {Trial._meta.db_table} t JOIN {Stimulus._meta.db_table} s ON s.id = t.stimulus_id "  # noqa: S608
+        'WHERE t.session_id = %s ORDER BY t."index"'
+    )
+
+
+def page_trials(*, session: RatingSession) -> list[PageTrial]:
+    """Every trial of the session in order, with what the page shows of its stimulus (one query)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_page_trials_sql(), [Trial.Kind.TRAINING, session.pk])
+        rows = cursor.fetchall()
+    return [
+        PageTrial(
+            index=index,
+            kind=kind,
+            stimulus_id=stimulus_id,
+            prompt_shown=prompt,
+            sha256=sha256,
+            image_ext=image_ext_of(image),
+            width=width,
+            height=height,
+            reference=json.loads(reference) if isinstance(reference, str) else reference,
+        )
+        for index, kind, stimulus_id, prompt, sha256, image, width, height, reference in rows
+    ]
+
+
+def page_payload(trial: PageTrial, url: Callable[[str, str], str]) -> dict[str, Any]:
+    """`trial_payload` of a PageTrial (the same dict), with `url` from `image_url_builder`."""
+    data: dict[str, Any] = {
+        "index": trial.index,
+        "kind": trial.kind,
+        "stimulus": trial.stimulus_id,
+        "url": url(trial.sha256, trial.image_ext),
+        "width": trial.width,
+        "height": trial.height,
+        "prompt": trial.prompt_shown,
+        "tokens": tokenize_prompt(trial.prompt_shown),
+    }
+    if trial.kind == Trial.Kind.TRAINING and trial.reference:
+        data["reference"] = trial.reference
+    return data
+
+
+def image_url_builder() -> Callable[[str, str], str]:
+    """(sha256, extension) -> ``Stimulus.image_url``, with one URL reversal per call of this
+    function instead of one per image (the page of a 100-trial session reversed a hundred URLs)."""
     probe_hash, probe_ext = "0" * 64, "png"
     template = reverse("stimulus-image", kwargs={"sha256": probe_hash, "ext": probe_ext})
     head, _, tail = template.partition(probe_hash)
     if not tail.endswith(probe_ext):  # a URL shape this does not know: the slow way
-        return lambda stimulus: stimulus.image_url
+        return lambda sha256, ext: reverse("stimulus-image", kwargs={"sha256": sha256, "ext": ext})
     tail = tail[: -len(probe_ext)]
+    return lambda sha256, ext: f"{head}{sha256}{tail}{ext}"
 
-    def url(stimulus: Stimulus) -> str:
-        return f"{head}{stimulus.sha256}{tail}{stimulus.image_ext}"
 
-    return url
+def stimulus_image_urls() -> Callable[[Stimulus], str]:
+    """``Stimulus.image_url`` with one URL reversal per request (`image_url_builder`)."""
+    url = image_url_builder()
+    return lambda stimulus: url(stimulus.sha256, stimulus.image_ext)
 
 
 def seen_stimulus_ids(*, participant: Participant) -> list[int]:

@@ -40,6 +40,7 @@ from ratings.exceptions import (
 )
 from ratings.models import Annotation, Participant, Rating, RatingSession, Trial
 from ratings.panels import PanelEntry
+from ratings.selectors import model_from_row as _from_row
 from ratings.selectors import participant_latest_session, seen_stimulus_ids, trial_payload
 
 logger = logging.getLogger(__name__)
@@ -631,17 +632,6 @@ def _session_for_rating_sql() -> str:
         f"FROM {RatingSession._meta.db_table} s JOIN {Study._meta.db_table} st ON st.id = s.study_id "
         "WHERE s.token = %s FOR UPDATE OF s"
     )
-
-
-def _from_row(model: type[models.Model], values: Sequence[Any]) -> Any:
-    fields = model._meta.concrete_fields
-    converted = [
-        f.from_db_value(v, None, connection)
-        if v is not None and hasattr(f, "from_db_value")
-        else v  # JSON columns
-        for f, v in zip(fields, values, strict=True)
-    ]
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
 
 
 def _session_for_rating(token: str) -> RatingSession:

@@ -41,15 +41,17 @@ from ratings.layout_texts import layout_texts
 from ratings.models import RatingSession, Trial
 from ratings.pilot_links import PilotLinkInvalid, pilot_link_verify
 from ratings.selectors import (
+    PageTrial,
     annotation_tasks_for_trial,
+    image_url_builder,
+    page_payload,
+    page_trials,
     participant_latest_session,
     perspectives_for_trial,
     session_get,
     session_message,
     session_trials,
-    stimulus_image_urls,
     study_get_public,
-    trial_payload,
 )
 from ratings.services import (
     participant_enter,
@@ -313,15 +315,15 @@ def _longest_prompt_of_study(study: Study) -> str:
     return longest or ""
 
 
-def _layout_rule(session: RatingSession, trials: list[Trial] | None = None) -> dict[str, Any]:
+def _layout_rule(session: RatingSession, trials: list[PageTrial] | None = None) -> dict[str, Any]:
     """The session's largest image and longest prompt: the display check and the trial page
     measure the same real question panel with this prompt and apply the same rule to it.
-    `trials`: all the session's trials with their stimuli's sizes, when the caller has them."""
+    `trials`: all the session's trials (`page_trials`), when the caller has them."""
     if trials is None:
         largest = _largest_size(Stimulus.objects.filter(trials__session=session))
         prompts: Iterable[str] = session.trials.values_list("prompt_shown", flat=True)
     else:
-        sizes = [(t.stimulus.width, t.stimulus.height) for t in trials] or [(0, 0)]
+        sizes = [(t.width, t.height) for t in trials] or [(0, 0)]
         largest = {"width": max(w for w, _ in sizes), "height": max(h for _, h in sizes)}
         prompts = (t.prompt_shown for t in trials)
     longest = max(prompts, key=len, default="")
@@ -383,12 +385,12 @@ def _trials(request: HttpRequest, session: RatingSession) -> HttpResponse:
     study = session.study
     # One read of every trial: the page's trials from the current one on, and the whole
     # session's training count and layout rule.
-    every = list(session_trials(session=session))
+    every = page_trials(session=session)
     rows = [t for t in every if t.index >= session.current_index]
     if not rows:  # every trial answered but the status not final: show the session as it is
         return redirect(session_url(session))
-    image_url = stimulus_image_urls()
-    trials = [trial_payload(t, image_url) for t in rows]
+    url = image_url_builder()
+    trials = [page_payload(t, url) for t in rows]
     training_total = sum(t.kind == Trial.Kind.TRAINING for t in every)
     first = rows[0]
     data = {
@@ -418,7 +420,7 @@ def _trials(request: HttpRequest, session: RatingSession) -> HttpResponse:
                 **_session_texts(),
                 "training_feedback": study_in(study, _session_language(session)).training_feedback,
             },
-            "stimulus": first.stimulus,
+            "stimulus": first,
             "prompt": first.prompt_shown,
             "perspectives": _shown_perspectives(session),
             "annotation_tasks": annotation_tasks_for_trial(study=study),
