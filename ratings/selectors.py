@@ -130,16 +130,16 @@ def session_trials(*, session: RatingSession, start: int = 0) -> QuerySet[Trial]
     )
 
 
-def trial_payload(trial: Trial, image_url: Callable[[Stimulus], str] | None = None) -> dict[str, Any]:
-    """What the page needs to show a trial. Training trials carry their reference answers;
-    gold references never leave the server. ``image_url``: a faster equivalent of
-    ``Stimulus.image_url`` for many trials (:func:`stimulus_image_urls`)."""
+def trial_payload(trial: Trial) -> dict[str, Any]:
+    """What the page needs to show a trial (the next one, in a submission's answer). Training
+    trials carry their reference answers; gold references never leave the server. The trial page
+    builds the same dicts from plain values (`page_payload`)."""
     stimulus = trial.stimulus
     data: dict[str, Any] = {
         "index": trial.index,
         "kind": trial.kind,
         "stimulus": stimulus.pk,
-        "url": image_url(stimulus) if image_url is not None else stimulus.image_url,
+        "url": stimulus.image_url,
         "width": stimulus.width,
         "height": stimulus.height,
         "prompt": trial.prompt_shown,
@@ -229,12 +229,6 @@ def image_url_builder() -> Callable[[str, str], str]:
         return lambda sha256, ext: reverse("stimulus-image", kwargs={"sha256": sha256, "ext": ext})
     tail = tail[: -len(probe_ext)]
     return lambda sha256, ext: f"{head}{sha256}{tail}{ext}"
-
-
-def stimulus_image_urls() -> Callable[[Stimulus], str]:
-    """``Stimulus.image_url`` with one URL reversal per request (`image_url_builder`)."""
-    url = image_url_builder()
-    return lambda stimulus: url(stimulus.sha256, stimulus.image_ext)
 
 
 def seen_stimulus_ids(*, participant: Participant) -> list[int]:

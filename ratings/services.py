@@ -619,19 +619,43 @@ def _validate_scores(study: Study, keys: dict[str, int], scores: Any) -> dict[st
 
 
 @functools.cache
-def _session_for_rating_sql() -> str:
+def _session_for_rating_sql(*, lock: bool) -> str:
+    """The session by token with its study and the study's perspectives and annotation tasks.
+    `lock`: the session row locked (the locked path); else joined to trials `index` and
+    `index + 1` with their stimuli (the optimistic read): one row per trial found, or one row
+    with NULL trial columns."""
+
     def columns(model: type[models.Model], alias: str) -> str:
         return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
 
     perspectives = f'FROM {Perspective._meta.db_table} p WHERE p.study_id = s.study_id ORDER BY p."order"'
     tasks = f'FROM {AnnotationTask._meta.db_table} a WHERE a.study_id = s.study_id ORDER BY a."order"'
-    return (
+    head = (
         f"SELECT {columns(RatingSession, 's')}, {columns(Study, 'st')}, "
         f"ARRAY(SELECT p.key {perspectives}), ARRAY(SELECT p.id {perspectives}), "
-        f"ARRAY(SELECT a.id || ':' || a.kind || ':' || a.key {tasks}) "
-        f"FROM {RatingSession._meta.db_table} s JOIN {Study._meta.db_table} st ON st.id = s.study_id "
-        "WHERE s.token = %s FOR UPDATE OF s"
+        f"ARRAY(SELECT a.id || ':' || a.kind || ':' || a.key {tasks})"
     )
+    joined = f"FROM {RatingSession._meta.db_table} s JOIN {Study._meta.db_table} st ON st.id = s.study_id"
+    if lock:
+        return f"{head} {joined} WHERE s.token = %s FOR UPDATE OF s"
+    return (
+        f"{head}, {columns(Trial, 't')}, {columns(Stimulus, 'x')} {joined} "
+        f"LEFT JOIN {Trial._meta.db_table} t ON t.session_id = s.id AND t.index IN (%s, %s) "
+        f"LEFT JOIN {Stimulus._meta.db_table} x ON x.id = t.stimulus_id "
+        "WHERE s.token = %s"
+    )
+
+
+def _session_from_row(row: Sequence[Any]) -> RatingSession:
+    """The session of a `_session_for_rating_sql` row, with its study, `perspective_keys` and
+    `annotation_tasks`."""
+    n_session = len(RatingSession._meta.concrete_fields)
+    at = n_session + len(Study._meta.concrete_fields)
+    session = _from_row(RatingSession, row[:n_session])
+    RatingSession.study.field.set_cached_value(session, _from_row(Study, row[n_session:at]))
+    session.perspective_keys = dict(zip(row[at], row[at + 1], strict=True))  # type: ignore[attr-defined]
+    session.annotation_tasks = tasks_from_rows(row[at + 2])  # type: ignore[attr-defined]
+    return session
 
 
 def _session_for_rating(token: str) -> RatingSession:
@@ -644,19 +668,11 @@ def _session_for_rating(token: str) -> RatingSession:
     if not allocation.on_postgres():
         return _session_for_rating_portable(token)
     with connection.cursor() as cursor:
-        cursor.execute(_session_for_rating_sql(), [token])
+        cursor.execute(_session_for_rating_sql(lock=True), [token])
         row = cursor.fetchone()
     if row is None:
         raise RatingSession.DoesNotExist
-    n_session = len(RatingSession._meta.concrete_fields)
-    n_study = len(Study._meta.concrete_fields)
-    session = _from_row(RatingSession, row[:n_session])
-    RatingSession.study.field.set_cached_value(
-        session, _from_row(Study, row[n_session : n_session + n_study])
-    )
-    session.perspective_keys = dict(zip(row[-3], row[-2], strict=True))  # type: ignore[attr-defined]
-    session.annotation_tasks = tasks_from_rows(row[-1])  # type: ignore[attr-defined]
-    return session
+    return _session_from_row(row)
 
 
 def _session_for_rating_portable(token: str) -> RatingSession:
@@ -704,50 +720,20 @@ def _trials_for_rating(session_id: int, index: int) -> dict[int, Trial]:
     return trials
 
 
-@functools.cache
-def _read_for_rating_sql() -> str:
-    """`_session_for_rating_sql` without the lock, joined to trials `index` and `index + 1` with
-    their stimuli: one row per trial found (one row with NULL trial columns when neither exists)."""
-
-    def columns(model: type[models.Model], alias: str) -> str:
-        return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
-
-    perspectives = f'FROM {Perspective._meta.db_table} p WHERE p.study_id = s.study_id ORDER BY p."order"'
-    tasks = f'FROM {AnnotationTask._meta.db_table} a WHERE a.study_id = s.study_id ORDER BY a."order"'
-    return (
-        f"SELECT {columns(RatingSession, 's')}, {columns(Study, 'st')}, "
-        f"ARRAY(SELECT p.key {perspectives}), ARRAY(SELECT p.id {perspectives}), "
-        f"ARRAY(SELECT a.id || ':' || a.kind || ':' || a.key {tasks}), "
-        f"{columns(Trial, 't')}, {columns(Stimulus, 'x')} "
-        f"FROM {RatingSession._meta.db_table} s JOIN {Study._meta.db_table} st ON st.id = s.study_id "
-        f"LEFT JOIN {Trial._meta.db_table} t ON t.session_id = s.id AND t.index IN (%s, %s) "
-        f"LEFT JOIN {Stimulus._meta.db_table} x ON x.id = t.stimulus_id "
-        "WHERE s.token = %s"
-    )
-
-
 def _read_for_rating(token: str, index: int) -> tuple[RatingSession, dict[int, Trial]] | None:
     """The session (with its study, perspectives and annotation tasks, as `_session_for_rating`)
     and trials `index` and `index + 1` with their stimuli, in one query without a lock."""
     with connection.cursor() as cursor:
-        cursor.execute(_read_for_rating_sql(), [index, index + 1, token])
+        cursor.execute(_session_for_rating_sql(lock=False), [index, index + 1, token])
         rows = cursor.fetchall()
     if not rows:
         return None
-    n_session = len(RatingSession._meta.concrete_fields)
-    n_study = len(Study._meta.concrete_fields)
+    session = _session_from_row(rows[0])
+    at = len(RatingSession._meta.concrete_fields) + len(Study._meta.concrete_fields) + 3
     n_trial = len(Trial._meta.concrete_fields)
-    first = rows[0]
-    session = _from_row(RatingSession, first[:n_session])
-    RatingSession.study.field.set_cached_value(
-        session, _from_row(Study, first[n_session : n_session + n_study])
-    )
-    at = n_session + n_study
-    session.perspective_keys = dict(zip(first[at], first[at + 1], strict=True))  # type: ignore[attr-defined]
-    session.annotation_tasks = tasks_from_rows(first[at + 2])  # type: ignore[attr-defined]
     trials: dict[int, Trial] = {}
     for row in rows:
-        values = row[at + 3 :]
+        values = row[at:]
         if values[0] is None:  # no trial joined
             continue
         trial = _from_row(Trial, values[:n_trial])

@@ -294,14 +294,14 @@ def _questionnaire(
 
 
 # --- The layout rule's inputs (static/js/trial.js applies it) ---------------------------------
-def _largest_size(stimuli: Any) -> dict[str, int]:
+def _largest_size(sizes: Iterable[tuple[int, int]]) -> dict[str, int]:
     """Width and height of the widest and of the tallest image (the layout must fit both)."""
-    sizes = list(stimuli.values_list("width", "height").distinct()) or [(0, 0)]
-    return {"width": max(w for w, _ in sizes), "height": max(h for _, h in sizes)}
+    pairs = list(sizes) or [(0, 0)]
+    return {"width": max(w for w, _ in pairs), "height": max(h for _, h in pairs)}
 
 
 def _largest_of_study(study: Study) -> dict[str, int]:
-    return _largest_size(Stimulus.objects.filter(study=study))
+    return _largest_size(Stimulus.objects.filter(study=study).values_list("width", "height").distinct())
 
 
 def _longest_prompt_of_study(study: Study) -> str:
@@ -320,11 +320,11 @@ def _layout_rule(session: RatingSession, trials: list[PageTrial] | None = None) 
     measure the same real question panel with this prompt and apply the same rule to it.
     `trials`: all the session's trials (`page_trials`), when the caller has them."""
     if trials is None:
-        largest = _largest_size(Stimulus.objects.filter(trials__session=session))
+        stimuli = Stimulus.objects.filter(trials__session=session)
+        largest = _largest_size(stimuli.values_list("width", "height").distinct())
         prompts: Iterable[str] = session.trials.values_list("prompt_shown", flat=True)
     else:
-        sizes = [(t.width, t.height) for t in trials] or [(0, 0)]
-        largest = {"width": max(w for w, _ in sizes), "height": max(h for _, h in sizes)}
+        largest = _largest_size((t.width, t.height) for t in trials)
         prompts = (t.prompt_shown for t in trials)
     longest = max(prompts, key=len, default="")
     return {
