@@ -415,6 +415,19 @@ def _qc_exclusions(qc: dict[int, str], participant_ids: np.ndarray) -> tuple[QcE
     return tuple(QcExclusion(int(i), codes[int(i)], qc[int(i)][:200]) for i in participant_ids.tolist())
 
 
+#: The rating's own columns of raw_ratings.csv, in file order (both writers read them; the times
+#: are `_raw_ratings`' ISO texts).
+RATING_CELLS = (
+    "score",
+    "kind",
+    "trial_index",
+    "viewing_ms",
+    "response_ms",
+    "client_time_text",
+    "server_time_text",
+    "language",
+)
+
 RAW_FIELDS = (
     "session__participant_id",
     "session__participant__code",
@@ -427,14 +440,7 @@ RAW_FIELDS = (
     "stimulus__name",
     "stimulus__role",
     "perspective__key",
-    "score",
-    "kind",
-    "trial_index",
-    "viewing_ms",
-    "response_ms",
-    "client_time_text",
-    "server_time_text",
-    "language",
+    *RATING_CELLS,
     "session_id",
 )
 
@@ -442,11 +448,14 @@ RAW_FIELDS = (
 def _raw_ratings(
     study: Study, *, include_pilot: bool, rating_id_max: int | None, pilot_only: bool
 ) -> QuerySet[Rating]:
-    """Every rating raw_ratings.csv lists (all trial kinds), for both of its writers."""
+    """Every rating raw_ratings.csv lists (all trial kinds), for both of its writers, with its
+    times as the file writes them."""
     qs = Rating.objects.filter(session__study=study)
     if rating_id_max is not None:
         qs = qs.filter(id__lte=rating_id_max)
-    return _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only)
+    return _pilot_filter(qs, include_pilot=include_pilot, pilot_only=pilot_only).annotate(
+        client_time_text=_iso_utc("client_time"), server_time_text=_iso_utc("server_time")
+    )
 
 
 @contextlib.contextmanager
@@ -534,22 +543,8 @@ def raw_ratings_csv_blocks(
             {"v": v, "a": raw_cell(v)} for v in distinct.values_list("language", flat=True).distinct()
         ]
         inner, params = (
-            qs.annotate(client_time_text=_iso_utc("client_time"), server_time_text=_iso_utc("server_time"))
-            .order_by()
-            .values_list(
-                "id",
-                "session_id",
-                "stimulus_id",
-                "perspective_id",
-                "score",
-                "kind",
-                "trial_index",
-                "viewing_ms",
-                "response_ms",
-                "client_time_text",
-                "server_time_text",
-                "language",
-            )
+            qs.order_by()
+            .values_list("id", "session_id", "stimulus_id", "perspective_id", *RATING_CELLS)
             .query.sql_with_params()
         )
         tables = (
@@ -639,15 +634,7 @@ def raw_rating_rows(
     failed = set(qc_failures_by_participant(study))
     counted = set(perspectives) if perspectives is not None else None
     test_kind, test_role = Trial.Kind.TEST, Stimulus.Role.TEST
-    rows = (
-        qs.annotate(
-            client_time_text=_iso_utc("client_time"),
-            server_time_text=_iso_utc("server_time"),
-        )
-        .order_by("id")
-        .values_list(*RAW_FIELDS)
-        .iterator(chunk_size=CHUNK_SIZE)
-    )
+    rows = qs.order_by("id").values_list(*RAW_FIELDS).iterator(chunk_size=CHUNK_SIZE)
     conditions = {
         pk: viewing_conditions(device)
         for pk, device in RatingSession.objects.filter(study=study).values_list("pk", "device")

@@ -131,24 +131,21 @@ def session_trials(*, session: RatingSession, start: int = 0) -> QuerySet[Trial]
 
 
 def trial_payload(trial: Trial) -> dict[str, Any]:
-    """What the page needs to show a trial (the next one, in a submission's answer). Training
-    trials carry their reference answers; gold references never leave the server. The trial page
-    builds the same dicts from plain values (`page_payload`)."""
+    """What the page needs to show a trial (the next one, in a submission's answer): `page_payload`
+    of the model."""
     stimulus = trial.stimulus
-    data: dict[str, Any] = {
-        "index": trial.index,
-        "kind": trial.kind,
-        "stimulus": stimulus.pk,
-        "url": stimulus.image_url,
-        "width": stimulus.width,
-        "height": stimulus.height,
-        "prompt": trial.prompt_shown,
-        # The words task's toggles: the analysis reads marks as indices into these tokens.
-        "tokens": tokenize_prompt(trial.prompt_shown),
-    }
-    if trial.kind == Trial.Kind.TRAINING and stimulus.reference_scores:
-        data["reference"] = stimulus.reference_scores
-    return data
+    page_trial = PageTrial(
+        index=trial.index,
+        kind=trial.kind,
+        stimulus_id=stimulus.pk,
+        prompt_shown=trial.prompt_shown,
+        sha256=stimulus.sha256,
+        image_ext=stimulus.image_ext,
+        width=stimulus.width,
+        height=stimulus.height,
+        reference=stimulus.reference_scores if trial.kind == Trial.Kind.TRAINING else None,
+    )
+    return page_payload(page_trial, image_url_builder())
 
 
 @dataclass(frozen=True)
@@ -203,7 +200,8 @@ def page_trials(*, session: RatingSession) -> list[PageTrial]:
 
 
 def page_payload(trial: PageTrial, url: Callable[[str, str], str]) -> dict[str, Any]:
-    """`trial_payload` of a PageTrial (the same dict), with `url` from `image_url_builder`."""
+    """What the page needs to show a trial, with `url` from `image_url_builder`. Training trials
+    carry their reference answers; gold references never leave the server."""
     data: dict[str, Any] = {
         "index": trial.index,
         "kind": trial.kind,
@@ -212,6 +210,7 @@ def page_payload(trial: PageTrial, url: Callable[[str, str], str]) -> dict[str, 
         "width": trial.width,
         "height": trial.height,
         "prompt": trial.prompt_shown,
+        # The words task's toggles: the analysis reads marks as indices into these tokens.
         "tokens": tokenize_prompt(trial.prompt_shown),
     }
     if trial.kind == Trial.Kind.TRAINING and trial.reference:

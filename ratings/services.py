@@ -10,7 +10,7 @@ import re
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -179,6 +179,17 @@ def _expire_now_and_then(study: Study) -> None:
 def _session_create(
     *, participant: Participant, number: int, status: str, trial_count: int = 0, language: str = ""
 ) -> RatingSession:
+    session = _session_new(
+        participant=participant, number=number, status=status, trial_count=trial_count, language=language
+    )
+    session.save()
+    return session
+
+
+def _session_new(
+    *, participant: Participant, number: int, status: str, trial_count: int, language: str
+) -> RatingSession:
+    """A session not saved yet; consent recorded unless declined."""
     study = participant.study
     session = RatingSession(
         participant=participant,
@@ -192,8 +203,12 @@ def _session_create(
     if status != Status.DECLINED:
         session.consent_version = study.consent_version
         session.consented_at = timezone.now()
-    session.save()
     return session
+
+
+def _first_status(study: Study) -> str:
+    """Where a consented session starts."""
+    return Status.QUESTIONNAIRE if study.questionnaire else Status.DISPLAY_CHECK
 
 
 @dataclass
@@ -220,7 +235,6 @@ def session_start(
     study = participant.study
     rng = random.Random(secrets.randbits(64))
     seen = seen_stimulus_ids(participant=participant) if number > 1 else []
-    first_status = Status.QUESTIONNAIRE if study.questionnaire else Status.DISPLAY_CHECK
     extras = _session_extras(study=study, seen=seen, rng=rng, first=number == 1)
     if study.allocation_mode == Study.AllocationMode.FULL:
         test_ids = allocation.full_pick(study=study, count=study.stimuli_per_session, exclude=seen, rng=rng)
@@ -231,7 +245,11 @@ def session_start(
     items = _session_items(study=study, test_prompts=test_ids, extras=extras, rng=rng)
     # The order is known before the session exists: it is created with its trial count.
     session = _session_create(
-        participant=participant, number=number, status=first_status, trial_count=len(items), language=language
+        participant=participant,
+        number=number,
+        status=_first_status(study),
+        trial_count=len(items),
+        language=language,
     )
     if allocation.on_postgres():
         _trials_insert(session_id=session.pk, items=items)
@@ -260,34 +278,22 @@ def _first_session_insert(
     rng = random.Random(secrets.randbits(64))
     extras = _session_extras(study=study, seen=[], rng=rng, first=True)
     items = _session_items(study=study, test_prompts=claimed, extras=extras, rng=rng)
-    session = RatingSession(
+    session = _session_new(
         participant=participant,
-        study=study,
         number=1,
-        status=Status.QUESTIONNAIRE if study.questionnaire else Status.DISPLAY_CHECK,
-        is_pilot=participant.is_pilot,
+        status=_first_status(study),
         trial_count=len(items),
         language=language,
-        consent_version=study.consent_version,
-        consented_at=timezone.now(),
     )
     p_sql, p_params = _values_insert([participant])
     s_sql, s_params = _values_insert([session], expressions={"participant_id": "(SELECT id FROM p)"})
-    rows = json.dumps([[item.stimulus_id, item.kind, item.repetition, item.prompt_shown] for item in items])
     statement = (
         f"WITH p AS ({p_sql} RETURNING id), s AS ({s_sql} RETURNING id), "
-        f"t AS (INSERT INTO {Trial._meta.db_table} "  # noqa: S608 - the model's table
-        '(session_id, "index", stimulus_id, kind, repetition, prompt_shown, answered_at) '
-        "SELECT s.id, t.n - 1, (t.e->>0)::bigint, t.e->>1, (t.e->>2)::smallint, t.e->>3, NULL "
-        "FROM s, json_array_elements(%s::json) WITH ORDINALITY AS t(e, n)) "
-        "SELECT p.id, s.id FROM p, s"
+        f"t AS ({_trials_insert_sql('s.id', 's, ')}) SELECT p.id, s.id FROM p, s"
     )
-    with contextlib.ExitStack() as stack:
-        if connection.in_atomic_block:  # a caller's transaction: a failure must not break it
-            stack.enter_context(transaction.atomic())
-        with connection.cursor() as cursor:
-            cursor.execute(statement, [*p_params, *s_params, rows])
-            participant_id, session_id = cursor.fetchone()
+    with _on_its_own(), connection.cursor() as cursor:
+        cursor.execute(statement, [*p_params, *s_params, _trials_json(items)])
+        participant_id, session_id = cursor.fetchone()
     for obj, pk in ((participant, participant_id), (session, session_id)):
         obj.pk = pk
         obj._state.adding = False
@@ -303,15 +309,34 @@ def _trials_insert(*, session_id: int, items: Sequence[allocation.Item]) -> None
     column (bulk_create, or a VALUES list) cost more CPU than the rest of a session start
     (profiled at 100 trials).
     """
-    rows = json.dumps([[item.stimulus_id, item.kind, item.repetition, item.prompt_shown] for item in items])
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Trial._meta.db_table} "  # noqa: S608 - the model's table
-            '(session_id, "index", stimulus_id, kind, repetition, prompt_shown, answered_at) '
-            "SELECT %s, t.n - 1, (t.e->>0)::bigint, t.e->>1, (t.e->>2)::smallint, t.e->>3, NULL "
-            "FROM json_array_elements(%s::json) WITH ORDINALITY AS t(e, n)",
-            [session_id, rows],
-        )
+        cursor.execute(_trials_insert_sql("%s"), [session_id, _trials_json(items)])
+
+
+def _trials_insert_sql(session_id: str, sources: str = "") -> str:
+    """The INSERT of `_trials_json`'s rows (one parameter) for the session `session_id` (SQL),
+    selecting also from `sources` ("s, ": a CTE it names)."""
+    return (
+        f"INSERT INTO {Trial._meta.db_table} "  # noqa: S608 - the model's table
+        '(session_id, "index", stimulus_id, kind, repetition, prompt_shown, answered_at) '
+        f"SELECT {session_id}, t.n - 1, (t.e->>0)::bigint, t.e->>1, (t.e->>2)::smallint, t.e->>3, NULL "
+        f"FROM {sources}json_array_elements(%s::json) WITH ORDINALITY AS t(e, n)"
+    )
+
+
+def _trials_json(items: Sequence[allocation.Item]) -> str:
+    return json.dumps([[item.stimulus_id, item.kind, item.repetition, item.prompt_shown] for item in items])
+
+
+@contextlib.contextmanager
+def _on_its_own() -> Iterator[None]:
+    """Around one statement that is atomic on its own: inside a caller's transaction, a savepoint,
+    so that its failure does not break that transaction; otherwise nothing to open or commit."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+    else:
+        yield
 
 
 def _session_extras(*, study: Study, seen: list[int], rng: random.Random, first: bool) -> _Extras:
@@ -708,14 +733,22 @@ def _trials_for_rating(session_id: int, index: int) -> dict[int, Trial]:
             "stimulus"
         )
         return {trial.index: trial for trial in found}
-    n_trial = len(Trial._meta.concrete_fields)
     with connection.cursor() as cursor:
         cursor.execute(_trials_for_rating_sql(), [session_id, index, index + 1])
-        rows = cursor.fetchall()
+        return _trials_from_rows(cursor.fetchall(), 0)
+
+
+def _trials_from_rows(rows: Sequence[Sequence[Any]], at: int) -> dict[int, Trial]:
+    """{index: trial with its stimulus} of the rows' trial and stimulus columns from `at` on (rows
+    whose trial columns are NULL, from an outer join that found none, are left out)."""
+    n_trial = len(Trial._meta.concrete_fields)
     trials: dict[int, Trial] = {}
     for row in rows:
-        trial = _from_row(Trial, row[:n_trial])
-        Trial.stimulus.field.set_cached_value(trial, _from_row(Stimulus, row[n_trial:]))
+        values = row[at:]
+        if values[0] is None:
+            continue
+        trial = _from_row(Trial, values[:n_trial])
+        Trial.stimulus.field.set_cached_value(trial, _from_row(Stimulus, values[n_trial:]))
         trials[trial.index] = trial
     return trials
 
@@ -728,18 +761,8 @@ def _read_for_rating(token: str, index: int) -> tuple[RatingSession, dict[int, T
         rows = cursor.fetchall()
     if not rows:
         return None
-    session = _session_from_row(rows[0])
     at = len(RatingSession._meta.concrete_fields) + len(Study._meta.concrete_fields) + 3
-    n_trial = len(Trial._meta.concrete_fields)
-    trials: dict[int, Trial] = {}
-    for row in rows:
-        values = row[at:]
-        if values[0] is None:  # no trial joined
-            continue
-        trial = _from_row(Trial, values[:n_trial])
-        Trial.stimulus.field.set_cached_value(trial, _from_row(Stimulus, values[n_trial:]))
-        trials[trial.index] = trial
-    return session, trials
+    return _session_from_row(rows[0]), _trials_from_rows(rows, at)
 
 
 def rating_submit(
@@ -808,7 +831,7 @@ def rating_submit(
                 )
             if session.status not in (Status.TRAINING, Status.RATING, Status.EXPIRED):
                 raise SessionNotRating(_("This session is not accepting ratings."))
-            return _store(
+            answer = _answer(
                 session=session,
                 trial=trial,
                 next_trial=trials.get(trial_index + 1),
@@ -820,6 +843,7 @@ def rating_submit(
                 response_ms=response_ms,
                 client_time=client_time,
             )
+            return _store(session=session, trial=trial, keys=keys, scores=cleaned, answer=answer)
     except IntegrityError:
         # The key was stored before for another trial (a unique constraint said so; all rolled back).
         raise IdempotencyKeyReused(_("This idempotency key was already used for other answers.")) from None
@@ -890,10 +914,7 @@ def _submit_optimistic(
         return None
     guard = (session.current_index, session.status)
     try:
-        if connection.in_atomic_block:  # a caller's transaction: a failure must not break it
-            with transaction.atomic():
-                moved = _write(**answer.write, guard=guard)
-        else:
+        with _on_its_own():
             moved = _write(**answer.write, guard=guard)
     except IntegrityError:
         return None  # stored before (a retry): the statement was rolled back whole
@@ -1033,34 +1054,12 @@ def _answer(
 
 
 def _store(
-    *,
-    session: RatingSession,
-    trial: Trial,
-    next_trial: Trial | None,
-    keys: dict[str, int],
-    scores: dict[str, float],
-    notes: list[CleanAnswer],
-    key: uuid.UUID,
-    viewing_ms: int | None,
-    response_ms: int | None,
-    client_time: datetime | None,
+    *, session: RatingSession, trial: Trial, keys: dict[str, int], scores: dict[str, float], answer: _Answer
 ) -> SubmitResult:
-    """Store the answer of the locked session (the locked path), with every side effect."""
+    """Store `answer` to `trial` of the locked session (the locked path), with every side effect."""
     if session.status == Status.EXPIRED:
         # Came back after the expiry released the trials: claim the unanswered ones again.
         _loads_add(_unanswered_test_stimuli([session.pk]), +1)
-    answer = _answer(
-        session=session,
-        trial=trial,
-        next_trial=next_trial,
-        keys=keys,
-        scores=scores,
-        notes=notes,
-        key=key,
-        viewing_ms=viewing_ms,
-        response_ms=response_ms,
-        client_time=client_time,
-    )
     _write(**answer.write)
     study = session.study
     screen_out = answer.screen_out

@@ -945,16 +945,7 @@ def open_loop_bench(
 
 # --- Main ------------------------------------------------------------------------------------------
 def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / os.sysconf(
-                "SC_CLK_TCK"
-            )
-        except (OSError, IndexError):
-            pass
-    return total
+    return sum(st[1] for st in map(_proc_stat, pids) if st is not None)
 
 
 def _proc_stat(pid: int) -> tuple[int, float] | None:
@@ -997,7 +988,7 @@ def group_cpu(stack: Stack) -> dict[str, float]:
     if pidfile.exists():
         roots["postgres"] = int(pidfile.read_text().split()[0])
     out = {name: round(tree(pid), 2) for name, pid in roots.items()}
-    out["generator"] = round(_proc_stat(os.getpid())[1], 2) if _proc_stat(os.getpid()) else 0.0
+    out["generator"] = round(cpu_seconds([os.getpid()]), 2)
     return out
 
 

@@ -1,10 +1,12 @@
 """Objects for the participant-flow tests: small open studies with real PNG stimuli."""
 
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from experiments.models import Stimulus, Study
 from experiments.services import study_update
@@ -115,3 +117,26 @@ def gold_and_straightlining_failure(study: Study) -> RatingSession:
     answer_trials(session, lambda trial: answer_all(study, 1))
     session.refresh_from_db()
     return session
+
+
+def at_once(count: int, send: Callable[[int], Any]) -> list[Any]:
+    """`send(i)` for i < count in as many threads released together (each on its own database
+    connection, closed after): each one's result, or the exception it raised."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [Exception("not run")] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = send(i)
+        except Exception as exc:  # the caller's assertions report it
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

@@ -2,7 +2,6 @@
 
 import random
 import statistics
-import threading
 import time
 import uuid
 from collections import Counter
@@ -11,7 +10,6 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
 from django.utils import timezone
 
 from experiments.models import Study
@@ -27,7 +25,7 @@ from ratings.services import (
     stimulus_loads_recount_enqueue,
 )
 from ratings.tasks import recount_stimulus_loads_task
-from tests.ratings.conftest import answer_all, enter, make_study
+from tests.ratings.conftest import answer_all, at_once, enter, make_study
 
 
 def test_loads(study: Study) -> dict[int, int]:
@@ -227,27 +225,15 @@ def test_a_returning_panel_id_gets_its_own_session_back_never_a_second_one() -> 
 
 # --- Concurrency against the real PostgreSQL -----------------------------------------------
 def _start_many(study: Study, count: int) -> tuple[list[RatingSession | Exception], list[float]]:
-    barrier = threading.Barrier(count)
-    results: list[RatingSession | Exception] = [Exception("not run")] * count
     durations = [0.0] * count
 
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            started = time.perf_counter()
-            results[i] = enter(study, pid=f"concurrent-{i}")
-            durations[i] = time.perf_counter() - started
-        except Exception as exc:  # reported by the assertions below
-            results[i] = exc
-        finally:
-            connection.close()
+    def start(i: int) -> RatingSession:
+        started = time.perf_counter()
+        session = enter(study, pid=f"concurrent-{i}")
+        durations[i] = time.perf_counter() - started
+        return session
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, durations
+    return at_once(count, start), durations
 
 
 @pytest.mark.postgresql  # concurrent writers: SQLite locks the whole database
@@ -283,23 +269,7 @@ def test_sixteen_concurrent_starts_get_balanced_disjoint_batches_without_over_al
 def test_one_panel_id_starting_eight_times_at_once_gets_one_session_and_one_claim() -> None:
     # given a study, and one participant id whose consent arrives eight times at once (clicks, tabs)
     study = make_study(tests=20, prompts=5, stimuli_per_session=4, target_ratings=3)
-    barrier = threading.Barrier(8)
-    results: list[Any] = [None] * 8
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = enter(study, pid="SAME-PID")
-        except Exception as exc:  # asserted below
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(8, lambda i: enter(study, pid="SAME-PID"))
 
     # then all eight get the same session, and the losers' claims were given back
     assert not [r for r in results if isinstance(r, Exception)], results

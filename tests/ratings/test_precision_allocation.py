@@ -1,12 +1,10 @@
 """Precision allocation through the app: configuration, running sums, session starts, concurrency."""
 
-import threading
 import uuid
 from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Count, F, Sum
 from django.urls import reverse
 
@@ -22,7 +20,7 @@ from ratings.services import (
     session_withdraw,
     stimulus_loads_recount_all,
 )
-from tests.ratings.conftest import answer_all, answer_trials, enter, make_study, precision_study
+from tests.ratings.conftest import answer_all, answer_trials, at_once, enter, make_study, precision_study
 
 
 def assigned_counts(study: Study) -> Counter[int]:
@@ -188,23 +186,7 @@ def test_concurrent_starts_never_allocate_an_image_past_the_maximum() -> None:
     # given 10 images with at most 3 ratings each (30 places) and 16 starts of 4 images at once
     study = precision_study(minimum=2, maximum=3, tests=10, prompts=5, stimuli_per_session=4)
     count = 16
-    barrier = threading.Barrier(count)
-    results: list[RatingSession | Exception] = [Exception("not run")] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = enter(study, pid=f"precise-{i}")
-        except Exception as exc:  # reported by the assertions below
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(count, lambda i: enter(study, pid=f"precise-{i}"))
 
     # then exactly the 30 places went out, no image beyond 3, and the late starts found it full
     errors = [r for r in results if isinstance(r, Exception)]

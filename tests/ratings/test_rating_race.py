@@ -1,17 +1,15 @@
 """The optimistic rating path against real concurrency: a retry, a second device and a stale
 write never store an answer twice, and the locked path answers every loser exactly as before."""
 
-import threading
 import uuid
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from ratings.exceptions import TrialAlreadyAnswered
 from ratings.models import Rating, RatingSession, Trial
 from ratings.services import _answer, _read_for_rating, _write, rating_submit
-from tests.ratings.conftest import answer_all, enter, make_study
+from tests.ratings.conftest import answer_all, at_once, enter, make_study
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -23,28 +21,6 @@ def _rating(study: Any) -> RatingSession:
     return session
 
 
-def _at_once(count: int, send: Any) -> list[Any]:
-    """`send(i)` in `count` threads released together; each result or exception."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = send(i)
-        except Exception as exc:  # asserted below
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 @pytest.mark.parametrize("attempt", range(3))
 def test_the_same_answer_sent_eight_times_at_once_is_stored_once_and_every_send_is_acknowledged(
     attempt: int,
@@ -54,7 +30,7 @@ def test_the_same_answer_sent_eight_times_at_once_is_stored_once_and_every_send_
     session = _rating(study)
     scores, key = answer_all(study), uuid.uuid4()
 
-    results = _at_once(
+    results = at_once(
         8, lambda i: rating_submit(token=session.token, trial_index=0, scores=scores, idempotency_key=key)
     )
 
@@ -73,7 +49,7 @@ def test_two_devices_answering_the_same_trial_at_once_store_one_answer_and_the_o
     session = _rating(study)
     scores = answer_all(study)
 
-    results = _at_once(
+    results = at_once(
         8,
         lambda i: rating_submit(
             token=session.token, trial_index=0, scores=scores, idempotency_key=uuid.uuid4()
