@@ -12,15 +12,21 @@ logger = logging.getLogger(__name__)
 
 #: What a web worker's first participant page needs that it would otherwise load on that request:
 #: every view module (the URLconf), the participant templates compiled, the translation catalogs.
-#: Loaded in the background a moment after the worker starts (its boot is unchanged): measured
-#: in bench/load, the first trial page of a fresh worker took 630 ms against 20-45 ms after, and
-#: gunicorn replaces workers regularly (--max-requests, docs/deploy.md). DJANGO_WARM_UP=0 turns
-#: it off.
+#: Measured in bench/load, the first trial page of a fresh worker took 630 ms against 20-45 ms
+#: after, and gunicorn replaces workers regularly (--max-requests, docs/deploy.md).
+#: DJANGO_WARM_UP: "preload" (config/gunicorn.py, the app loaded in gunicorn's master) warms up
+#: here, now, so that every forked worker starts warm; "1" (the default: a server that loads the
+#: app in each worker) in a background thread a moment after the worker starts, its boot
+#: unchanged; "0" not at all.
 WARM_UP_DELAY_S = 1.0
 
 
-def _warm_up() -> None:
+def _warm_up_later() -> None:
     time.sleep(WARM_UP_DELAY_S)
+    _warm_up()
+
+
+def _warm_up() -> None:
     try:
         from django.conf import settings
         from django.template.loader import get_template
@@ -45,5 +51,8 @@ def _templates(directory: object, folder: str) -> list[str]:
     return [p.relative_to(base).as_posix() for p in (base / folder).glob("*.html")]
 
 
-if os.environ.get("DJANGO_WARM_UP", "1") == "1":
-    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+_mode = os.environ.get("DJANGO_WARM_UP", "1")
+if _mode == "preload":
+    _warm_up()
+elif _mode == "1":
+    threading.Thread(target=_warm_up_later, name="warm-up", daemon=True).start()

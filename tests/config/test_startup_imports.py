@@ -136,3 +136,26 @@ def test_a_web_worker_compiles_the_participant_templates_before_its_first_reques
     # then the participant pages' templates are compiled already
     assert isinstance(cached, list)
     assert {"ratings/session_trials.html", "ratings/_trial.html", "base.html"} <= set(cached), cached
+
+
+# gunicorn's master with config/gunicorn.py: the app is loaded there and warmed before the fork.
+PRELOAD = """
+import json, os, threading
+os.environ["DJANGO_WARM_UP"] = "preload"
+import config.wsgi
+from django.template import engines
+loader = engines["django"].engine.template_loaders[0]
+print(json.dumps({
+    "cached": sorted(str(key) for key in loader.get_template_cache),
+    "threads": sorted(t.name for t in threading.enumerate()),
+}))
+"""
+
+
+def test_a_preloading_master_has_the_participant_templates_compiled_when_the_import_returns() -> None:
+    # when the app is imported as gunicorn's master does with config/gunicorn.py
+    loaded = _run(PRELOAD)
+
+    # then the templates are compiled already (no waiting, no thread left behind to fork without)
+    assert {"ratings/session_trials.html", "ratings/_trial.html", "base.html"} <= set(loaded["cached"])  # type: ignore[arg-type]
+    assert loaded["threads"] == ["MainThread"]
