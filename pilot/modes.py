@@ -8,7 +8,7 @@ fits in a worker job:
 
 * precision: `ratings.precision.order`, the very function `ratings.allocation.precision_pick`
   calls when a session starts (with the study's minimum, maximum and per-perspective targets);
-* balanced: the rule of `ratings.allocation.balanced_pick` (lowest load first, random among
+* balanced: the rule of `ratings.allocation.balanced_claim` (lowest load first, random among
   equals), with the precision maximum as the cap so that it can reach the same accuracy.
 
 Sessions start `CONCURRENCY` at a time (their assignments count before they answer, as live
@@ -184,7 +184,7 @@ def _assign(mode: str, design: Design, sums: precision.Sums, rng: np.random.Gene
         if mode == PRECISION:
             ranked = precision.order(sums, load, target, rng)
         else:
-            # ratings.allocation.balanced_pick: ORDER BY load, shuffle among loads below the cap
+            # ratings.allocation.balanced_claim: ORDER BY load, shuffle among loads below the cap
             tie = rng.random(load.size)
             ranked = np.lexsort((tie, load))
             ranked = ranked[load[ranked] < target.maximum]

@@ -15,7 +15,7 @@ session's trials are inserted.
 Lock order, the same everywhere (no deadlock): the study lock, then session rows, then counter
 rows in stimulus id order. Session starts and recounts take the study lock and then counters;
 submissions, resumes and expiry lock their session rows and then counters; every statement that
-locks several counters locks them ordered by stimulus id (`balanced_pick`, `loads_change`,
+locks several counters locks them ordered by stimulus id (`balanced_claim`, `loads_change`,
 `stimulus_loads_recount`).
 
 `stimulus_loads_recount` rebuilds the counters from the trials (after an analysis excluded
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 
@@ -156,7 +156,7 @@ def study_lock(study_id: int) -> None:
 def stimulus_loads_ensure(study_id: int, *, force: bool = False) -> None:
     """Give every test stimulus of the study a counter row, and only those (at most once a minute per process).
 
-    No ANALYZE here (this runs on the participant's request path): `balanced_pick` reads the
+    No ANALYZE here (this runs on the participant's request path): `balanced_claim` reads the
     counters in an order that does not depend on the table's statistics.
     """
     key = f"ratings:loads-ensured:{study_id}"
@@ -186,21 +186,7 @@ def stimulus_loads_ensure(study_id: int, *, force: bool = False) -> None:
     cache.set(key, True, ENSURE_EVERY_SECONDS)
 
 
-def balanced_pick(*, study: Study, count: int, exclude: Sequence[int]) -> dict[int, str]:
-    """Claim up to `count` test stimuli with the lowest loads below target, never one in `exclude`.
-
-    Call inside the allocation transaction, after `study_lock`. Fewer come back when too few are
-    still needed (no over-allocation). Returns {stimulus id: prompt}.
-
-    The choice reads without locking (the study lock serialises picks); the chosen counters are
-    then locked in stimulus id order, the order of every other writer of counters, and a counter
-    that reached the target meanwhile (a resumed session took it back) is not taken.
-    """
-    if not on_postgres():
-        return _portable_pick(study=study, count=count, exclude=exclude)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
+_BALANCED_PICK_SQL = """
             WITH chosen AS (
                 SELECT stimulus_id FROM ratings_stimulusload
                 WHERE study_id = %s AND load < %s AND NOT (stimulus_id = ANY(%s::bigint[]))
@@ -216,9 +202,41 @@ def balanced_pick(*, study: Study, count: int, exclude: Sequence[int]) -> dict[i
             FROM locked
             WHERE u.stimulus_id = locked.stimulus_id AND u.load < %s
             RETURNING u.stimulus_id, (SELECT prompt FROM experiments_stimulus WHERE id = u.stimulus_id)
-            """,
-            [study.pk, study.target_ratings, list(exclude), count, study.target_ratings],
+            """
+
+
+def balanced_claim(*, study: Study, count: int, exclude: Sequence[int]) -> dict[int, str]:
+    """Claim up to `count` test stimuli with the lowest loads below target, never one in `exclude`,
+    under the study lock, in a transaction of its own (inside a caller's transaction: part of it,
+    and the lock lasts until it ends). Fewer come back when too few are still needed (no
+    over-allocation). Returns {stimulus id: prompt}.
+
+    The choice reads without locking (the study lock serialises picks); the chosen counters are
+    then locked in stimulus id order, the order of every other writer of counters, and a counter
+    that reached the target meanwhile (a resumed session took it back) is not taken.
+
+    The lock and the pick are two statements sent in one query string (one round trip instead of
+    four: BEGIN, lock, pick, COMMIT). PostgreSQL runs them as one transaction, the lock first, and
+    (read committed) takes the pick's snapshot only once the lock is held, so the pick sees every
+    earlier pick's committed counters, as with separate statements.
+    """
+    if not on_postgres():
+        with transaction.atomic():
+            return _portable_pick(study=study, count=count, exclude=exclude)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT pg_advisory_xact_lock(%s, %s); {_BALANCED_PICK_SQL}",  # noqa: S608 - constants
+            [
+                LOCK_NAMESPACE,
+                study.pk,
+                study.pk,
+                study.target_ratings,
+                list(exclude),
+                count,
+                study.target_ratings,
+            ],
         )
+        cursor.nextset()
         return dict(cursor.fetchall())
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analysis.stats.rich import tokenize_prompt
+from config.db import execute_prepared
 from experiments.models import AnnotationTask, Perspective, Stimulus, Study, image_ext_of
 from ratings import allocation, precision, qc
 from ratings.allocation import on_postgres
@@ -32,10 +33,26 @@ IN_PROGRESS = [S.CONSENT, S.QUESTIONNAIRE, S.DISPLAY_CHECK, S.INSTRUCTIONS, S.TR
 
 
 def study_get_public(*, slug: str) -> Study:
-    try:
-        return Study.objects.get(slug=slug)
-    except Study.DoesNotExist:
-        raise Http404("No such study") from None
+    """The study of a participant link (every entry and consent request): a prepared statement on
+    PostgreSQL, as `session_get`."""
+    if not on_postgres():
+        try:
+            return Study.objects.get(slug=slug)
+        except Study.DoesNotExist:
+            raise Http404("No such study") from None
+    rows = execute_prepared(_study_by_slug_sql(), [slug])
+    if not rows:
+        raise Http404("No such study")
+    return model_from_row(Study, rows[0])
+
+
+@functools.cache
+def _study_by_slug_sql() -> str:
+    return f"SELECT {_columns(Study, 'st')} FROM {Study._meta.db_table} st WHERE st.slug = %s"  # noqa: S608
+
+
+def _columns(model: type[Model], alias: str) -> str:
+    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
 
 
 def session_get(*, slug: str, token: str) -> RatingSession:
@@ -49,11 +66,10 @@ def session_get(*, slug: str, token: str) -> RatingSession:
             )
         except RatingSession.DoesNotExist:
             raise Http404("No such session") from None
-    with connection.cursor() as cursor:
-        cursor.execute(_session_get_sql(), [token, slug])
-        row = cursor.fetchone()
-    if row is None:
+    rows = execute_prepared(_session_get_sql(), [token, slug])
+    if not rows:
         raise Http404("No such session")
+    row = rows[0]
     n_session, n_study = len(RatingSession._meta.concrete_fields), len(Study._meta.concrete_fields)
     session = model_from_row(RatingSession, row[:n_session])
     RatingSession.study.field.set_cached_value(
@@ -67,9 +83,7 @@ def session_get(*, slug: str, token: str) -> RatingSession:
 
 @functools.cache
 def _session_get_sql() -> str:
-    def columns(model: type[Model], alias: str) -> str:
-        return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
-
+    columns = _columns
     return (
         f"SELECT {columns(RatingSession, 's')}, {columns(Study, 'st')}, {columns(Participant, 'p')} "  # noqa: S608
         f"FROM {RatingSession._meta.db_table} s JOIN {Study._meta.db_table} st ON st.id = s.study_id "
@@ -89,12 +103,26 @@ def model_from_row(model: type[Model], values: Sequence[Any]) -> Any:
 
 
 def participant_latest_session(*, study: Study, panel: str, external_id: str) -> RatingSession | None:
-    return (
-        RatingSession.objects.filter(
-            participant__study=study, participant__panel=panel, participant__external_id=external_id
+    """The panel id's latest session in the study (every consent asks: a prepared statement on
+    PostgreSQL)."""
+    if not on_postgres():
+        return (
+            RatingSession.objects.filter(
+                participant__study=study, participant__panel=panel, participant__external_id=external_id
+            )
+            .order_by("-number")
+            .first()
         )
-        .order_by("-number")
-        .first()
+    rows = execute_prepared(_latest_session_sql(), [study.pk, panel, external_id])
+    return model_from_row(RatingSession, rows[0]) if rows else None
+
+
+@functools.cache
+def _latest_session_sql() -> str:
+    return (
+        f"SELECT {_columns(RatingSession, 's')} FROM {RatingSession._meta.db_table} s "  # noqa: S608
+        f"JOIN {Participant._meta.db_table} p ON p.id = s.participant_id "
+        "WHERE p.study_id = %s AND p.panel = %s AND p.external_id = %s ORDER BY s.number DESC LIMIT 1"
     )
 
 

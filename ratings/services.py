@@ -156,9 +156,8 @@ def stimulus_loads_claim(*, study: Study, exclude: Sequence[int]) -> dict[int, s
                 rng=rng,
             )
     else:
-        with transaction.atomic():
-            allocation.study_lock(study.pk)
-            claimed = allocation.balanced_pick(study=study, count=count, exclude=exclude)
+        with _on_its_own():
+            claimed = allocation.balanced_claim(study=study, count=count, exclude=exclude)
     if not claimed:
         raise StudyFull(_("Thank you for your interest: this study needs no more ratings at the moment."))
     return claimed
@@ -292,9 +291,10 @@ def _first_session_insert(
         f"WITH p AS ({p_sql} RETURNING id), s AS ({s_sql} RETURNING id), "
         f"t AS ({_trials_insert_sql('s.id', 's, ')}) SELECT p.id, s.id FROM p, s"
     )
-    with _on_its_own(), connection.cursor() as cursor:
-        cursor.execute(statement, [*p_params, *s_params, _trials_json(items)])
-        participant_id, session_id = cursor.fetchone()
+    with _on_its_own():
+        [(participant_id, session_id)] = execute_prepared(
+            statement, [*p_params, *s_params, _trials_json(items)]
+        )
     for obj, pk in ((participant, participant_id), (session, session_id)):
         obj.pk = pk
         obj._state.adding = False
