@@ -509,7 +509,7 @@ def allocation_bench(
         },
         "session_start_server_ms": {"p50": ms(server, 50), "p99": ms(server, 99), "max": ms(server, 100)},
         # during the bursts, per start (the spread sampler's queries included)
-        "cpu_ms_per_start": {k: round(1000 * v / (n * waves), 2) for k, v in cpu.items()},
+        "cpu_ms_per_start": {k: round(1000 * v / (n * waves), 2) for k, v in cpu.items() if k in PARTS},
         "load_spread_max": spread.get("max_spread"),
         "load_max": spread.get("max_load"),
         "spread_samples": spread.get("samples"),
@@ -669,6 +669,8 @@ def rating_bench(
                 "ratio": round(full.rate / ref.rate, 3) if ref.rate else None,
                 "full_cpu_ms_per_request": cpu_used(c0, c1, full.count),
                 "reference_cpu_ms_per_request": cpu_used(c2, c3, ref.count),
+                "full_machine_percent": machine_share(c0, c1),
+                "reference_machine_percent": machine_share(c2, c3),
             }
         )
     stored = check_stored(study.pk, acked, perspectives=3)
@@ -982,12 +984,34 @@ def group_cpu(stack: Stack) -> dict[str, float]:
         roots["postgres"] = int(pidfile.read_text().split()[0])
     out = {name: round(tree(pid), 2) for name, pid in roots.items()}
     out["generator"] = round(cpu_seconds([os.getpid()]), 2)
-    return out
+    return {**out, **machine_seconds()}
 
 
 def cpu_used(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
     """CPU milliseconds per request of each part between two `group_cpu` readings."""
-    return {k: round(1000 * (after[k] - before.get(k, 0.0)) / max(requests, 1), 2) for k in after}
+    return {
+        k: round(1000 * (after[k] - before.get(k, 0.0)) / max(requests, 1), 2) for k in after if k in PARTS
+    }
+
+
+PARTS = ("gunicorn", "celery", "redis", "postgres", "generator")
+#: /proc/stat's first line: user nice system idle iowait irq softirq steal (clock ticks, all cores)
+MACHINE = {"idle": 3, "iowait": 4, "steal": 7}
+
+
+def machine_seconds() -> dict[str, float]:
+    """All cores' idle, I/O-wait and stolen (by the hypervisor) seconds so far, and the time."""
+    ticks = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    out = {k: int(ticks[i]) / os.sysconf("SC_CLK_TCK") for k, i in MACHINE.items()}
+    out["wall"] = time.monotonic()
+    return out
+
+
+def machine_share(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Between two `group_cpu` readings: the share (%) of the machine's cores idle, waiting for
+    I/O and stolen by the hypervisor (other virtual machines on the host)."""
+    capacity = (after["wall"] - before["wall"]) * (os.cpu_count() or 1)
+    return {k: round(100 * (after[k] - before[k]) / max(capacity, 1e-9), 1) for k in MACHINE}
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -1154,8 +1178,14 @@ def report_ratings(r: dict[str, Any]) -> None:
                 f"reference {ref['per_second']}/s (p50 {ref['p50_ms']} ms, p99 {ref['p99_ms']} ms, errors "
                 f"{ref['errors']}); ratio {pair['ratio']}"
             )
-            print(f"      CPU ms per request, full path: {pair['full_cpu_ms_per_request']}")
-            print(f"      CPU ms per request, reference: {pair['reference_cpu_ms_per_request']}")
+            print(
+                f"      CPU ms per request, full path: {pair['full_cpu_ms_per_request']}; "
+                f"machine %: {pair['full_machine_percent']}"
+            )
+            print(
+                f"      CPU ms per request, reference: {pair['reference_cpu_ms_per_request']}; "
+                f"machine %: {pair['reference_machine_percent']}"
+            )
             for e in f["error_samples"] + ref["error_samples"]:
                 print("      error:", e)
         print(
