@@ -1,3 +1,4 @@
+import gc
 import logging
 import os
 import threading
@@ -54,5 +55,8 @@ def _templates(directory: object, folder: str) -> list[str]:
 _mode = os.environ.get("DJANGO_WARM_UP", "1")
 if _mode == "preload":
     _warm_up()
+    # Everything loaded so far lives as long as the workers: out of the collector's sight, so
+    # that a worker's collections neither scan it nor write to its pages (which the fork shares).
+    gc.freeze()
 elif _mode == "1":
     threading.Thread(target=_warm_up_later, name="warm-up", daemon=True).start()

@@ -48,10 +48,11 @@ def study_get_public(*, slug: str) -> Study:
 
 @functools.cache
 def _study_by_slug_sql() -> str:
-    return f"SELECT {_columns(Study, 'st')} FROM {Study._meta.db_table} st WHERE st.slug = %s"  # noqa: S608
+    return f"SELECT {sql_columns(Study, 'st')} FROM {Study._meta.db_table} st WHERE st.slug = %s"  # noqa: S608
 
 
-def _columns(model: type[Model], alias: str) -> str:
+def sql_columns(model: type[Model], alias: str) -> str:
+    """The model's concrete columns as `alias."column"`, in `model_from_row`'s order."""
     return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
 
 
@@ -83,9 +84,8 @@ def session_get(*, slug: str, token: str) -> RatingSession:
 
 @functools.cache
 def _session_get_sql() -> str:
-    columns = _columns
     return (
-        f"SELECT {columns(RatingSession, 's')}, {columns(Study, 'st')}, {columns(Participant, 'p')} "  # noqa: S608
+        f"SELECT {sql_columns(RatingSession, 's')}, {sql_columns(Study, 'st')}, {sql_columns(Participant, 'p')} "  # noqa: S608
         f"FROM {RatingSession._meta.db_table} s JOIN {Study._meta.db_table} st ON st.id = s.study_id "
         f"JOIN {Participant._meta.db_table} p ON p.id = s.participant_id WHERE s.token = %s AND st.slug = %s"
     )
@@ -120,7 +120,7 @@ def participant_latest_session(*, study: Study, panel: str, external_id: str) ->
 @functools.cache
 def _latest_session_sql() -> str:
     return (
-        f"SELECT {_columns(RatingSession, 's')} FROM {RatingSession._meta.db_table} s "  # noqa: S608
+        f"SELECT {sql_columns(RatingSession, 's')} FROM {RatingSession._meta.db_table} s "  # noqa: S608
         f"JOIN {Participant._meta.db_table} p ON p.id = s.participant_id "
         "WHERE p.study_id = %s AND p.panel = %s AND p.external_id = %s ORDER BY s.number DESC LIMIT 1"
     )

@@ -42,7 +42,7 @@ from ratings.exceptions import (
 from ratings.models import Annotation, Participant, Rating, RatingSession, Trial
 from ratings.panels import PanelEntry
 from ratings.selectors import model_from_row as _from_row
-from ratings.selectors import participant_latest_session, seen_stimulus_ids, trial_payload
+from ratings.selectors import participant_latest_session, seen_stimulus_ids, sql_columns, trial_payload
 
 logger = logging.getLogger(__name__)
 Status = RatingSession.Status
@@ -651,13 +651,10 @@ def _session_for_rating_sql(*, lock: bool) -> str:
     `index + 1` with their stimuli (the optimistic read): one row per trial found, or one row
     with NULL trial columns."""
 
-    def columns(model: type[models.Model], alias: str) -> str:
-        return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
-
     perspectives = f'FROM {Perspective._meta.db_table} p WHERE p.study_id = s.study_id ORDER BY p."order"'
     tasks = f'FROM {AnnotationTask._meta.db_table} a WHERE a.study_id = s.study_id ORDER BY a."order"'
     head = (
-        f"SELECT {columns(RatingSession, 's')}, {columns(Study, 'st')}, "
+        f"SELECT {sql_columns(RatingSession, 's')}, {sql_columns(Study, 'st')}, "
         f"ARRAY(SELECT p.key {perspectives}), ARRAY(SELECT p.id {perspectives}), "
         f"ARRAY(SELECT a.id || ':' || a.kind || ':' || a.key {tasks})"
     )
@@ -665,7 +662,7 @@ def _session_for_rating_sql(*, lock: bool) -> str:
     if lock:
         return f"{head} {joined} WHERE s.token = %s FOR UPDATE OF s"
     return (
-        f"{head}, {columns(Trial, 't')}, {columns(Stimulus, 'x')} {joined} "
+        f"{head}, {sql_columns(Trial, 't')}, {sql_columns(Stimulus, 'x')} {joined} "
         f"LEFT JOIN {Trial._meta.db_table} t ON t.session_id = s.id AND t.index IN (%s, %s) "
         f"LEFT JOIN {Stimulus._meta.db_table} x ON x.id = t.stimulus_id "
         "WHERE s.token = %s"
@@ -718,10 +715,8 @@ def _session_for_rating_portable(token: str) -> RatingSession:
 
 @functools.cache
 def _trials_for_rating_sql() -> str:
-    t_cols = ", ".join(f't."{f.column}"' for f in Trial._meta.concrete_fields)
-    s_cols = ", ".join(f's."{f.column}"' for f in Stimulus._meta.concrete_fields)
     return (
-        f"SELECT {t_cols}, {s_cols} FROM {Trial._meta.db_table} t "
+        f"SELECT {sql_columns(Trial, 't')}, {sql_columns(Stimulus, 's')} FROM {Trial._meta.db_table} t "  # noqa: S608
         f"JOIN {Stimulus._meta.db_table} s ON s.id = t.stimulus_id "
         "WHERE t.session_id = %s AND t.index IN (%s, %s)"
     )

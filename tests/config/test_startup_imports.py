@@ -140,7 +140,7 @@ def test_a_web_worker_compiles_the_participant_templates_before_its_first_reques
 
 # gunicorn's master with config/gunicorn.py: the app is loaded there and warmed before the fork.
 PRELOAD = """
-import json, os, threading
+import gc, json, os, threading
 os.environ["DJANGO_WARM_UP"] = "preload"
 import config.wsgi
 from django.template import engines
@@ -148,6 +148,7 @@ loader = engines["django"].engine.template_loaders[0]
 print(json.dumps({
     "cached": sorted(str(key) for key in loader.get_template_cache),
     "threads": sorted(t.name for t in threading.enumerate()),
+    "frozen": gc.get_freeze_count(),
 }))
 """
 
@@ -159,3 +160,5 @@ def test_a_preloading_master_has_the_participant_templates_compiled_when_the_imp
     # then the templates are compiled already (no waiting, no thread left behind to fork without)
     assert {"ratings/session_trials.html", "ratings/_trial.html", "base.html"} <= set(loaded["cached"])  # type: ignore[arg-type]
     assert loaded["threads"] == ["MainThread"]
+    # and what was loaded is frozen out of the collector's sight (the workers share its pages)
+    assert int(loaded["frozen"]) > 50_000  # type: ignore[call-overload]

@@ -295,3 +295,29 @@ def test_concurrent_starts_below_capacity_keep_loads_within_one() -> None:
     values = [counts.get(pk, 0) for pk in study.stimuli.values_list("pk", flat=True)]
     assert sum(values) == 84
     assert max(values) - min(values) <= 1, sorted(values)
+
+
+@pytest.mark.postgresql  # the hand-written claim; SQLite takes the ORM twin
+@pytest.mark.django_db(transaction=True)
+def test_a_start_claims_its_stimuli_under_the_study_lock_in_one_round_trip(
+    django_assert_max_num_queries,
+) -> None:  # type: ignore[no-untyped-def]
+    study = make_study(tests=12, stimuli_per_session=4, target_ratings=2)
+    enter(study)  # the counters are made and the expiry sweep has run (both at most once a minute)
+
+    # when the next participant starts
+    with django_assert_max_num_queries(5) as captured:
+        session = enter(study)
+
+    # then the study lock and the pick went in one statement string, no BEGIN/COMMIT around
+    # them; then the participant, session and trials went in as one statement
+    statements = [q["sql"] for q in captured.captured_queries]
+    claims = [s for s in statements if "pg_advisory_xact_lock" in s]
+    assert len(claims) == 1, statements
+    assert "UPDATE ratings_stimulusload" in claims[0]
+    assert not any(s.strip().upper() in ("BEGIN", "COMMIT") for s in statements), statements
+    # and the claim holds: four test stimuli none of the first session's, each counted once
+    tests = set(session.trials.filter(kind=Trial.Kind.TEST).values_list("stimulus_id", flat=True))
+    assert len(tests) == 4
+    assert Counter(test_loads(study).values()) == {1: 8, 0: 4}
+    assert all(test_loads(study)[s] == 1 for s in tests)
