@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from config.db import execute_prepared
@@ -64,3 +65,17 @@ def test_a_refused_statement_raises_djangos_error_and_the_connection_goes_on() -
     # then Django's IntegrityError said so (what the rating path catches), nothing was stored,
     # and the next statement on the connection runs
     assert execute_prepared("SELECT count(*) FROM prepared_probe", []) == [(1,)]
+
+
+def test_with_prepared_statements_off_the_statement_runs_unprepared() -> None:
+    # given DJANGO_DB_PREPARE=false (PgBouncer before 1.21 in transaction mode): a fresh connection
+    connection.close()
+    with override_settings(DB_PREPARE=False):
+        connection.ensure_connection()
+
+        # when a statement runs twice
+        answers = [execute_prepared(SQL, [n, "off"]) for n in (5, 6)]
+
+    # then it answered each time, and the server holds no prepared statement
+    assert answers == [[(6, "off")], [(7, "off")]]
+    assert _prepared_statements() == []
