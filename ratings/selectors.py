@@ -127,19 +127,39 @@ def _latest_session_sql() -> str:
 
 
 def perspectives_for_trial(*, study: Study) -> list[dict[str, Any]]:
-    """The perspectives as the trial page shows them: question and one description per level."""
+    """The perspectives as the trial page shows them: question and one description per level
+    (every trial page asks: a prepared statement on PostgreSQL)."""
+    columns = ("key", "label", "question", "level_descriptions")
+    if on_postgres():
+        rows = execute_prepared(_ordered_sql(Perspective, columns), [study.pk])
+    else:
+        rows = list(Perspective.objects.filter(study=study).order_by("order").values_list(*columns))
     return [
-        {"key": p.key, "label": p.label, "question": p.question, "levels": list(p.level_descriptions)}
-        for p in Perspective.objects.filter(study=study).order_by("order")
+        {"key": key, "label": label, "question": question, "levels": list(_json(levels))}
+        for key, label, question, levels in rows
     ]
 
 
 def annotation_tasks_for_trial(*, study: Study) -> list[dict[str, Any]]:
-    """The study's annotation tasks as the trial page shows them, in order."""
-    return [
-        {"key": t.key, "kind": t.kind, "label": t.label, "instructions": t.instructions}
-        for t in AnnotationTask.objects.filter(study=study).order_by("order")
-    ]
+    """The study's annotation tasks as the trial page shows them, in order (as above)."""
+    columns = ("key", "kind", "label", "instructions")
+    if on_postgres():
+        rows = execute_prepared(_ordered_sql(AnnotationTask, columns), [study.pk])
+    else:
+        rows = list(AnnotationTask.objects.filter(study=study).order_by("order").values_list(*columns))
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+@functools.cache
+def _ordered_sql(model: type[Model], columns: tuple[str, ...]) -> str:
+    """A study's rows of `model` (these columns), in their order."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'SELECT {names} FROM {model._meta.db_table} WHERE study_id = %s ORDER BY "order"'  # noqa: S608
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value as read by hand-written SQL on PostgreSQL (text), or by the ORM."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def scale_levels(study: Study) -> list[dict[str, Any]]:

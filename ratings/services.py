@@ -464,12 +464,23 @@ def session_resume(*, session: RatingSession) -> RatingSession:
     its status; only an expired one, or one whose status changed meanwhile, takes the locked path.
     """
     if session.status in RatingSession.LIVE_STATUSES:
-        seen = RatingSession.objects.filter(pk=session.pk, status=session.status).update(
-            last_seen_at=timezone.now()
-        )
+        now = timezone.now()
+        if allocation.on_postgres():  # a prepared statement: every participant page asks
+            seen = bool(execute_prepared(_seen_sql(), [now, session.pk, session.status]))
+        else:
+            seen = bool(
+                RatingSession.objects.filter(pk=session.pk, status=session.status).update(last_seen_at=now)
+            )
         if seen:
+            session.last_seen_at = now
             return session
     return _session_resume_locked(session=session)
+
+
+@functools.cache
+def _seen_sql() -> str:
+    table = RatingSession._meta.db_table
+    return f"UPDATE {table} SET last_seen_at = %s WHERE id = %s AND status = %s RETURNING 1"  # noqa: S608
 
 
 @transaction.atomic
