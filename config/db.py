@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, cast
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 
@@ -27,8 +28,6 @@ def execute_prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-    import psycopg
-
     connection.ensure_connection()
     rows: list[tuple[Any, ...]] = []
 

@@ -145,12 +145,15 @@ def claim_window(study_id: int) -> Iterator[None]:
             connection.close()
 
 
+_STUDY_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s, %s)"
+
+
 def study_lock(study_id: int) -> None:
     """Serialise allocations (and recounts) of one study until the transaction ends."""
     if not on_postgres():
         return  # SQLite (the no-PostgreSQL fallback) lets one writer in at a time anyway
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, study_id])
+        cursor.execute(_STUDY_LOCK_SQL, [LOCK_NAMESPACE, study_id])
 
 
 def stimulus_loads_ensure(study_id: int, *, force: bool = False) -> None:
@@ -225,7 +228,7 @@ def balanced_claim(*, study: Study, count: int, exclude: Sequence[int]) -> dict[
             return _portable_pick(study=study, count=count, exclude=exclude)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT pg_advisory_xact_lock(%s, %s); {_BALANCED_PICK_SQL}",  # noqa: S608 - constants
+            f"{_STUDY_LOCK_SQL}; {_BALANCED_PICK_SQL}",  # noqa: S608 - constants
             [
                 LOCK_NAMESPACE,
                 study.pk,

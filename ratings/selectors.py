@@ -70,16 +70,19 @@ def session_get(*, slug: str, token: str) -> RatingSession:
     rows = execute_prepared(_session_get_sql(), [token, slug])
     if not rows:
         raise Http404("No such session")
-    row = rows[0]
-    n_session, n_study = len(RatingSession._meta.concrete_fields), len(Study._meta.concrete_fields)
-    session = model_from_row(RatingSession, row[:n_session])
-    RatingSession.study.field.set_cached_value(
-        session, model_from_row(Study, row[n_session : n_session + n_study])
-    )
-    RatingSession.participant.field.set_cached_value(
-        session, model_from_row(Participant, row[n_session + n_study :])
-    )
+    session, at = session_with_study_from_row(rows[0])
+    RatingSession.participant.field.set_cached_value(session, model_from_row(Participant, rows[0][at:]))
     return session
+
+
+def session_with_study_from_row(row: Sequence[Any]) -> tuple[RatingSession, int]:
+    """The session of a row that starts with its columns and its study's (`sql_columns`), with the
+    study attached, and where the row's further columns start."""
+    n_session = len(RatingSession._meta.concrete_fields)
+    at = n_session + len(Study._meta.concrete_fields)
+    session = model_from_row(RatingSession, row[:n_session])
+    RatingSession.study.field.set_cached_value(session, model_from_row(Study, row[n_session:at]))
+    return session, at
 
 
 @functools.cache
@@ -228,9 +231,7 @@ def _page_trials_sql() -> str:
 
 def page_trials(*, session: RatingSession) -> list[PageTrial]:
     """Every trial of the session in order, with what the page shows of its stimulus (one query)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_page_trials_sql(), [Trial.Kind.TRAINING, session.pk])
-        rows = cursor.fetchall()
+    rows = execute_prepared(_page_trials_sql(), [Trial.Kind.TRAINING, session.pk])
     return [
         PageTrial(
             index=index,
@@ -241,7 +242,7 @@ def page_trials(*, session: RatingSession) -> list[PageTrial]:
             image_ext=image_ext_of(image),
             width=width,
             height=height,
-            reference=json.loads(reference) if isinstance(reference, str) else reference,
+            reference=_json(reference),
         )
         for index, kind, stimulus_id, prompt, sha256, image, width, height, reference in rows
     ]

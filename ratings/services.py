@@ -42,7 +42,13 @@ from ratings.exceptions import (
 from ratings.models import Annotation, Participant, Rating, RatingSession, Trial
 from ratings.panels import PanelEntry
 from ratings.selectors import model_from_row as _from_row
-from ratings.selectors import participant_latest_session, seen_stimulus_ids, sql_columns, trial_payload
+from ratings.selectors import (
+    participant_latest_session,
+    seen_stimulus_ids,
+    session_with_study_from_row,
+    sql_columns,
+    trial_payload,
+)
 
 logger = logging.getLogger(__name__)
 Status = RatingSession.Status
@@ -680,16 +686,13 @@ def _session_for_rating_sql(*, lock: bool) -> str:
     )
 
 
-def _session_from_row(row: Sequence[Any]) -> RatingSession:
+def _session_from_row(row: Sequence[Any]) -> tuple[RatingSession, int]:
     """The session of a `_session_for_rating_sql` row, with its study, `perspective_keys` and
-    `annotation_tasks`."""
-    n_session = len(RatingSession._meta.concrete_fields)
-    at = n_session + len(Study._meta.concrete_fields)
-    session = _from_row(RatingSession, row[:n_session])
-    RatingSession.study.field.set_cached_value(session, _from_row(Study, row[n_session:at]))
+    `annotation_tasks`, and where the row's trial columns start."""
+    session, at = session_with_study_from_row(row)
     session.perspective_keys = dict(zip(row[at], row[at + 1], strict=True))  # type: ignore[attr-defined]
     session.annotation_tasks = tasks_from_rows(row[at + 2])  # type: ignore[attr-defined]
-    return session
+    return session, at + 3
 
 
 def _session_for_rating(token: str) -> RatingSession:
@@ -706,7 +709,7 @@ def _session_for_rating(token: str) -> RatingSession:
         row = cursor.fetchone()
     if row is None:
         raise RatingSession.DoesNotExist
-    return _session_from_row(row)
+    return _session_from_row(row)[0]
 
 
 def _session_for_rating_portable(token: str) -> RatingSession:
@@ -766,8 +769,8 @@ def _read_for_rating(token: str, index: int) -> tuple[RatingSession, dict[int, T
     rows = execute_prepared(_session_for_rating_sql(lock=False), [index, index + 1, token])
     if not rows:
         return None
-    at = len(RatingSession._meta.concrete_fields) + len(Study._meta.concrete_fields) + 3
-    return _session_from_row(rows[0]), _trials_from_rows(rows, at)
+    session, at = _session_from_row(rows[0])
+    return session, _trials_from_rows(rows, at)
 
 
 def rating_submit(
